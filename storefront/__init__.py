@@ -1,0 +1,68 @@
+"""storefront: a Flask shop whose cart never loses an item."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from storefront import config, database, errorpages, health, sessions, startup, web
+from storefront.accounts.routes import bp as accounts_bp
+from storefront.api.routes import bp as api_bp
+from storefront.cart.routes import bp as cart_bp
+from storefront.catalog.routes import bp as catalog_bp
+from storefront.cli import register_commands
+from storefront.extensions import csrf, db, login_manager, migrate, sock
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
+    """Build the app. ``overrides``: STOREFRONT_* variables (as text) and Flask config keys."""
+    overrides = dict(overrides or {})
+    env = {**os.environ, **{k: str(v) for k, v in overrides.items() if k.startswith("STOREFRONT_")}}
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=overrides.pop("INSTANCE_PATH", None) or str(ROOT / "instance"),
+    )
+    app.config.update(config.load(env, app.instance_path))
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=app.config["GUEST_CART_DAYS"]),
+        SESSION_COOKIE_NAME="storefront",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_REFRESH_EACH_REQUEST=False,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_HEADERS=["X-CSRF-Token", "X-CSRFToken"],
+    )
+    app.config.update({k: v for k, v in overrides.items() if not k.startswith("STOREFRONT_")})
+
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    app.session_interface = sessions.SecureWhenHttpsSessionInterface()
+
+    db.init_app(app)
+    with app.app_context():
+        database.configure(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    sock.init_app(app)
+
+    for blueprint in (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp):
+        app.register_blueprint(blueprint)
+    errorpages.register(app)
+    web.register_template_helpers(app)
+    register_commands(app)
+    startup.check_keys(app)
+    return app

@@ -1,0 +1,111 @@
+"""Sign in, register, sign out. Signing in rotates the session, then merges the guest cart."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from storefront import shopper
+from storefront.accounts import services
+from storefront.accounts.models import User
+from storefront.cart import notices
+from storefront.cart import services as cart_services
+from storefront.extensions import login_manager
+from storefront.web import safe_next
+
+bp = Blueprint("accounts", __name__)
+# Requests that must not count as the shopper being active.
+NOT_ACTIVITY = {"static", "health.healthz", "health.readyz"}
+
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    user = services.resume_session(
+        token,
+        current_app.config["SESSION_TIMEOUT_MINUTES"],
+        renew=request.endpoint not in NOT_ACTIVITY,
+    )
+    if user is None and "_user_id" in session:
+        session.pop("_user_id", None)
+        session["idle_signed_out"] = True
+    return user
+
+
+@bp.before_app_request
+def tell_about_idle_sign_out():
+    current_user._get_current_object()  # loads (and renews) the session first
+    if session.pop("idle_signed_out", False) and request.endpoint not in NOT_ACTIVITY:
+        flash(
+            "You were signed out after a while without activity. Your cart is saved with "
+            "your account: sign in to see it."
+        )
+
+
+def _sign_in(user: User) -> None:
+    """A new session for this device: nothing of the old cookie survives (fixation)."""
+    session.clear()
+    services.start_session(user, shopper.device())
+    login_user(user)
+    session.permanent = True
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.values.get("next"), url_for("catalog.index"))
+    if request.method == "GET":
+        return render_template("accounts/login.html", next_url=next_url)
+    user = services.authenticate(request.form.get("email"), request.form.get("password"))
+    if user is None:
+        flash("That email and password do not match an account.", "error")
+        return render_template(
+            "accounts/login.html", next_url=next_url, email=request.form.get("email", "")[:254]
+        ), 401
+    guest = shopper.guest_owner_if_any()
+    notice = ""
+    if guest is not None:
+        result = cart_services.merge_guest_cart(guest, user.id, shopper.device())
+        names = cart_services.names_for(
+            {a.sku for a in result.report.merged} | {s.sku for s in result.report.shortfalls}
+        )
+        notice = notices.merge_notice(result.report, names)
+    if current_user.is_authenticated:
+        services.end_session(current_user.get_id())
+    _sign_in(user)
+    flash(notice or "You are signed in.")
+    return redirect(url_for("cart.page") if notice else next_url)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if request.method == "GET":
+        return render_template("accounts/register.html")
+    try:
+        user = services.register(request.form.get("email"), request.form.get("password"))
+    except services.AccountError as exc:
+        email = request.form.get("email", "")[:254]
+        return render_template("accounts/register.html", error=exc.message, email=email), 422
+    guest = shopper.guest_owner_if_any()
+    if guest is not None:
+        cart_services.adopt_guest_cart(guest, user.id)
+    _sign_in(user)
+    flash("Welcome! Your account is ready and your cart is saved with it.")
+    return redirect(url_for("catalog.index"))
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        services.end_session(current_user.get_id())
+    logout_user()
+    session.clear()
+    flash("You are signed out on this device.")
+    return redirect(url_for("catalog.index"))

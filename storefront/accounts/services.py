@@ -1,0 +1,117 @@
+"""Accounts: register, authenticate, and one server-side session per signed-in device."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from storefront import clock
+from storefront.accounts.models import AuthSession, User
+from storefront.errors import DomainError
+from storefront.extensions import db
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD, MAX_PASSWORD = 8, 1000
+# Last-seen is written at most this often, so page views do not turn into a write each.
+SEEN_RESOLUTION = timedelta(seconds=30)
+
+hasher = PasswordHasher()
+# Verified against when the email is unknown, so a miss takes as long as a wrong password.
+_DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+
+
+class AccountError(DomainError):
+    code = "invalid_account"
+
+
+def normalise_email(email: object) -> str:
+    return email.strip().lower() if isinstance(email, str) else ""
+
+
+def check_new_credentials(email: str, password: object) -> None:
+    if len(email) > 254 or not EMAIL.match(email):
+        raise AccountError("Please enter a valid email address.")
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise AccountError(f"Please choose a password of at least {MIN_PASSWORD} characters.")
+
+
+def register(email: object, password: object) -> User:
+    email = normalise_email(email)
+    check_new_credentials(email, password)
+    user = User(email=email, password_hash=hasher.hash(password), created_at=clock.now())
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError(
+            "That email cannot be registered. If it is yours, sign in instead."
+        ) from None
+    return user
+
+
+def authenticate(email: object, password: object) -> User | None:
+    email = normalise_email(email)
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        password = ""
+    user = db.session.scalar(select(User).where(User.email == email)) if email else None
+    try:
+        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def start_session(user: User, device: int) -> str:
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    db.session.add(
+        AuthSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            device=device,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    db.session.commit()
+    user.session_token = token
+    return token
+
+
+def end_session(token: str) -> None:
+    db.session.execute(delete(AuthSession).where(AuthSession.token_hash == _token_hash(token)))
+    db.session.commit()
+
+
+def resume_session(token: str, idle_minutes: int, *, renew: bool) -> User | None:
+    """The user of a live session; an idle one is ended. ``renew`` counts this as activity."""
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return None
+    record = db.session.get(AuthSession, _token_hash(token))
+    if record is None:
+        return None
+    now = clock.now()
+    if now - record.last_seen_at > timedelta(minutes=idle_minutes):
+        db.session.delete(record)
+        db.session.commit()
+        return None
+    user = db.session.get(User, record.user_id)
+    if user is None:
+        return None
+    if renew and now - record.last_seen_at >= SEEN_RESOLUTION:
+        record.last_seen_at = now
+        db.session.commit()
+    user.session_token = token
+    return user

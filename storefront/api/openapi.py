@@ -1,0 +1,176 @@
+"""OpenAPI 3.1 description of the JSON API."""
+
+from __future__ import annotations
+
+from functools import cache
+
+ERROR_CODES = [
+    "bad_request",
+    "csrf_failed",
+    "not_found",
+    "out_of_stock",
+    "line_limit",
+    "quantity_limit",
+    "version_conflict",
+    "unknown_sku",
+    "invalid_quantity",
+    "invalid_option",
+    "idempotency_key_reused",
+    "rate_limited",
+]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _cart_result() -> dict:
+    return {
+        "description": "The cart (or, with Prefer: return=minimal, its summary).",
+        "headers": {"ETag": {"schema": {"type": "string"}, "description": 'The version, "7".'}},
+        "content": {"application/json": {"schema": {"oneOf": [_ref("Cart"), _ref("CartSummary")]}}},
+    }
+
+
+MUTATION_ERRORS = {
+    "400": _error("Malformed JSON or wrong shape."),
+    "403": _error("Missing or wrong CSRF token."),
+    "404": _error("No such line in this cart."),
+    "409": _error("Out of stock, or a quantity or line limit reached."),
+    "412": _error("If-Match named a version the cart has moved past."),
+    "413": _error("Body over 64 KB."),
+    "422": _error("Unknown SKU, invalid quantity or option, or an idempotency key reused."),
+    "429": _error("Too many changes; slow down."),
+}
+
+MUTATION_PARAMETERS = [
+    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}},
+    {"name": "If-Match", "in": "header", "schema": {"type": "string"}},
+    {"name": "Prefer", "in": "header", "schema": {"type": "string"}},
+    {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}},
+]
+
+
+def _mutation(summary: str, body: dict | None = None, path_line: bool = False) -> dict:
+    operation = {
+        "summary": summary,
+        "parameters": list(MUTATION_PARAMETERS),
+        "responses": {"200": _cart_result(), **MUTATION_ERRORS},
+    }
+    if path_line:
+        operation["parameters"].append(
+            {"name": "line_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        )
+    if body:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return operation
+
+
+SCHEMAS = {
+    "Money": {"type": "string", "pattern": r"^-?\d+\.\d{2}$"},
+    "Line": {
+        "type": "object",
+        "required": [
+            "id",
+            "sku",
+            "name",
+            "quantity",
+            "unit_price",
+            "options",
+            "line_total",
+            "available",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "sku": {"type": "string"},
+            "name": {"type": "string"},
+            "quantity": {"type": "integer", "minimum": 1},
+            "unit_price": _ref("Money"),
+            "options": {"type": "object", "additionalProperties": {"type": "string"}},
+            "line_total": _ref("Money"),
+            "available": {"type": "boolean"},
+        },
+    },
+    "Cart": {
+        "type": "object",
+        "required": ["version", "currency", "item_count", "subtotal", "lines"],
+        "properties": {
+            "version": {"type": "integer", "minimum": 0},
+            "currency": {"type": "string"},
+            "item_count": {"type": "integer", "minimum": 0},
+            "subtotal": _ref("Money"),
+            "lines": {"type": "array", "items": _ref("Line")},
+        },
+    },
+    "CartSummary": {
+        "type": "object",
+        "required": ["version", "item_count", "subtotal"],
+        "properties": {
+            "version": {"type": "integer"},
+            "item_count": {"type": "integer"},
+            "subtotal": _ref("Money"),
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": ERROR_CODES},
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    },
+    "AddLine": {
+        "type": "object",
+        "required": ["sku", "quantity"],
+        "additionalProperties": False,
+        "properties": {
+            "sku": {"type": "string", "maxLength": 64},
+            "quantity": {"type": "integer", "minimum": 1},
+            "options": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    "SetQuantity": {
+        "type": "object",
+        "required": ["quantity"],
+        "additionalProperties": False,
+        "properties": {"quantity": {"type": "integer", "minimum": 0}},
+    },
+}
+
+
+@cache
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "storefront cart API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "paths": {
+            "/cart": {
+                "get": {"summary": "The cart", "responses": {"200": _cart_result()}},
+                "delete": _mutation("Empty the cart"),
+            },
+            "/cart/lines": {
+                "post": _mutation("Add a line (or add to the matching line)", _ref("AddLine"))
+            },
+            "/cart/lines/{line_id}": {
+                "patch": _mutation(
+                    "Set a line's quantity; 0 removes it", _ref("SetQuantity"), True
+                ),
+                "delete": _mutation("Remove a line", None, True),
+            },
+        },
+        "components": {"schemas": SCHEMAS},
+    }

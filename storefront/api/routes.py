@@ -1,0 +1,121 @@
+"""JSON API v1 over the same services as the pages; errors are shaped in errorpages."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Blueprint, jsonify, request
+from flask_wtf.csrf import generate_csrf
+
+from storefront import shopper
+from storefront.api import openapi
+from storefront.api.serialize import cart_json, minimal_json
+from storefront.cart import forms, services
+from storefront.cart.services import CartView, Request
+from storefront.cart.store import Change
+from storefront.errors import BadRequest
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+IF_MATCH = re.compile(r'^\s*"(\d{1,18})"\s*$')
+
+
+@bp.after_request
+def offer_csrf_token(response):
+    # Same-origin scripts can read it; other origins cannot (no CORS), so it is safe to hand out.
+    if request.method == "GET":
+        response.headers["X-CSRF-Token"] = generate_csrf()
+    return response
+
+
+def _body() -> dict:
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def _expected_version() -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    match = IF_MATCH.match(header)
+    if not match:
+        raise BadRequest('If-Match must be a quoted cart version, like "7".')
+    return int(match.group(1))
+
+
+def _request(body: object) -> Request:
+    return Request(
+        owner=shopper.current_owner(),
+        device=shopper.device(),
+        idempotency=forms.idempotency(body, request.headers.get("Idempotency-Key")),
+        expected_version=_expected_version(),
+    )
+
+
+def _respond(cart: CartView):
+    minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").split(",")
+    response = jsonify(minimal_json(cart) if minimal else cart_json(cart))
+    response.headers["ETag"] = f'"{cart.version}"'
+    if minimal:
+        response.headers["Preference-Applied"] = "return=minimal"
+    return response
+
+
+def _changed(change: Change):
+    shopper.changed_cart()
+    return _respond(services.view_change(change))
+
+
+def _only_keys(body: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        shown = ", ".join(k[:40] for k in unknown[:5])
+        raise BadRequest(f"Unknown field(s): {shown}. Allowed: {', '.join(sorted(allowed))}.")
+
+
+@bp.get("/cart")
+def get_cart():
+    return _respond(services.view(shopper.current_owner()))
+
+
+@bp.post("/cart/lines")
+def add_line():
+    body = _body()
+    _only_keys(body, {"sku", "quantity", "options"})
+    if "sku" not in body or "quantity" not in body:
+        raise BadRequest('The body needs "sku" and "quantity".')
+    options = body.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequest('"options" must be an object of option names to text.')
+    change = services.add_line(_request(body), body["sku"], body["quantity"], options)
+    return _changed(change)
+
+
+@bp.patch("/cart/lines/<line_id>")
+def set_quantity(line_id: str):
+    body = _body()
+    _only_keys(body, {"quantity"})
+    if "quantity" not in body:
+        raise BadRequest('The body needs "quantity".')
+    return _changed(services.set_quantity(_request(body), line_id, body["quantity"]))
+
+
+@bp.delete("/cart/lines/<line_id>")
+def remove_line(line_id: str):
+    return _changed(services.remove_line(_request(None), line_id))
+
+
+@bp.delete("/cart")
+def clear():
+    return _changed(services.clear(_request(None)))
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())

@@ -1,0 +1,95 @@
+"""Compact bytes for carts and operations, before they are sealed.
+
+Carts are JSON arrays compressed with zlib (a 1,000-line cart is rewritten on every change, so
+small matters); operations are short JSON arrays, too small to gain from compression.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+from storefront.cart.state import (
+    AddLine,
+    Cart,
+    Clear,
+    Line,
+    MergeIn,
+    Op,
+    RemoveLine,
+    Replace,
+    SetQuantity,
+)
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _line_row(line: Line) -> list:
+    return (
+        [line.id, line.sku, line.quantity, dict(line.options)]
+        if line.options
+        else [
+            line.id,
+            line.sku,
+            line.quantity,
+        ]
+    )
+
+
+def _row_line(row: list) -> Line:
+    options = tuple(sorted(row[3].items())) if len(row) > 3 else ()
+    return Line(row[0], row[1], row[2], options)
+
+
+def encode_cart(cart: Cart) -> bytes:
+    return zlib.compress(_dumps([_line_row(line) for line in cart.lines]).encode(), 6)
+
+
+def decode_cart(data: bytes) -> Cart:
+    return Cart.of(_row_line(row) for row in json.loads(zlib.decompress(data)))
+
+
+def _add_row(op: AddLine) -> list:
+    return ["a", *_line_row(Line(op.line_id, op.sku, op.quantity, op.options))]
+
+
+def _row_add(row: list) -> AddLine:
+    line = _row_line(row)
+    return AddLine(line.id, line.sku, line.quantity, line.options)
+
+
+def encode_op(op: Op) -> bytes:
+    match op:
+        case AddLine():
+            row = _add_row(op)
+        case SetQuantity(line_id=line_id, quantity=quantity):
+            row = ["q", line_id, quantity]
+        case RemoveLine(line_id=line_id):
+            row = ["r", line_id]
+        case Clear():
+            row = ["c"]
+        case MergeIn(adds=adds):
+            row = ["m", [_add_row(a)[1:] for a in adds]]
+        case Replace(lines=lines):
+            row = ["s", [_line_row(line) for line in lines]]
+        case _:
+            raise TypeError(f"not a cart operation: {op!r}")
+    return _dumps(row).encode()
+
+
+def decode_op(data: bytes) -> Op:
+    row = json.loads(data)
+    match row[0]:
+        case "a":
+            return _row_add(row[1:])
+        case "q":
+            return SetQuantity(row[1], row[2])
+        case "r":
+            return RemoveLine(row[1])
+        case "c":
+            return Clear()
+        case "m":
+            return MergeIn(tuple(_row_add(r) for r in row[1]))
+        case "s":
+            return Replace(tuple(_row_line(r) for r in row[1]))
+    raise ValueError(f"unknown operation tag {row[0]!r}")

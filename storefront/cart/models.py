@@ -1,0 +1,93 @@
+"""Cart tables. Only ``cart.store`` reads or writes them.
+
+Everything that says what is in a cart (state, revisions' operations, snapshots, remembered
+idempotency results) is an AES-GCM envelope bound to its cart; the clear columns hold only ids,
+counters, times and a device code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storefront.clock import now
+from storefront.dbtypes import UTCDateTime
+from storefront.extensions import db
+
+OPEN = "open"
+MERGED = "merged"
+
+
+class Cart(db.Model):
+    __tablename__ = "carts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    # SHA-256 of the guest's cookie token: the cookie alone can open the cart.
+    guest_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    version: Mapped[int] = mapped_column(default=0)
+    state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Bytes of operations written since the last snapshot; decides when the next one is due.
+    ops_since_snapshot: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class CartRevision(db.Model):
+    __tablename__ = "cart_revisions"
+
+    cart_id: Mapped[int] = mapped_column(
+        ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[int] = mapped_column(SmallInteger)
+    device: Mapped[int] = mapped_column(SmallInteger)
+    op: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class CartSnapshot(db.Model):
+    """The whole cart as of ``version``, so a restore replays a bounded number of operations."""
+
+    __tablename__ = "cart_snapshots"
+
+    cart_id: Mapped[int] = mapped_column(
+        ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class IdempotencyRecord(db.Model):
+    __tablename__ = "idempotency_keys"
+
+    cart_id: Mapped[int] = mapped_column(
+        ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary(16))
+    result: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    __table_args__ = (
+        Index("ix_idempotency_keys_created_at", "created_at"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class EncryptionKeyInUse(db.Model):
+    """Every key id that has sealed data, so start-up can refuse keys it was not given."""
+
+    __tablename__ = "encryption_keys_in_use"
+
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4), primary_key=True)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -1,0 +1,65 @@
+"""Sentences that tell the shopper what happened to their cart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from storefront.cart.state import AddLine, Clear, MergeReport, Options, RemoveLine, SetQuantity
+from storefront.cart.store import Change
+
+REASONS = {
+    "stock": "not enough in stock",
+    "quantity_limit": "that is the most one line can hold",
+    "line_limit": "your cart is full",
+}
+
+
+def item(quantity: int, name: str, options: Options = ()) -> str:
+    detail = f" ({', '.join(f'{k}: {v}' for k, v in options)})" if options else ""
+    return f"{quantity} × {name}{detail}"
+
+
+def merge_notice(report: MergeReport, names: Mapping[str, str]) -> str:
+    if report.empty:
+        return ""
+    parts = []
+    if report.merged:
+        merged = ", ".join(
+            item(a.quantity, names.get(a.sku, a.sku), a.options) for a in report.merged
+        )
+        parts.append(f"We added what you picked before signing in to your cart: {merged}.")
+    for s in report.shortfalls:
+        name = names.get(s.sku, s.sku)
+        kept = f"kept {s.kept} of {s.requested}" if s.kept else f"could not add {s.requested}"
+        parts.append(f"{name}: {kept} ({REASONS.get(s.reason, s.reason)}).")
+    return " ".join(parts)
+
+
+def change_notice(change: Change, names: Mapping[str, str]) -> str:
+    """What one change did, in words: "Added 2 × Blue Mug", "Removed Red Scarf"."""
+    op = change.op
+    if op is None:
+        return "Your cart is up to date."
+    match op:
+        case AddLine(sku=sku, quantity=quantity, options=options):
+            return f"Added {item(quantity, names.get(sku, sku), options)}."
+        case SetQuantity(line_id=line_id, quantity=quantity):
+            line = change.before.line(line_id)
+            name = names.get(line.sku, line.sku) if line else "a line"
+            return f"{name}: quantity now {quantity}." if quantity else f"Removed {name}."
+        case RemoveLine(line_id=line_id):
+            line = change.before.line(line_id)
+            return f"Removed {names.get(line.sku, line.sku) if line else 'a line'}."
+        case Clear():
+            return "The cart was emptied."
+    return "Your cart changed."
+
+
+def skus_named_by(change: Change) -> set[str]:
+    op = change.op
+    if isinstance(op, AddLine):
+        return {op.sku}
+    if isinstance(op, SetQuantity | RemoveLine):
+        line = change.before.line(op.line_id)
+        return {line.sku} if line else set()
+    return set()

@@ -1,0 +1,224 @@
+"""Cart use cases: validate against the catalog, run the pure rules inside the store's
+transaction, and return what changed. Versions and idempotency keys are the store's business.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask import current_app
+
+from storefront.cart import state, store
+from storefront.cart.state import AddLine, Cart, Clear, Limits, MergeIn, RemoveLine, SetQuantity
+from storefront.cart.store import Change, IdempotencyKey, Owner
+from storefront.catalog import services as catalog
+from storefront.catalog.models import Product
+from storefront.catalog.options import InvalidOptionError, normalise
+from storefront.catalog.services import ProductFacts
+from storefront.errors import InvalidOption, InvalidQuantity, NotFound, UnknownSku
+
+LINE_ID_BYTES = 12
+MAX_LINE_ID_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asks, from which device, with which guards (all optional)."""
+
+    owner: Owner
+    device: int = 0
+    idempotency: IdempotencyKey | None = None
+    expected_version: int | None = None
+
+
+def new_line_id() -> str:
+    return secrets.token_urlsafe(LINE_ID_BYTES)
+
+
+def _limits(products: Mapping[str, Product | ProductFacts]) -> Limits:
+    config = current_app.config
+    return Limits(
+        max_lines=config["MAX_LINES"],
+        max_line_quantity=config["MAX_LINE_QUANTITY"],
+        stock={sku: p.stock if p.active else 0 for sku, p in products.items()},
+    )
+
+
+def _check_quantity(quantity: object, minimum: int) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < minimum:
+        raise InvalidQuantity(f"Quantity must be a whole number of at least {minimum}.")
+    return quantity
+
+
+def _check_line_id(line_id: object) -> str:
+    if not isinstance(line_id, str) or not 0 < len(line_id) <= MAX_LINE_ID_LENGTH:
+        raise NotFound("That line is not in your cart.")
+    return line_id
+
+
+def _write(req: Request, decide: store.Decide, *, create: bool = True) -> Change:
+    return store.write(
+        req.owner,
+        decide,
+        device=req.device,
+        idempotency=req.idempotency,
+        expected_version=req.expected_version,
+        create=create,
+    )
+
+
+def add_line(req: Request, sku: object, quantity: object, options: object = None) -> Change:
+    quantity = _check_quantity(quantity, 1)
+    product = catalog.by_sku(sku) if isinstance(sku, str) else None
+    if product is None:
+        shown = sku if isinstance(sku, str) and len(sku) <= 64 else "that SKU"
+        raise UnknownSku(f"There is no product {shown!r}.")
+    try:
+        chosen = normalise(product.option_specs, {} if options is None else options)
+    except InvalidOptionError as exc:
+        raise InvalidOption(str(exc)) from None
+    op = AddLine(new_line_id(), product.sku, quantity, state.options_key(chosen))
+    limits = _limits({product.sku: product})
+    return _write(req, lambda cart: (op, state.apply(cart, op, limits)))
+
+
+def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
+    line_id, quantity = _check_line_id(line_id), _check_quantity(quantity, 0)
+
+    def decide(cart: Cart):
+        line = cart.line(line_id)
+        if line is None:
+            raise NotFound("That line is not in your cart.")
+        op = SetQuantity(line_id, quantity)
+        return op, state.apply(cart, op, _limits(catalog.facts_for([line.sku])))
+
+    return _write(req, decide, create=False)
+
+
+def remove_line(req: Request, line_id: object) -> Change:
+    op = RemoveLine(_check_line_id(line_id))
+    return _write(req, lambda cart: (op, state.apply(cart, op)), create=False)
+
+
+def clear(req: Request) -> Change:
+    # Clearing an empty cart is still a change the shopper asked for: it gets its revision.
+    return _write(req, lambda cart: (Clear(), state.EMPTY))
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    change: Change
+    report: state.MergeReport
+
+
+def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
+    """Sign-in: move the guest's cart into the account's, as one revision (or none if empty)."""
+    report = state.MergeReport()
+
+    def decide(account: Cart):
+        nonlocal report
+        guest_cart = store.take_guest_cart(guest)
+        if not guest_cart.lines:
+            return None, account
+        limits = _limits(catalog.facts_for(line.sku for line in guest_cart.lines))
+        merged, report = state.merge(account, guest_cart, limits)
+        return (MergeIn(report.merged) if report.merged else None), merged
+
+    change = store.write(Owner.user(user_id), decide, source=store.MERGE, device=device)
+    return MergeResult(change, report)
+
+
+def adopt_guest_cart(guest: Owner, user_id: int) -> None:
+    store.adopt(guest, user_id)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineView:
+    id: str
+    sku: str
+    name: str
+    quantity: int
+    options: dict[str, str]
+    unit_price: Decimal
+    available: bool
+    in_stock: int
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class CartView:
+    cart_id: int | None
+    version: int
+    lines: tuple[LineView, ...]
+    currency: str = "USD"
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((ln.line_total for ln in self.lines if ln.available), Decimal("0.00"))
+
+
+def describe(cart_id: int | None, version: int, cart: Cart) -> CartView:
+    """The cart with live catalog prices and availability."""
+    products = catalog.facts_for(line.sku for line in cart.lines)
+    views = []
+    for line in cart.lines:
+        product = products.get(line.sku)
+        views.append(
+            LineView(
+                id=line.id,
+                sku=line.sku,
+                name=product.name if product else line.sku,
+                quantity=line.quantity,
+                options=dict(line.options),
+                unit_price=product.price if product else Decimal("0.00"),
+                available=bool(product and product.available),
+                in_stock=product.stock if product and product.active else 0,
+            )
+        )
+    return CartView(cart_id, version, tuple(views))
+
+
+def view(owner: Owner) -> CartView:
+    snap = store.read(owner)
+    return describe(snap.cart_id, snap.version, snap.cart)
+
+
+def view_change(change: Change) -> CartView:
+    return describe(change.cart_id, change.version, change.after)
+
+
+@dataclass(frozen=True)
+class Summary:
+    version: int
+    item_count: int
+    subtotal: Decimal
+
+
+def summarise(cart_view: CartView) -> Summary:
+    return Summary(cart_view.version, cart_view.item_count, cart_view.subtotal)
+
+
+def count(owner: Owner) -> int:
+    """Total quantity, for the header badge: no catalog look-up needed."""
+    return store.read(owner).cart.item_count
+
+
+def names_for(skus: set[str]) -> dict[str, str]:
+    return {sku: facts.name for sku, facts in catalog.facts_for(skus).items()} if skus else {}
+
+
+def product(sku: str) -> Product | None:
+    return catalog.by_sku(sku)

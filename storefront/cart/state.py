@@ -1,0 +1,274 @@
+"""The cart as an immutable value, and the pure functions that change it.
+
+No Flask, no SQL, no clock: ``apply(cart, op, limits)`` and ``merge(into, other, limits)`` are
+where the cart's rules live, and where the property tests aim. ``apply`` with ``limits=None``
+replays an op that was already accepted once (history, restore) without checking it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from storefront.errors import (
+    InvalidQuantity,
+    LineLimit,
+    NotFound,
+    OutOfStock,
+    QuantityLimit,
+)
+
+Options = tuple[tuple[str, str], ...]
+LineKey = tuple[str, Options]
+
+
+def options_key(options: Mapping[str, str]) -> Options:
+    return tuple(sorted(options.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    id: str
+    sku: str
+    quantity: int
+    options: Options = ()
+
+    @property
+    def key(self) -> LineKey:
+        return (self.sku, self.options)
+
+
+@dataclass(frozen=True)
+class Cart:
+    """Lines in the order they were first added, indexed by id and by (sku, options)."""
+
+    _lines: Mapping[str, Line] = field(default_factory=dict)
+    _by_key: Mapping[LineKey, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lines: Iterable[Line]) -> Cart:
+        by_id = {line.id: line for line in lines}
+        return cls(MappingProxyType(by_id), MappingProxyType({v.key: k for k, v in by_id.items()}))
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return tuple(self._lines.values())
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def line(self, line_id: str) -> Line | None:
+        return self._lines.get(line_id)
+
+    def line_for(self, key: LineKey) -> Line | None:
+        line_id = self._by_key.get(key)
+        return None if line_id is None else self._lines[line_id]
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self._lines.values())
+
+    def _with(self, line: Line) -> Cart:
+        lines, keys = dict(self._lines), dict(self._by_key)
+        lines[line.id] = line
+        keys[line.key] = line.id
+        return Cart(MappingProxyType(lines), MappingProxyType(keys))
+
+    def _without(self, line_id: str) -> Cart:
+        lines, keys = dict(self._lines), dict(self._by_key)
+        del keys[lines.pop(line_id).key]
+        return Cart(MappingProxyType(lines), MappingProxyType(keys))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cart) and self.lines == other.lines
+
+    def __hash__(self) -> int:
+        return hash(self.lines)
+
+
+EMPTY = Cart()
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_lines: int
+    max_line_quantity: int
+    # Units in stock for the skus an op touches; 0 for a retired product.
+    stock: Mapping[str, int] = field(default_factory=dict)
+
+    def cap(self, sku: str) -> int:
+        return min(self.max_line_quantity, max(0, self.stock.get(sku, 0)))
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddLine:
+    """Add units; a line with the same sku and options grows, otherwise ``line_id`` is new."""
+
+    line_id: str
+    sku: str
+    quantity: int
+    options: Options = ()
+
+
+@dataclass(frozen=True)
+class SetQuantity:
+    """Set a line's quantity; 0 removes it."""
+
+    line_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class RemoveLine:
+    line_id: str
+
+
+@dataclass(frozen=True)
+class Clear:
+    pass
+
+
+@dataclass(frozen=True)
+class MergeIn:
+    """The lines a merge added, already clamped: replaying it needs no catalog."""
+
+    adds: tuple[AddLine, ...]
+
+
+@dataclass(frozen=True)
+class Replace:
+    """The whole cart set to these lines (a restore)."""
+
+    lines: tuple[Line, ...]
+
+
+Op = AddLine | SetQuantity | RemoveLine | Clear | MergeIn | Replace
+
+
+def apply(cart: Cart, op: Op, limits: Limits | None = None) -> Cart:
+    match op:
+        case AddLine():
+            return _add(cart, op, limits)
+        case SetQuantity():
+            return _set_quantity(cart, op, limits)
+        case RemoveLine(line_id=line_id):
+            _require_line(cart, line_id)
+            return cart._without(line_id)
+        case Clear():
+            return EMPTY
+        case MergeIn(adds=adds):
+            for add in adds:
+                cart = _add(cart, add, None)
+            return cart
+        case Replace(lines=lines):
+            return Cart.of(lines)
+    raise TypeError(f"not a cart operation: {op!r}")
+
+
+def replay(cart: Cart, ops: Iterable[Op]) -> Cart:
+    for op in ops:
+        cart = apply(cart, op)
+    return cart
+
+
+def _require_line(cart: Cart, line_id: str) -> Line:
+    line = cart.line(line_id)
+    if line is None:
+        raise NotFound("That line is not in your cart.")
+    return line
+
+
+def _check_quantity(quantity: object, minimum: int) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < minimum:
+        raise InvalidQuantity(f"Quantity must be a whole number of at least {minimum}.")
+
+
+def _check_limits(sku: str, old: int, new: int, limits: Limits) -> None:
+    if new <= old:
+        return  # lowering a line is always allowed, even below a shrunken stock
+    if new > limits.max_line_quantity:
+        raise QuantityLimit(f"A line can hold at most {limits.max_line_quantity} of {sku}.")
+    if new > limits.stock.get(sku, 0):
+        in_stock = max(0, limits.stock.get(sku, 0))
+        raise OutOfStock(
+            f"Only {in_stock} of {sku} in stock." if in_stock else f"{sku} is out of stock."
+        )
+
+
+def _add(cart: Cart, op: AddLine, limits: Limits | None) -> Cart:
+    existing = cart.line_for((op.sku, op.options))
+    if limits is not None:
+        _check_quantity(op.quantity, 1)
+        old = existing.quantity if existing else 0
+        _check_limits(op.sku, old, old + op.quantity, limits)
+        if existing is None and len(cart) >= limits.max_lines:
+            raise LineLimit(f"A cart can hold at most {limits.max_lines} different lines.")
+    if existing is not None:
+        return cart._with(
+            Line(existing.id, existing.sku, existing.quantity + op.quantity, existing.options)
+        )
+    return cart._with(Line(op.line_id, op.sku, op.quantity, op.options))
+
+
+def _set_quantity(cart: Cart, op: SetQuantity, limits: Limits | None) -> Cart:
+    if limits is not None:
+        _check_quantity(op.quantity, 0)
+    line = _require_line(cart, op.line_id)
+    if op.quantity == 0:
+        return cart._without(line.id)
+    if limits is not None:
+        _check_limits(line.sku, line.quantity, op.quantity, limits)
+    return cart._with(Line(line.id, line.sku, op.quantity, line.options))
+
+
+# --- merge ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    sku: str
+    options: Options
+    requested: int
+    kept: int
+    reason: str  # "stock", "quantity_limit", "line_limit"
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    merged: tuple[AddLine, ...] = ()
+    shortfalls: tuple[Shortfall, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.merged and not self.shortfalls
+
+
+def merge(into: Cart, other: Cart, limits: Limits) -> tuple[Cart, MergeReport]:
+    """Move ``other``'s lines into ``into``; matching lines add up, clamped to stock and limits.
+
+    Every unit of ``other`` is either kept or reported in a shortfall, never silently lost.
+    """
+    adds: list[AddLine] = []
+    shortfalls: list[Shortfall] = []
+    cart = into
+    for line in other.lines:
+        existing = cart.line_for(line.key)
+        have = existing.quantity if existing else 0
+        cap = limits.cap(line.sku)
+        if existing is None and len(cart) >= limits.max_lines:
+            take, reason = 0, "line_limit"
+        else:
+            take = max(0, min(line.quantity, cap - have))
+            in_stock = limits.stock.get(line.sku, 0)
+            reason = "stock" if in_stock < limits.max_line_quantity else "quantity_limit"
+        if take:
+            add = AddLine(line.id, line.sku, take, line.options)
+            cart = _add(cart, add, None)
+            adds.append(add)
+        if take < line.quantity:
+            shortfalls.append(Shortfall(line.sku, line.options, line.quantity, take, reason))
+    return cart, MergeReport(tuple(adds), tuple(shortfalls))

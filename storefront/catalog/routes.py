@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+
+from storefront.catalog import services
+from storefront.web import is_htmx
+
+bp = Blueprint("catalog", __name__)
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 7 else 1
+
+
+@bp.get("/")
+def index():
+    query = request.args.get("q", "")[:100]
+    page = services.search(query, _page_number(request.args.get("page")))
+    template = (
+        "catalog/_results.html"
+        if is_htmx() and request.headers.get("HX-Target") == "results"
+        else "catalog/index.html"
+    )
+    return render_template(template, page=page, query=query)
+
+
+@bp.get("/products/<sku>")
+def product(sku: str):
+    found = services.by_sku(sku)
+    if found is None:
+        abort(404)
+    return render_template("catalog/product.html", product=found)

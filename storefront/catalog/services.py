@@ -1,0 +1,204 @@
+"""Catalog use cases: browse, look up, import a CSV, load the demo catalog."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+from sqlalchemy import func, or_, select
+
+from storefront.catalog.models import Product
+from storefront.catalog.options import (
+    OptionSpecError,
+    parse_notation,
+    specs_to_json,
+)
+from storefront.extensions import db
+
+PAGE_SIZE = 24
+SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_PRICE_CENTS = 100_000_000_00
+MAX_STOCK = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    products: list[Product]
+    number: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def search(query: str = "", page: int = 1) -> Page:
+    stmt = select(Product).where(Product.active.is_(True))
+    query = (query or "").strip()[:100]
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Product.name).like(pattern, escape="\\"),
+                func.lower(Product.sku).like(pattern, escape="\\"),
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    last = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), last)
+    rows = db.session.scalars(
+        stmt.order_by(Product.sku).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+    ).all()
+    return Page(list(rows), page, total)
+
+
+def by_sku(sku: str) -> Product | None:
+    if not isinstance(sku, str) or not SKU.match(sku):
+        return None
+    return db.session.scalar(select(Product).where(Product.sku == sku))
+
+
+def by_skus(skus: Iterable[str]) -> dict[str, Product]:
+    wanted = sorted(set(skus))
+    found: dict[str, Product] = {}
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        found.update(
+            (p.sku, p) for p in db.session.scalars(select(Product).where(Product.sku.in_(chunk)))
+        )
+    return found
+
+
+class ProductFacts(NamedTuple):
+    """What a cart needs to know of a product, read without building ORM objects."""
+
+    sku: str
+    name: str
+    price_cents: int
+    stock: int
+    active: bool
+
+    @property
+    def price(self) -> Decimal:
+        return Decimal(self.price_cents).scaleb(-2)
+
+    @property
+    def available(self) -> bool:
+        return self.active and self.stock > 0
+
+
+def facts_for(skus: Iterable[str]) -> dict[str, ProductFacts]:
+    wanted = sorted(set(skus))
+    columns = (Product.sku, Product.name, Product.price_cents, Product.stock, Product.active)
+    found: dict[str, ProductFacts] = {}
+    # Chunked so a 10,000-line cart stays under every backend's bound-parameter limit.
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        for row in db.session.execute(select(*columns).where(Product.sku.in_(chunk))):
+            found[row.sku] = ProductFacts(*row)
+    return found
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+REQUIRED_COLUMNS = ("sku", "name", "price", "stock")
+TRUE = {"true", "1", "yes", "y"}
+FALSE = {"false", "0", "no", "n"}
+
+
+class RowError(ValueError):
+    pass
+
+
+def parse_row(row: dict[str, str | None]) -> dict:
+    def cell(name: str) -> str:
+        return (row.get(name) or "").strip()
+
+    sku = cell("sku")
+    if not SKU.match(sku):
+        raise RowError("sku must be 1 to 64 letters, digits, '.', '_' or '-'")
+    name = cell("name")
+    if not name or len(name) > 200:
+        raise RowError("name must be 1 to 200 characters")
+    try:
+        price = Decimal(cell("price"))
+    except InvalidOperation:
+        raise RowError(f"price {cell('price')!r} is not a number") from None
+    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
+        raise RowError("price must be 0 or more with at most two decimals")
+    cents = int(price * 100)
+    if cents > MAX_PRICE_CENTS:
+        raise RowError("price is too large")
+    stock_text = cell("stock")
+    if not re.fullmatch(r"\d{1,10}", stock_text) or int(stock_text) > MAX_STOCK:
+        raise RowError(f"stock {stock_text!r} must be a whole number from 0 to {MAX_STOCK}")
+    active_text = cell("active").lower()
+    if active_text and active_text not in TRUE | FALSE:
+        raise RowError("active must be true or false")
+    try:
+        specs = parse_notation(cell("options"))
+    except OptionSpecError as exc:
+        raise RowError(str(exc)) from None
+    return {
+        "sku": sku,
+        "name": name,
+        "description": cell("description")[:5000],
+        "price_cents": cents,
+        "stock": int(stock_text),
+        "active": active_text not in FALSE,
+        "options_json": specs_to_json(specs),
+    }
+
+
+def import_csv(lines: Iterable[str]) -> ImportReport:
+    """Load or update products; bad rows are reported by line number, good rows kept."""
+    report = ImportReport()
+    reader = csv.DictReader(lines)
+    columns = [c.strip().lower() for c in reader.fieldnames or []]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        report.errors.append((1, f"missing column(s): {', '.join(missing)}"))
+        return report
+    reader.fieldnames = columns
+    seen: set[str] = set()
+    rows = []
+    line = reader.line_num
+    for raw in reader:
+        start, line = line + 1, reader.line_num
+        try:
+            if None in raw:
+                raise RowError("more cells than columns")
+            values = parse_row(raw)
+            if values["sku"] in seen:
+                raise RowError(f"sku {values['sku']} appears earlier in the file")
+        except RowError as exc:
+            report.errors.append((start, str(exc)))
+            continue
+        seen.add(values["sku"])
+        rows.append(values)
+    upsert(rows, report)
+    return report
+
+
+def upsert(rows: list[dict], report: ImportReport, *, overwrite: bool = True) -> None:
+    existing = by_skus(r["sku"] for r in rows)
+    for values in rows:
+        product = existing.get(values["sku"])
+        if product is None:
+            db.session.add(Product(**values))
+            report.created += 1
+        elif overwrite:
+            for key, value in values.items():
+                setattr(product, key, value)
+            report.updated += 1
+    db.session.commit()

@@ -1,0 +1,140 @@
+"""Settings from STOREFRONT_* variables, validated once at start-up.
+
+On the embedded SQLite default the secret and encryption keys are generated once and kept in
+the instance folder, so a shop runs with zero configuration. Anywhere else they must be given:
+instances behind a load balancer have to share them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Start-up refuses to continue; the message names the variable and what is wrong."""
+
+
+@dataclass(frozen=True)
+class IntSetting:
+    name: str
+    default: int
+    low: int
+    high: int
+
+    def read(self, env: Mapping[str, str]) -> int:
+        raw = env.get(self.name)
+        if raw is None or raw.strip() == "":
+            return self.default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{self.name} must be a whole number from {self.low} to {self.high}, got {raw!r}"
+            ) from None
+        if not self.low <= value <= self.high:
+            raise ConfigError(f"{self.name} must be from {self.low} to {self.high}, got {value}")
+        return value
+
+
+INT_SETTINGS = (
+    IntSetting("STOREFRONT_PROXY_HOPS", 0, 0, 10),
+    IntSetting("STOREFRONT_SESSION_TIMEOUT_MINUTES", 30, 15, 120),
+    IntSetting("STOREFRONT_GUEST_CART_DAYS", 7, 1, 90),
+    IntSetting("STOREFRONT_HISTORY_DAYS", 30, 1, 365),
+    IntSetting("STOREFRONT_MAX_LINES", 2000, 1, 10_000),
+    IntSetting("STOREFRONT_MAX_LINE_QUANTITY", 999, 1, 1_000_000),
+)
+
+
+def parse_keys(raw: str, name: str = "STOREFRONT_ENCRYPTION_KEYS") -> list[bytes]:
+    keys = []
+    for position, part in enumerate(p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            key = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{name}: key {position + 1} is not urlsafe base64") from None
+        if len(key) != 32:
+            raise ConfigError(f"{name}: key {position + 1} must be 32 bytes, it is {len(key)}")
+        keys.append(key)
+    if not keys:
+        raise ConfigError(f"{name} is set but holds no key")
+    return keys
+
+
+def new_key_text() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def read_or_create_once(path: Path, make: callable) -> str:
+    """Return the file's text, creating it atomically first if it does not exist.
+
+    The value is written to a temporary file and hard-linked into place, which fails if another
+    process won the race; then everyone reads the winner's value. It is never overwritten.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def load(env: Mapping[str, str], instance_path: str) -> dict:
+    """Build the Flask config mapping from the environment."""
+    instance = Path(instance_path)
+    ints = {s.name.removeprefix("STOREFRONT_"): s.read(env) for s in INT_SETTINGS}
+    database_url = env.get("STOREFRONT_DATABASE_URL", "").strip()
+    embedded = not database_url
+    if embedded:
+        database_url = f"sqlite:///{instance / 'storefront.db'}"
+
+    secret = env.get("STOREFRONT_SECRET_KEY", "").strip()
+    keys_raw = env.get("STOREFRONT_ENCRYPTION_KEYS", "").strip()
+    if not embedded:
+        missing = [
+            n
+            for n, v in (
+                ("STOREFRONT_SECRET_KEY", secret),
+                ("STOREFRONT_ENCRYPTION_KEYS", keys_raw),
+            )
+            if not v
+        ]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} must be set when STOREFRONT_DATABASE_URL is set: "
+                "every instance has to share them (see README, 'Keys')"
+            )
+    if not secret:
+        secret = read_or_create_once(instance / "secret_key", lambda: secrets.token_urlsafe(48))
+    if not keys_raw:
+        keys_raw = read_or_create_once(instance / "encryption_keys", new_key_text)
+
+    redis_url = env.get("STOREFRONT_REDIS_URL", "").strip() or None
+    return {
+        "SECRET_KEY": secret,
+        "ENCRYPTION_KEYS": parse_keys(keys_raw),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "EMBEDDED_DATABASE": embedded,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": env.get("STOREFRONT_REDIS_PREFIX", "").strip() or "storefront",
+        "CART_RATE_LIMIT": env.get("STOREFRONT_CART_RATE_LIMIT", "").strip()
+        or "30/second;1000/minute",
+        **ints,
+    }

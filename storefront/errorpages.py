@@ -1,0 +1,66 @@
+"""Every refusal in one place: JSON under /api/, a notice for htmx, a friendly page otherwise."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from storefront.errors import DomainError
+from storefront.web import is_htmx
+
+STATUS = {
+    "bad_request": 400,
+    "csrf_failed": 403,
+    "not_found": 404,
+    "out_of_stock": 409,
+    "line_limit": 409,
+    "quantity_limit": 409,
+    "version_conflict": 412,
+    "unknown_sku": 422,
+    "invalid_quantity": 422,
+    "invalid_option": 422,
+    "idempotency_key_reused": 422,
+    "invalid_account": 422,
+    "rate_limited": 429,
+}
+
+HTTP_MESSAGES = {
+    400: "The request could not be understood.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that method.",
+    413: "The request body is too large (the limit is 64 KB).",
+}
+
+
+def refusal(status: int, code: str, message: str):
+    if request.path.startswith("/api/"):
+        return jsonify(error={"code": code, "message": message}), status
+    if is_htmx():
+        body = render_template("_notice.html", message=message, error=True)
+        return body, status, {"HX-Retarget": "#notice", "HX-Reswap": "innerHTML"}
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return refusal(STATUS.get(exc.code, 400), exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return refusal(
+            403,
+            "csrf_failed",
+            "Your session expired or the security token is missing. Reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        if status == 405:
+            message = f"{request.method} is not allowed here."
+        else:
+            message = HTTP_MESSAGES.get(status, exc.description or "The request failed.")
+        code = {404: "not_found"}.get(status, "bad_request" if status < 500 else "internal_error")
+        return refusal(status, code, message)
