@@ -1,0 +1,23 @@
+"""gunicorn reads this from the repository root by itself; -b and -w on the command line win.
+
+Without STOREFRONT_REDIS_URL the broker lives in the process, so there is exactly one worker
+process; with Redis, one per core. Threads serve requests concurrently inside each worker.
+"""
+
+import multiprocessing
+import os
+
+wsgi_app = "wsgi:app"
+bind = [os.environ.get("STOREFRONT_BIND", "127.0.0.1:8000")]
+worker_class = "gthread"
+threads = int(os.environ.get("STOREFRONT_THREADS", "16"))
+workers = (
+    int(os.environ.get("STOREFRONT_WORKERS", multiprocessing.cpu_count()))
+    if os.environ.get("STOREFRONT_REDIS_URL")
+    else 1
+)
+# Keep-alive long enough for a page's burst of requests; timeouts generous for slow clients.
+keepalive = 5
+timeout = 60
+graceful_timeout = 20
+accesslog = "-"

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from storefront import clock, create_app
+from storefront.catalog.demo import load_demo
+from storefront.extensions import db
+from tests import dbs
+from tests.helpers import Browser
+
+KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+
+
+def app_settings(database_url: str, instance: str, **extra) -> dict:
+    return {
+        "STOREFRONT_DATABASE_URL": database_url,
+        "STOREFRONT_SECRET_KEY": "test-secret",
+        "STOREFRONT_ENCRYPTION_KEYS": KEY,
+        "INSTANCE_PATH": instance,
+        "TESTING": True,
+        **extra,
+    }
+
+
+def prepare_schema(database_url: str, instance: str) -> None:
+    app = create_app(app_settings(database_url, instance))
+    with app.app_context():
+        upgrade()
+        load_demo()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("template")
+    if dbs.POSTGRES_URL:
+        url = dbs.create_postgres_database()
+        prepare_schema(url, str(directory))
+        yield url
+        dbs.drop_postgres_database(url)
+    else:
+        template = dbs.SqliteTemplate(directory)
+        prepare_schema(f"sqlite:///{template.path}", str(directory))
+        yield template
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    if isinstance(database_template, str):
+        yield database_template
+        reset_postgres(database_template, str(tmp_path))
+    else:
+        yield database_template.url_for(tmp_path)
+
+
+def reset_postgres(url: str, instance: str) -> None:
+    app = create_app(app_settings(url, instance))
+    with app.app_context():
+        db.session.execute(text(f"TRUNCATE {dbs.TABLES} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        load_demo()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def settings():
+    """Extra STOREFRONT_* settings for this test's app; override the fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, settings):
+    clock.reset()
+    application = create_app(app_settings(database_url, str(tmp_path), **settings))
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    clock.reset()
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def other_browser(app):
+    return Browser(app.test_client(), user_agent="Mozilla/5.0 (Android 14) Firefox/130.0")
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL' if dbs.POSTGRES_URL else 'SQLite'}; CI={os.environ.get('CI')}"

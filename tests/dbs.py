@@ -1,0 +1,51 @@
+"""Test databases: a real SQLite file per test, or a real PostgreSQL database per run.
+
+``STOREFRONT_TEST_POSTGRES_URL`` (for example ``postgresql+psycopg://postgres@127.0.0.1/``)
+switches the fast tests to PostgreSQL: the run creates its own uniquely named database, because
+the server is shared with whatever ran before, and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+POSTGRES_URL = os.environ.get("STOREFRONT_TEST_POSTGRES_URL", "").strip()
+TABLES = (
+    "idempotency_keys, cart_snapshots, cart_revisions, carts, auth_sessions, users, "
+    "encryption_keys_in_use, products"
+)
+
+
+def create_postgres_database() -> str:
+    base = make_url(POSTGRES_URL)
+    name = f"storefront_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class SqliteTemplate:
+    """Migrate and load the demo once; every test gets its own copy of the file."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "template.db"
+
+    def url_for(self, directory: Path) -> str:
+        target = directory / "storefront.db"
+        shutil.copyfile(self.path, target)
+        return f"sqlite:///{target}"
