@@ -98,3 +98,12 @@ def other_browser(app):
 
 def pytest_report_header(config):
     return f"database: {'PostgreSQL' if dbs.POSTGRES_URL else 'SQLite'}; CI={os.environ.get('CI')}"
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """Replaces pytest-flask's fixture of the same name, which keeps one request context (and
+    so one app context, one ``g`` and one database session) open across a whole test: requests
+    would then share a CSRF token cache and a stale read transaction, which production never does.
+    """
+    yield

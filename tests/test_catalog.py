@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from storefront.catalog.models import Product
+from storefront.extensions import db
+
+
+def product(app, sku):
+    with app.app_context():
+        return db.session.scalar(select(Product).where(Product.sku == sku))
+
+
+def test_demo_catalog_matches_the_contract(app):
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Product.id))) >= 1500
+        skus = set(db.session.scalars(select(Product.sku)))
+    assert {f"DEMO-{n:04d}" for n in range(1, 1501)} <= skus
+    assert product(app, "DEMO-1500").stock == 3
+    assert product(app, "DEMO-1499").stock >= 10_000
+    assert [s.name for s in product(app, "DEMO-0001").option_specs] == ["size"]
+    assert product(app, "DEMO-0010").option_specs[0].choices == ("S", "M", "L", "XL")
+    engraving = product(app, "DEMO-0015").option_specs[0]
+    assert (engraving.name, engraving.max_length, engraving.required) == ("engraving", 40, False)
+    assert product(app, "DEMO-0021").option_specs == ()
+
+
+def test_running_demo_twice_changes_nothing(app):
+    runner = app.test_cli_runner()
+    before = product(app, "DEMO-0042")
+    result = runner.invoke(args=["demo"])
+    assert result.exit_code == 0 and "0 products added" in result.output
+    after = product(app, "DEMO-0042")
+    assert (before.name, before.price_cents, before.stock) == (
+        after.name,
+        after.price_cents,
+        after.stock,
+    )
+
+
+def test_catalog_search_and_pagination(browser):
+    page = browser.page("/").get_data(as_text=True)
+    assert "1500 products" in page or "products, page 1 of" in page
+    assert "Next page" in page
+    second = browser.page("/?page=2").get_data(as_text=True)
+    assert "page 2 of" in second
+    mugs = browser.page("/?q=mug").get_data(as_text=True)
+    assert "Mug" in mugs and "T-Shirt" not in mugs
+    by_sku = browser.page("/?q=DEMO-1500").get_data(as_text=True)
+    assert "1 product" in by_sku
+    nothing = browser.page("/?q=%25%25zzz").get_data(as_text=True)
+    assert "No products match" in nothing
+    assert browser.page("/?page=99999").status_code == 200
+    assert browser.page("/?page=-1").status_code == 200
+
+
+def test_catalog_search_as_an_htmx_fragment(browser):
+    response = browser.client.get("/?q=mug", headers={"HX-Request": "true", "HX-Target": "results"})
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and "Mug" in body
+
+
+def test_product_page_has_the_add_form_and_unknown_products_are_404(browser):
+    body = browser.page("/products/DEMO-0001").get_data(as_text=True)
+    assert 'data-testid="add-to-cart"' in body and 'data-testid="add-quantity"' in body
+    assert 'name="option-size"' in body
+    assert browser.page("/products/NOPE-1").status_code == 404
+    assert browser.page("/products/" + "X" * 500).status_code == 404
+
+
+CSV = """sku,name,price,stock,description,options,active
+TEA-1,Green Tea,4.50,100,Loose leaf,,true
+TEA-2,Black Tea,abc,100,,,
+TEA-3,Chai,3.00,-5,,,
+MUG-9,Custom Mug,12.00,5,,colour:red|blue!;text:text(20),
+DEMO-0002,Renamed Demo,1.00,7,,,false
+,No SKU,1.00,1,,,
+TEA-1,Duplicate,1.00,1,,,
+"""
+
+
+def test_import_products_keeps_good_rows_and_reports_bad_ones_by_line(app, tmp_path):
+    path = tmp_path / "products.csv"
+    path.write_text(CSV)
+    result = app.test_cli_runner().invoke(args=["import-products", str(path)])
+    assert result.exit_code == 1
+    assert "line 3: price 'abc' is not a number" in result.output
+    assert "line 4: stock '-5'" in result.output
+    assert "line 7: sku" in result.output
+    assert "line 8: sku TEA-1 appears earlier" in result.output
+    assert "2 created, 1 updated, 4 row(s) rejected" in result.output
+    assert product(app, "TEA-1").price_cents == 450
+    mug = product(app, "MUG-9")
+    assert [(s.name, s.required) for s in mug.option_specs] == [("colour", True), ("text", False)]
+    retired = product(app, "DEMO-0002")
+    assert retired.active is False and retired.name == "Renamed Demo"
+
+
+def test_import_products_refuses_a_file_without_the_required_columns(app, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("sku,name\nX,Y\n")
+    result = app.test_cli_runner().invoke(args=["import-products", str(path)])
+    assert result.exit_code == 1 and "missing column(s): price, stock" in result.output
+
+
+def test_a_retired_product_leaves_the_catalog_and_cannot_be_added(app, browser, tmp_path):
+    path = tmp_path / "retire.csv"
+    path.write_text("sku,name,price,stock,active\nDEMO-0100,Gone,1.00,10,false\n")
+    assert app.test_cli_runner().invoke(args=["import-products", str(path)]).exit_code == 0
+    assert ">0 products<" in browser.page("/?q=DEMO-0100").get_data(as_text=True)
+    page = browser.page("/products/DEMO-0100").get_data(as_text=True)
+    assert "no longer sold" in page and 'data-testid="add-to-cart"' not in page
+    response = browser.add("DEMO-0100")
+    assert response.status_code == 409 and response.json["error"]["code"] == "out_of_stock"
