@@ -1,0 +1,186 @@
+"""Pages without JavaScript (forms, redirect after POST) and with htmx (fragments)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+def lines_on_page(html: str) -> list[tuple[str, int]]:
+    rows = re.findall(
+        r'data-sku="([^"]+)" data-line-id="[^"]+">.*?data-testid="line-quantity"[^>]*value="(\d+)"',
+        html,
+        re.S,
+    )
+    return [(sku, int(q)) for sku, q in rows]
+
+
+def badge(html: str) -> str:
+    return re.search(r'data-testid="cart-count"[^>]*>(\d+)<', html).group(1)
+
+
+def test_every_page_carries_the_csrf_meta_badge_and_notice_region(browser):
+    for path in ("/", "/products/DEMO-0001", "/cart", "/login", "/register", "/products/NOPE"):
+        html = browser.page(path).get_data(as_text=True)
+        assert '<meta name="csrf-token" content="' in html, path
+        assert badge(html) == "0", path
+        assert 'data-testid="notice"' in html and 'aria-live="polite"' in html, path
+
+
+def test_no_js_add_redirects_back_to_the_product_with_a_notice(browser):
+    response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "2"})
+    assert response.status_code == 302 and response.location.endswith("/products/DEMO-0030")
+    html = browser.page(response.location).get_data(as_text=True)
+    assert badge(html) == "2" and "Added 2 × Honey Mug" in html
+
+
+def test_no_js_cart_page_lists_lines_with_their_controls_and_subtotal(browser):
+    browser.form("/cart/lines", {"sku": "DEMO-0001", "quantity": "2", "option-size": "M"})
+    html = browser.page("/cart").get_data(as_text=True)
+    assert lines_on_page(html) == [("DEMO-0001", 2)]
+    assert 'data-testid="line-remove"' in html and "size: M" in html
+    subtotal = re.search(r'data-testid="cart-subtotal">\$([\d,.]+)<', html).group(1)
+    assert subtotal == browser.cart()["subtotal"]
+
+
+def test_no_js_update_and_remove_redirect_to_the_cart(browser):
+    browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "2"})
+    line_id = browser.line_id("DEMO-0030")
+    response = browser.form(f"/cart/lines/{line_id}", {"quantity": "5"})
+    assert response.status_code == 302 and response.location.endswith("/cart")
+    assert lines_on_page(browser.page("/cart").get_data(as_text=True)) == [("DEMO-0030", 5)]
+    response = browser.form(f"/cart/lines/{line_id}/remove")
+    assert response.status_code == 302
+    html = browser.page("/cart").get_data(as_text=True)
+    assert lines_on_page(html) == [] and "Removed Honey Mug" in html
+
+
+def test_a_resubmitted_form_is_not_applied_twice(browser):
+    form = {"sku": "DEMO-0030", "quantity": "2", "idempotency_key": "form-key-1"}
+    browser.form("/cart/lines", form)
+    browser.form("/cart/lines", form)
+    assert browser.cart()["item_count"] == 2
+
+
+def test_the_shown_version_never_refuses_a_page_change(browser):
+    browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1", "version": "0"})
+    response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1", "version": "0"})
+    assert response.status_code == 302 and browser.cart()["item_count"] == 2
+
+
+def test_htmx_add_swaps_a_fresh_form_and_updates_badge_and_notice_out_of_band(browser):
+    response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "3"}, htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert 'id="add-form"' in html
+    assert re.search(r'id="cart-count"[^>]*hx-swap-oob="true"[^>]*>3<', html)
+    assert 'id="notice" hx-swap-oob="innerHTML"' in html and "Added 3 × Honey Mug" in html
+
+
+def test_htmx_quantity_change_returns_the_row_and_the_summary(browser):
+    browser.add("DEMO-0030", 1)
+    browser.add("DEMO-0031", 1)
+    line_id = browser.line_id("DEMO-0030")
+    html = browser.form(f"/cart/lines/{line_id}", {"quantity": "4"}, htmx=True).get_data(
+        as_text=True
+    )
+    assert lines_on_page(html) == [("DEMO-0030", 4)]  # only the changed row travels
+    assert 'id="cart-summary" class="cart-summary" hx-swap-oob="true"' in html
+    assert re.search(r'id="cart-count"[^>]*>5<', html)
+
+
+def test_htmx_remove_returns_no_row(browser):
+    browser.add("DEMO-0030", 1)
+    line_id = browser.line_id("DEMO-0030")
+    html = browser.form(f"/cart/lines/{line_id}/remove", htmx=True).get_data(as_text=True)
+    assert 'data-testid="cart-line"' not in html and "Your cart is empty" in html
+
+
+def test_htmx_refusals_retarget_the_notice_with_the_reason(browser):
+    response = browser.form("/cart/lines", {"sku": "DEMO-1500", "quantity": "4"}, htmx=True)
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "#notice"
+    assert "Only 3 of DEMO-1500 in stock" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ({"sku": "DEMO-0030", "quantity": "abc"}, 422),
+        ({"sku": "DEMO-0030", "quantity": "1.5"}, 422),
+        ({"sku": "DEMO-0030", "quantity": "0"}, 422),
+        ({"sku": "DEMO-0030", "quantity": "9" * 40}, 422),
+        ({"sku": "DEMO-0030", "quantity": "99999999999"}, 409),
+        ({"sku": "NOPE", "quantity": "1"}, 422),
+        ({"sku": "DEMO-0001", "quantity": "1"}, 422),
+        ({"sku": "DEMO-0001", "quantity": "1", "option-size": "XXL"}, 422),
+        ({"sku": "DEMO-0011", "quantity": "1", "option-engraving": "x" * 41}, 422),
+    ],
+)
+def test_bad_forms_get_a_friendly_page_and_change_nothing(browser, form, status):
+    browser.add("DEMO-0031", 1)
+    before = browser.cart()
+    response = browser.form("/cart/lines", form)
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    assert "Nothing in your cart was changed" in html and 'role="alert"' in html
+    assert browser.cart() == before
+
+
+def test_forms_without_a_valid_csrf_token_are_refused(browser):
+    browser.add("DEMO-0030")
+    before = browser.cart()
+    line_id = browser.line_id("DEMO-0030")
+    for path, data in (
+        ("/cart/lines", {"sku": "DEMO-0030", "quantity": "1"}),
+        (f"/cart/lines/{line_id}", {"quantity": "9"}),
+        (f"/cart/lines/{line_id}/remove", {}),
+        ("/cart/clear", {}),
+    ):
+        assert browser.client.post(path, data=data).status_code == 403
+        assert browser.client.post(path, data={**data, "csrf_token": "forged"}).status_code == 403
+    assert browser.cart() == before
+
+
+def test_a_tampered_cookie_serves_a_fresh_guest_and_mutations_get_403(app, browser):
+    browser.add("DEMO-0030", 2)
+    value = browser.client.get_cookie("storefront").value
+    tampered = value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB")
+    stranger = app.test_client()
+    stranger.set_cookie("storefront", tampered)
+    page = stranger.get("/cart")
+    assert page.status_code == 200 and badge(page.get_data(as_text=True)) == "0"
+    response = stranger.post(
+        "/api/v1/cart/lines",
+        json={"sku": "DEMO-0030", "quantity": 1},
+        headers={"X-CSRF-Token": browser.csrf},
+    )
+    assert response.status_code == 403 and response.json["error"]["code"] == "csrf_failed"
+    assert browser.cart()["item_count"] == 2
+
+
+def test_other_foreign_line_ids_on_pages_are_404(browser, other_browser):
+    browser.add("DEMO-0030")
+    other_browser.add("DEMO-0031")
+    theirs = other_browser.line_id("DEMO-0031")
+    assert browser.form(f"/cart/lines/{theirs}", {"quantity": "3"}).status_code == 404
+    assert browser.form(f"/cart/lines/{theirs}/remove").status_code == 404
+    assert other_browser.cart()["lines"][0]["quantity"] == 1
+
+
+def test_unavailable_lines_say_so_on_the_cart_page(app, browser):
+    browser.add("DEMO-0030")
+    with app.app_context():
+        from storefront.catalog.services import by_sku
+        from storefront.extensions import db
+
+        by_sku("DEMO-0030").stock = 0
+        db.session.commit()
+    html = browser.page("/cart").get_data(as_text=True)
+    assert "No longer available" in html and "$0.00" in html
+
+
+def test_health_endpoints(browser):
+    assert browser.page("/healthz").json == {"status": "ok"}
+    assert browser.page("/readyz").json == {"status": "ok"}

@@ -1,0 +1,148 @@
+"""The cart store: one revision per change, sealed at rest, refusing keys it does not hold."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from storefront import clock, create_app
+from storefront.cart import models as m
+from storefront.cart import store
+from storefront.config import ConfigError
+from storefront.extensions import db
+from tests import dbs
+from tests.conftest import app_settings
+
+
+def revisions(app):
+    with app.app_context():
+        rows = db.session.execute(
+            select(
+                m.CartRevision.cart_id,
+                m.CartRevision.version,
+                m.CartRevision.source,
+                m.CartRevision.device,
+            ).order_by(m.CartRevision.version)
+        ).all()
+        db.session.remove()
+        return rows
+
+
+def test_every_change_bumps_the_version_by_one_and_appends_one_revision(app, browser):
+    browser.add("DEMO-0030", 2)
+    line_id = browser.line_id("DEMO-0030")
+    browser.api("PATCH", f"/cart/lines/{line_id}", json={"quantity": 3})
+    browser.api("DELETE", f"/cart/lines/{line_id}")
+    browser.api("DELETE", "/cart")
+    rows = revisions(app)
+    assert [r.version for r in rows] == [1, 2, 3, 4]
+    assert {r.source for r in rows} == {store.CHANGE}
+    assert browser.cart()["version"] == 4
+
+
+def test_a_revision_records_which_device_made_it(app, browser):
+    from storefront.devices import label
+
+    browser.add("DEMO-0030")
+    (row,) = revisions(app)
+    assert label(row.device) == "Chrome on Linux"
+
+
+def test_a_refused_change_writes_nothing(app, browser):
+    browser.add("DEMO-1500", 3)
+    assert browser.add("DEMO-1500", 1).status_code == 409
+    assert len(revisions(app)) == 1
+
+
+def test_the_state_at_any_revision_can_be_rebuilt(app, browser):
+    carts = []
+    for n in range(30):
+        browser.add(f"DEMO-{100 + n % 7:04d}", 1 + n % 3)
+        carts.append([(x["sku"], x["quantity"]) for x in browser.cart()["lines"]])
+    with app.app_context():
+        cart_id = db.session.scalar(select(m.Cart.id))
+        assert db.session.scalar(select(func.count()).select_from(m.CartSnapshot)) >= 1
+        for version, expected in enumerate(carts, start=1):
+            rebuilt = store.state_at(cart_id, version)
+            assert [(x.sku, x.quantity) for x in rebuilt.lines] == expected
+
+
+SECRET_TEXT = "For Ada, with love"
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="inspects the SQLite file itself")
+def test_the_sqlite_file_and_its_wal_never_hold_cart_contents_in_clear(app, browser):
+    browser.add("DEMO-0011", 2, {"engraving": SECRET_TEXT})
+    browser.add("DEMO-0777", 5)
+    assert browser.cart()["lines"][0]["options"]["engraving"] == SECRET_TEXT
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    catalog_copies = {}
+    for suffix in ("", "-wal"):
+        if os.path.exists(path + suffix):
+            data = Path(path + suffix).read_bytes()
+            assert SECRET_TEXT.encode() not in data
+            assert SECRET_TEXT.encode("utf-16-le") not in data
+            catalog_copies[suffix] = data.count(b"DEMO-0777")
+    # The catalog row itself holds the SKU; the cart adds no copy of it anywhere.
+    assert sum(catalog_copies.values()) <= 2
+    with app.app_context():
+        cart = db.session.scalar(select(m.Cart))
+        assert b"DEMO-0777" not in cart.state and SECRET_TEXT.encode() not in cart.state
+
+
+def test_sealed_cart_data_is_bound_to_its_cart(app, browser, other_browser):
+    browser.add("DEMO-0030")
+    other_browser.add("DEMO-0031")
+    with app.app_context():
+        mine, theirs = db.session.scalars(select(m.Cart).order_by(m.Cart.id)).all()
+        mine.state, theirs.state = theirs.state, mine.state
+        db.session.commit()
+    with app.test_request_context(), pytest.raises(Exception, match="authentication"):
+        store.read(store.Owner(user_id=None, guest_key=mine.guest_key))
+
+
+def test_start_up_refuses_data_sealed_under_a_key_it_was_not_given(app, browser, tmp_path):
+    browser.add("DEMO-0030")
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    other_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    with pytest.raises(ConfigError, match="not hold"):
+        create_app(app_settings(url, str(tmp_path), STOREFRONT_ENCRYPTION_KEYS=other_key))
+    # With the old key kept beside a new first key, it starts and reads the cart.
+    both = f"{other_key},{app_settings(url, '')['STOREFRONT_ENCRYPTION_KEYS']}"
+    rotated = create_app(app_settings(url, str(tmp_path), STOREFRONT_ENCRYPTION_KEYS=both))
+    client = rotated.test_client()
+    client.set_cookie("storefront", browser.client.get_cookie("storefront").value)
+    assert client.get("/api/v1/cart").json["item_count"] == 1
+    with rotated.app_context():
+        db.engine.dispose()
+
+
+def test_a_guest_cart_expires_after_its_last_change(app, browser):
+    browser.add("DEMO-0030")
+    clock.advance(timedelta(days=6, hours=23))
+    assert browser.cart()["item_count"] == 1
+    browser.add("DEMO-0031")  # a change renews it
+    clock.advance(timedelta(days=6, hours=23))
+    assert browser.cart()["item_count"] == 2
+    clock.advance(timedelta(hours=2))
+    assert browser.cart()["item_count"] == 0
+    assert browser.add("DEMO-0032").json["item_count"] == 1  # a fresh cart starts
+
+
+def test_the_guest_cookie_is_httponly_lax_and_lives_guest_cart_days(browser):
+    response = browser.add("DEMO-0030")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert "Expires=" in cookie
+    assert browser.add("DEMO-0030").headers.get("Set-Cookie")  # renewed on each change
+
+
+def test_the_cookie_is_secure_when_served_over_https(app):
+    client = app.test_client()
+    response = client.get("/", base_url="https://shop.example")
+    assert "Secure" in response.headers["Set-Cookie"]
