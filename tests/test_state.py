@@ -16,6 +16,7 @@ from storefront.cart.state import (
     Clear,
     Limits,
     Line,
+    LineIdTaken,
     MergeIn,
     RemoveLine,
     Replace,
@@ -27,6 +28,7 @@ from storefront.cart.state import (
 from storefront.errors import InvalidQuantity, LineLimit, NotFound, OutOfStock, QuantityLimit
 
 SKUS = ["A", "B", "C", "D"]
+REFUSED = (InvalidQuantity, QuantityLimit, OutOfStock, LineLimit, NotFound, LineIdTaken)
 LIMITS = Limits(max_lines=3, max_line_quantity=10, stock={"A": 100, "B": 5, "C": 100, "D": 0})
 
 
@@ -139,7 +141,7 @@ limits = st.builds(
 def run(sequence, rules):
     cart = EMPTY
     for op in sequence:
-        with contextlib.suppress(InvalidQuantity, QuantityLimit, OutOfStock, LineLimit, NotFound):
+        with contextlib.suppress(*REFUSED):
             cart = apply(cart, op, rules)
     return cart
 
@@ -164,17 +166,13 @@ def test_a_refused_change_leaves_the_cart_exactly_as_it_was(sequence, rules):
         before = cart
         try:
             cart = apply(cart, op, rules)
-        except (InvalidQuantity, QuantityLimit, OutOfStock, LineLimit, NotFound):
+        except REFUSED:
             assert cart == before
 
 
 @given(st.lists(ops, max_size=30), st.lists(ops, max_size=30), limits)
 def test_merging_keeps_every_unit_that_fits_and_reports_every_unit_that_did_not(a, b, rules):
     account, guest = run(a, rules), run(b, rules)
-    # Guest lines get their own ids, as in real life (ids are random).
-    guest = Cart.of(
-        Line("g" + line.id, line.sku, line.quantity, line.options) for line in guest.lines
-    )
     merged, report = merge(account, guest, rules)
     assert_invariants(merged, rules)
     for line in guest.lines:
@@ -199,7 +197,7 @@ def test_replaying_the_accepted_ops_rebuilds_the_same_cart(sequence, rules):
         try:
             cart = apply(cart, op, rules)
             accepted.append(op)
-        except (InvalidQuantity, QuantityLimit, OutOfStock, LineLimit, NotFound):
+        except REFUSED:
             pass
     assert replay(EMPTY, accepted) == cart
     decoded = [codec.decode_op(codec.encode_op(op)) for op in accepted]
@@ -213,3 +211,11 @@ def test_replaying_the_accepted_ops_rebuilds_the_same_cart(sequence, rules):
 def test_free_text_options_survive_encoding_exactly(text):
     cart = apply(EMPTY, add("1", "A", 1, (("engraving", text),)), None)
     assert codec.decode_cart(codec.encode_cart(cart)).lines[0].options == (("engraving", text),)
+
+
+def test_a_new_line_never_takes_the_id_of_another_line():
+    cart = apply(EMPTY, add("1", "A", 1), LIMITS)
+    with pytest.raises(LineIdTaken):
+        apply(cart, add("1", "B", 1), LIMITS)
+    merged, _ = merge(cart, apply(EMPTY, add("1", "C", 2), LIMITS), LIMITS)
+    assert [(line.sku, line.quantity) for line in merged.lines] == [("A", 1), ("C", 2)]

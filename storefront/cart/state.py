@@ -101,6 +101,10 @@ class Limits:
         return min(self.max_line_quantity, max(0, self.stock.get(sku, 0)))
 
 
+class LineIdTaken(ValueError):
+    """A new line was given the id of another line (ids are random: a programming error)."""
+
+
 # --- operations -------------------------------------------------------------------------------
 
 
@@ -207,6 +211,8 @@ def _add(cart: Cart, op: AddLine, limits: Limits | None) -> Cart:
         _check_limits(op.sku, old, old + op.quantity, limits)
         if existing is None and len(cart) >= limits.max_lines:
             raise LineLimit(f"A cart can hold at most {limits.max_lines} different lines.")
+    if existing is None and cart.line(op.line_id) is not None:
+        raise LineIdTaken(f"line id {op.line_id!r} is already used by another line")
     if existing is not None:
         return cart._with(
             Line(existing.id, existing.sku, existing.quantity + op.quantity, existing.options)
@@ -247,6 +253,12 @@ class MergeReport:
         return not self.merged and not self.shortfalls
 
 
+def _free_id(cart: Cart, line_id: str) -> str:
+    while cart.line(line_id) is not None:
+        line_id += "m"
+    return line_id
+
+
 def merge(into: Cart, other: Cart, limits: Limits) -> tuple[Cart, MergeReport]:
     """Move ``other``'s lines into ``into``; matching lines add up, clamped to stock and limits.
 
@@ -266,7 +278,7 @@ def merge(into: Cart, other: Cart, limits: Limits) -> tuple[Cart, MergeReport]:
             in_stock = limits.stock.get(line.sku, 0)
             reason = "stock" if in_stock < limits.max_line_quantity else "quantity_limit"
         if take:
-            add = AddLine(line.id, line.sku, take, line.options)
+            add = AddLine(_free_id(cart, line.id), line.sku, take, line.options)
             cart = _add(cart, add, None)
             adds.append(add)
         if take < line.quantity:
