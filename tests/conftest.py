@@ -5,6 +5,7 @@ import os
 
 import pytest
 from flask_migrate import upgrade
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from storefront import clock, create_app
@@ -12,6 +13,11 @@ from storefront.catalog.demo import load_demo
 from storefront.extensions import db
 from tests import dbs
 from tests.helpers import Browser
+
+# Property tests: capped examples, no per-example deadline (CI machines are shared).
+hypothesis_settings.register_profile("default", max_examples=100, deadline=None)
+hypothesis_settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
 
 KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 
