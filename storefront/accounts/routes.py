@@ -42,8 +42,10 @@ def load_user(token: str) -> User | None:
 
 @bp.before_app_request
 def tell_about_idle_sign_out():
+    if request.endpoint in NOT_ACTIVITY:
+        return
     current_user._get_current_object()  # loads (and renews) the session first
-    if session.pop("idle_signed_out", False) and request.endpoint not in NOT_ACTIVITY:
+    if session.pop("idle_signed_out", False):
         flash(
             "You were signed out after a while without activity. Your cart is saved with "
             "your account: sign in to see it."
