@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,8 +24,12 @@ MIN_PASSWORD, MAX_PASSWORD = 8, 1000
 SEEN_RESOLUTION = timedelta(seconds=30)
 
 hasher = PasswordHasher()
-# Verified against when the email is unknown, so a miss takes as long as a wrong password.
-_DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a miss takes as long as a wrong password."""
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(DomainError):
@@ -63,7 +68,7 @@ def authenticate(email: object, password: object) -> User | None:
         password = ""
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
     try:
-        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     return user
