@@ -10,13 +10,14 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from storefront import config, database, errorpages, health, sessions, startup, web
+from storefront import config, database, errorpages, health, realtime, sessions, startup, web
 from storefront.accounts.routes import bp as accounts_bp
 from storefront.api.routes import bp as api_bp
 from storefront.cart.routes import bp as cart_bp
 from storefront.catalog.routes import bp as catalog_bp
 from storefront.cli import register_commands
 from storefront.extensions import csrf, db, login_manager, migrate, sock
+from storefront.realtime.socket import bp as realtime_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 64 * 1024
@@ -59,7 +60,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     csrf.init_app(app)
     sock.init_app(app)
 
-    for blueprint in (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp):
+    realtime.init_app(app)
+    for blueprint in (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp, realtime_bp):
         app.register_blueprint(blueprint)
     errorpages.register(app)
     web.register_template_helpers(app)

@@ -14,17 +14,18 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from storefront import shopper
+from storefront import realtime, shopper
 from storefront.accounts import services
 from storefront.accounts.models import User
 from storefront.cart import notices
 from storefront.cart import services as cart_services
+from storefront.cart.store import Owner
 from storefront.extensions import login_manager
 from storefront.web import safe_next
 
 bp = Blueprint("accounts", __name__)
 # Requests that must not count as the shopper being active.
-NOT_ACTIVITY = {"static", "health.healthz", "health.readyz"}
+NOT_ACTIVITY = {"static", "health.healthz", "health.readyz", "realtime.cart_socket"}
 
 
 @login_manager.user_loader
@@ -49,6 +50,16 @@ def tell_about_idle_sign_out():
         flash(
             "You were signed out after a while without activity. Your cart is saved with "
             "your account: sign in to see it."
+        )
+
+
+def _end_current_session() -> None:
+    """End this device's signed-in session, and close the sockets of its pages."""
+    if current_user.is_authenticated:
+        token = current_user.get_id()
+        services.end_session(token)
+        realtime.close_sockets(
+            Owner.user(current_user.id), session=services.session_key(token), reason="signed out"
         )
 
 
@@ -98,6 +109,8 @@ def register():
     guest = shopper.guest_owner_if_any()
     if guest is not None:
         cart_services.adopt_guest_cart(guest, user.id)
+        realtime.close_sockets(guest, reason="registered")
+    _end_current_session()
     _sign_in(user)
     flash("Welcome! Your account is ready and your cart is saved with it.")
     return redirect(url_for("catalog.index"))
@@ -105,8 +118,7 @@ def register():
 
 @bp.post("/logout")
 def logout():
-    if current_user.is_authenticated:
-        services.end_session(current_user.get_id())
+    _end_current_session()
     logout_user()
     session.clear()
     flash("You are signed out on this device.")

@@ -120,3 +120,13 @@ def resume_session(token: str, idle_minutes: int, *, renew: bool) -> User | None
         db.session.commit()
     user.session_token = token
     return user
+
+
+def session_key(token: str) -> str:
+    """A name for a device session that does not reveal its token (sockets are filed by it)."""
+    return _token_hash(token).hex()
+
+
+def session_last_seen(token: str):
+    record = db.session.get(AuthSession, _token_hash(token))
+    return None if record is None else record.last_seen_at

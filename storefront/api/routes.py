@@ -8,10 +8,10 @@ import re
 from flask import Blueprint, jsonify, request
 from flask_wtf.csrf import generate_csrf
 
-from storefront import shopper
+from storefront import realtime, shopper
 from storefront.api import openapi
 from storefront.api.serialize import cart_json, minimal_json
-from storefront.cart import forms, services
+from storefront.cart import forms, notices, services
 from storefront.cart.services import CartView, Request
 from storefront.cart.store import Change
 from storefront.errors import BadRequest
@@ -49,9 +49,9 @@ def _expected_version() -> int | None:
     return int(match.group(1))
 
 
-def _request(body: object) -> Request:
+def _request(owner, body: object) -> Request:
     return Request(
-        owner=shopper.current_owner(),
+        owner=owner,
         device=shopper.device(),
         idempotency=forms.idempotency(body, request.headers.get("Idempotency-Key")),
         expected_version=_expected_version(),
@@ -67,9 +67,18 @@ def _respond(cart: CartView):
     return response
 
 
-def _changed(change: Change):
+def _changed(owner, change: Change):
     shopper.changed_cart()
-    return _respond(services.view_change(change))
+    view = services.view_change(change)
+    names = services.names_for(notices.skus_named_by(change))
+    realtime.publish_change(
+        owner,
+        change,
+        view,
+        notice=notices.change_notice_elsewhere(change, names),
+        seen=_expected_version(),
+    )
+    return _respond(view)
 
 
 def _only_keys(body: dict, allowed: set[str]) -> None:
@@ -93,8 +102,9 @@ def add_line():
     options = body.get("options")
     if options is not None and not isinstance(options, dict):
         raise BadRequest('"options" must be an object of option names to text.')
-    change = services.add_line(_request(body), body["sku"], body["quantity"], options)
-    return _changed(change)
+    owner = shopper.current_owner()
+    change = services.add_line(_request(owner, body), body["sku"], body["quantity"], options)
+    return _changed(owner, change)
 
 
 @bp.patch("/cart/lines/<line_id>")
@@ -103,17 +113,20 @@ def set_quantity(line_id: str):
     _only_keys(body, {"quantity"})
     if "quantity" not in body:
         raise BadRequest('The body needs "quantity".')
-    return _changed(services.set_quantity(_request(body), line_id, body["quantity"]))
+    owner = shopper.current_owner()
+    return _changed(owner, services.set_quantity(_request(owner, body), line_id, body["quantity"]))
 
 
 @bp.delete("/cart/lines/<line_id>")
 def remove_line(line_id: str):
-    return _changed(services.remove_line(_request(None), line_id))
+    owner = shopper.current_owner()
+    return _changed(owner, services.remove_line(_request(owner, None), line_id))
 
 
 @bp.delete("/cart")
 def clear():
-    return _changed(services.clear(_request(None)))
+    owner = shopper.current_owner()
+    return _changed(owner, services.clear(_request(owner, None)))
 
 
 @bp.get("/openapi.json")

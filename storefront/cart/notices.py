@@ -63,3 +63,25 @@ def skus_named_by(change: Change) -> set[str]:
         line = change.before.line(op.line_id)
         return {line.sku} if line else set()
     return set()
+
+
+def change_notice_elsewhere(change: Change, names: Mapping[str, str]) -> str:
+    """The same change as other pages of the shopper hear of it."""
+    op = change.op
+    match op:
+        case AddLine(sku=sku, quantity=quantity, options=options):
+            return f"{item(quantity, names.get(sku, sku), options)} added on another device."
+        case SetQuantity(line_id=line_id, quantity=quantity):
+            line = change.before.line(line_id)
+            name = names.get(line.sku, line.sku) if line else "A line"
+            if quantity:
+                return f"{name} set to {quantity} on another device."
+            return f"{name} removed on another device."
+        case RemoveLine(line_id=line_id):
+            line = change.before.line(line_id)
+            return (
+                f"{names.get(line.sku, line.sku) if line else 'A line'} removed on another device."
+            )
+        case Clear():
+            return "The cart was emptied on another device."
+    return ""

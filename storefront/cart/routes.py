@@ -1,10 +1,12 @@
-"""The cart's pages and htmx fragments: parse, call a service, render."""
+"""The cart's pages and htmx fragments: parse, call a service, publish, render."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
-from storefront import shopper
+from storefront import realtime, shopper
 from storefront.cart import forms, notices, services
 from storefront.cart.services import Request
 from storefront.cart.store import Change
@@ -14,21 +16,46 @@ bp = Blueprint("cart", __name__)
 
 
 @bp.app_context_processor
-def badge():
-    # Lazy: only pages that show the badge pay for reading the cart.
-    return {"cart_count": lambda: services.count(shopper.current_owner())}
+def glance():
+    def cart_glance() -> services.Glance:
+        # Lazy and once per request: only pages that show the badge pay for reading the cart.
+        if "cart_glance" not in g:
+            g.cart_glance = services.glance(shopper.current_owner())
+        return g.cart_glance
+
+    return {"cart_glance": cart_glance}
 
 
-def _request() -> Request:
-    return Request(
-        owner=shopper.current_owner(),
-        device=shopper.device(),
-        idempotency=forms.form_idempotency(),
+def _request(owner) -> Request:
+    return Request(owner=owner, device=shopper.device(), idempotency=forms.form_idempotency())
+
+
+def _names(change: Change) -> dict[str, str]:
+    return services.names_for(notices.skus_named_by(change))
+
+
+def _publish(owner, change: Change) -> tuple[services.CartView, Markup, str]:
+    """After the commit: tell the other pages; return what the sender's page needs."""
+    shopper.changed_cart()
+    view = services.view_change(change)
+    g.cart_version = view.version
+    names = _names(change)
+    fragment = realtime.publish_change(
+        owner,
+        change,
+        view,
+        notice=notices.change_notice_elsewhere(change, names),
+        seen=forms.shown_version(),
     )
+    return view, Markup(fragment), notices.change_notice(change, names)
 
 
-def _notice(change: Change) -> str:
-    return notices.change_notice(change, services.names_for(notices.skus_named_by(change)))
+@bp.after_request
+def tell_version(response):
+    # Pages use it to remember which version their own change produced ("keep mine").
+    if "cart_version" in g:
+        response.headers["X-Cart-Version"] = str(g.cart_version)
+    return response
 
 
 @bp.get("/cart")
@@ -37,44 +64,62 @@ def page():
     return render_template("cart/page.html", cart=cart)
 
 
+@bp.get("/cart/sync")
+def sync():
+    """The whole cart as out-of-band fragments, for a page that missed events (or 204 if the
+    page is already showing the current version)."""
+    owner = shopper.current_owner()
+    glance = services.glance(owner)
+    since = request.args.get("since", "")
+    token = {"X-CSRF-Token": generate_csrf()}  # a page whose session changed needs a new one
+    if (
+        since.isdigit()
+        and int(since) == glance.version
+        and request.args.get("cart") == str(glance.cart_id or "")
+    ):
+        return "", 204, token
+    cart = services.view(owner)
+    return render_template("cart/_sync.html", cart=cart), 200, token
+
+
 @bp.post("/cart/lines")
 def add():
+    owner = shopper.current_owner()
     sku = request.form.get("sku", "")
-    change = services.add_line(_request(), sku, forms.quantity(default="1"), forms.options())
-    shopper.changed_cart()
-    message = _notice(change)
+    change = services.add_line(_request(owner), sku, forms.quantity(default="1"), forms.options())
+    view, fragment, message = _publish(owner, change)
     if is_htmx():
-        cart = services.view_change(change)
         product = services.product(change.op.sku if change.op else sku)
-        return render_template("cart/_added.html", cart=cart, product=product, message=message)
+        return render_template(
+            "cart/_added.html", cart=view, product=product, fragment=fragment, message=message
+        )
     flash(message)
     back = url_for("catalog.product", sku=sku) if services.product(sku) else url_for("cart.page")
     return redirect(safe_next(request.form.get("next"), back))
 
 
-def _after_line_change(change: Change, line_id: str | None = None):
-    """htmx: the changed row (gone if removed) plus the summary and badge out of band."""
-    shopper.changed_cart()
-    message = _notice(change)
+def _after_line_change(owner, change: Change):
+    view, fragment, message = _publish(owner, change)
     if not is_htmx():
         flash(message)
         return redirect(url_for("cart.page"))
-    cart = services.view_change(change)
-    line = next((ln for ln in cart.lines if ln.id == line_id), None)
-    return render_template("cart/_changed.html", cart=cart, line=line, message=message)
+    return render_template("cart/_changed.html", cart=view, fragment=fragment, message=message)
 
 
 @bp.post("/cart/lines/<line_id>")
 def set_quantity(line_id: str):
-    change = services.set_quantity(_request(), line_id, forms.quantity())
-    return _after_line_change(change, line_id)
+    owner = shopper.current_owner()
+    change = services.set_quantity(_request(owner), line_id, forms.quantity())
+    return _after_line_change(owner, change)
 
 
 @bp.post("/cart/lines/<line_id>/remove")
 def remove(line_id: str):
-    return _after_line_change(services.remove_line(_request(), line_id), line_id)
+    owner = shopper.current_owner()
+    return _after_line_change(owner, services.remove_line(_request(owner), line_id))
 
 
 @bp.post("/cart/clear")
 def clear():
-    return _after_line_change(services.clear(_request()))
+    owner = shopper.current_owner()
+    return _after_line_change(owner, services.clear(_request(owner)))

@@ -211,9 +211,18 @@ def summarise(cart_view: CartView) -> Summary:
     return Summary(cart_view.version, cart_view.item_count, cart_view.subtotal)
 
 
-def count(owner: Owner) -> int:
-    """Total quantity, for the header badge: no catalog look-up needed."""
-    return store.read(owner).cart.item_count
+@dataclass(frozen=True)
+class Glance:
+    """What every page's header needs: no catalog look-up."""
+
+    cart_id: int | None
+    version: int
+    item_count: int
+
+
+def glance(owner: Owner) -> Glance:
+    snap = store.read(owner)
+    return Glance(snap.cart_id, snap.version, snap.cart.item_count)
 
 
 def names_for(skus: set[str]) -> dict[str, str]:

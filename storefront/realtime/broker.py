@@ -1,0 +1,99 @@
+"""publish(channel, envelope) to every process's sockets on that channel.
+
+In-process by default (one server process, nothing to run). With STOREFRONT_REDIS_URL: Redis
+pub/sub under STOREFRONT_REDIS_PREFIX, one subscriber thread per process fanning out to that
+process's sockets. Publishing never fails a cart request: if Redis is away the event is lost,
+pages revalidate, and when the subscriber reconnects it tells every socket here to resync.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+
+from storefront.realtime.registry import Registry
+
+log = logging.getLogger(__name__)
+RESYNC = '<template data-control="resync"></template>'
+
+
+class InProcessBroker:
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    def publish(self, channel: str, envelope: dict) -> None:
+        self.registry.deliver(channel, envelope)
+
+    def start(self) -> None:
+        pass
+
+    def healthy(self) -> bool:
+        return True
+
+
+class RedisBroker:
+    def __init__(self, registry: Registry, url: str, prefix: str):
+        import redis
+
+        self.registry = registry
+        self.prefix = f"{prefix}:cart:"
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        # The subscriber blocks on reads, so no read timeout; periodic PINGs find a dead server.
+        self.listen_client = redis.Redis.from_url(
+            url, socket_connect_timeout=2, health_check_interval=10
+        )
+        self._listener: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def publish(self, channel: str, envelope: dict) -> None:
+        self._ensure_listening()
+        try:
+            self.client.publish(self.prefix + channel, json.dumps(envelope))
+        except Exception as exc:  # Redis down: the change is committed; pages heal on revalidation
+            log.warning("realtime: publish failed (%s); pages will catch up", type(exc).__name__)
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
+
+    def _ensure_listening(self) -> None:
+        # Started lazily, and again after a fork: a thread does not survive into a gunicorn worker.
+        if self._listener is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._listener is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._listener = threading.Thread(
+                    target=self._listen, name="redis-cart", daemon=True
+                )
+                self._listener.start()
+
+    start = _ensure_listening
+
+    def _listen(self) -> None:
+        failures = 0
+        while True:
+            try:
+                pubsub = self.listen_client.pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(self.prefix + "*")
+                if failures:
+                    log.warning("realtime: Redis is back; asking every page here to resync")
+                    self.registry.broadcast(RESYNC)
+                failures = 0
+                while True:
+                    message = pubsub.get_message(timeout=5.0)
+                    if message is not None and message["type"] == "pmessage":
+                        channel = message["channel"].decode()[len(self.prefix) :]
+                        self.registry.deliver(channel, json.loads(message["data"]))
+            except Exception as exc:
+                failures += 1
+                delay = min(10.0, 0.2 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
+                log.warning("realtime: Redis subscriber lost (%s); retrying", type(exc).__name__)
+                time.sleep(delay)

@@ -1,0 +1,73 @@
+"""This process's open sockets, by channel. Each socket drains its own queue in its own thread,
+so exactly one thread ever writes to a socket; publishers only enqueue.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+# Close codes. 1012 (service restart) makes pages reconnect by themselves, with backoff: used
+# for shutdown and for "your session changed, connect again with your new cookie".
+RECONNECT = 1012
+
+
+@dataclass(frozen=True)
+class Close:
+    code: int = RECONNECT
+    reason: str = ""
+
+
+@dataclass(eq=False)
+class Subscription:
+    channel: str
+    session_key: str | None = None  # the signed-in device session this socket belongs to
+    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+    def put(self, message: str | Close) -> None:
+        self.inbox.put(message)
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._channels: dict[str, set[Subscription]] = defaultdict(set)
+
+    def add(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._channels[subscription.channel].add(subscription)
+
+    def remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            members = self._channels.get(subscription.channel)
+            if members is not None:
+                members.discard(subscription)
+                if not members:
+                    del self._channels[subscription.channel]
+
+    def _members(self, channel: str | None = None) -> list[Subscription]:
+        with self._lock:
+            if channel is None:
+                return [s for members in self._channels.values() for s in members]
+            return list(self._channels.get(channel, ()))
+
+    def deliver(self, channel: str, envelope: dict) -> int:
+        """Hand an envelope from the broker to this process's sockets on ``channel``."""
+        members = self._members(channel)
+        for subscription in members:
+            if envelope.get("close"):
+                wanted = envelope.get("session")
+                if wanted is None or wanted == subscription.session_key:
+                    subscription.put(Close(envelope.get("code", RECONNECT), envelope["close"]))
+            else:
+                subscription.put(envelope["html"])
+        return len(members)
+
+    def broadcast(self, message: str | Close) -> None:
+        for subscription in self._members():
+            subscription.put(message)
+
+    def __len__(self) -> int:
+        return len(self._members())

@@ -1,0 +1,103 @@
+"""A live threaded server for tests that need real sockets, and a shopper speaking HTTP to it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from werkzeug.serving import make_server
+
+
+@contextmanager
+def serve(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+class HttpShopper:
+    """One browser's cookie and CSRF token, over real HTTP."""
+
+    def __init__(self, base: str, cookie: str = ""):
+        self.base = base
+        self.cookie = cookie
+        self.csrf = ""
+        self.refresh()
+
+    def refresh(self) -> str:
+        request = urllib.request.Request(self.base + "/", headers={"Cookie": self.cookie})
+        with urllib.request.urlopen(request) as response:
+            set_cookie = response.headers.get("Set-Cookie")
+            if set_cookie:
+                self.cookie = set_cookie.split(";")[0]
+            html = response.read().decode()
+        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+        return html
+
+    def call(self, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
+        request = urllib.request.Request(
+            self.base + "/api/v1" + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Cookie": self.cookie,
+                "X-CSRF-Token": self.csrf,
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def form(self, path: str, data: dict) -> int:
+        body = urllib.parse.urlencode({"csrf_token": self.csrf, **data}).encode()
+        request = urllib.request.Request(
+            self.base + path, data=body, method="POST", headers={"Cookie": self.cookie}
+        )
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request) as response:
+                status = response.status
+                headers = response.headers
+        except urllib.error.HTTPError as error:
+            status, headers = error.code, error.headers
+        set_cookie = headers.get("Set-Cookie")
+        if set_cookie:
+            self.cookie = set_cookie.split(";")[0]
+        return status
+
+
+def handshake_status(base: str, origin: str | None, cookie: str = "") -> int:
+    host = base.removeprefix("http://")
+    connection = http.client.HTTPConnection(host, timeout=10)
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+        "Cookie": cookie,
+    }
+    if origin is not None:
+        headers["Origin"] = origin
+    connection.request("GET", "/ws", headers=headers)
+    status = connection.getresponse().status
+    connection.close()
+    return status

@@ -1,0 +1,150 @@
+"""Live push: the registry, both brokers, and /ws against a live server."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+
+import pytest
+import simple_websocket
+
+from storefront.realtime.broker import InProcessBroker, RedisBroker
+from storefront.realtime.registry import Close, Registry, Subscription
+from tests.live import HttpShopper, handshake_status, serve
+
+REDIS_URL = os.environ.get("STOREFRONT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def drain(subscription: Subscription, timeout: float = 2.0):
+    return subscription.inbox.get(timeout=timeout)
+
+
+def test_the_registry_delivers_only_to_the_channel_and_closes_only_the_named_session():
+    registry = Registry()
+    mine, mine_other_device = Subscription("user:1", "s1"), Subscription("user:1", "s2")
+    theirs = Subscription("user:2", "s3")
+    for s in (mine, mine_other_device, theirs):
+        registry.add(s)
+    assert registry.deliver("user:1", {"html": "<p>x</p>"}) == 2
+    assert drain(mine) == drain(mine_other_device) == "<p>x</p>"
+    assert theirs.inbox.empty()
+    registry.deliver("user:1", {"close": "signed out", "session": "s1", "code": 1012})
+    assert drain(mine) == Close(1012, "signed out")
+    assert mine_other_device.inbox.empty()
+    registry.remove(mine)
+    assert len(registry) == 2
+
+
+def test_the_in_process_broker_hands_events_straight_to_the_registry():
+    registry = Registry()
+    subscription = Subscription("guest:ab")
+    registry.add(subscription)
+    InProcessBroker(registry).publish("guest:ab", {"html": "hi"})
+    assert drain(subscription) == "hi"
+
+
+def test_the_redis_broker_fans_out_across_processes_under_its_prefix():
+    prefix = f"sftest-{secrets.token_hex(4)}"
+    receiving, sending = Registry(), Registry()
+    subscription = Subscription("user:7")
+    receiving.add(subscription)
+    listener = RedisBroker(receiving, REDIS_URL, prefix)
+    listener.start()
+    publisher = RedisBroker(sending, REDIS_URL, prefix)
+    other_shop = RedisBroker(sending, REDIS_URL, prefix + "-other")
+    deadline = time.monotonic() + 5
+    while subscription.inbox.empty() and time.monotonic() < deadline:
+        publisher.publish("user:7", {"html": "from elsewhere"})  # until the subscriber is up
+        time.sleep(0.05)
+    assert drain(subscription) == "from elsewhere"
+    while not subscription.inbox.empty():
+        drain(subscription)
+    other_shop.publish("user:7", {"html": "not for us"})
+    publisher.publish("user:7", {"html": "second"})
+    assert drain(subscription) == "second"
+
+
+def test_publishing_without_redis_does_not_fail_the_change():
+    broker = RedisBroker(Registry(), "redis://127.0.0.1:1/0", "x")
+    broker.publish("user:1", {"html": "lost"})  # logs, never raises
+    assert broker.healthy() is False
+
+
+@pytest.fixture
+def live(app):
+    with serve(app) as base:
+        yield base
+
+
+def connect(base: str, shopper: HttpShopper) -> simple_websocket.Client:
+    # This client sends "Host: 127.0.0.1" without the port, so the matching Origin has none.
+    return simple_websocket.Client.connect(
+        base.replace("http://", "ws://") + "/ws",
+        headers={"Origin": "http://127.0.0.1", "Cookie": shopper.cookie},
+    )
+
+
+def receive_until(ws, pattern: str, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = ws.receive(timeout=max(0.01, deadline - time.monotonic()))
+        if message and re.search(pattern, message):
+            return message
+    raise AssertionError(f"no message matching {pattern!r}")
+
+
+def test_the_handshake_needs_the_pages_own_origin(live):
+    shopper = HttpShopper(live)
+    assert handshake_status(live, None, shopper.cookie) == 403
+    assert handshake_status(live, "http://evil.example", shopper.cookie) == 403
+    assert handshake_status(live, live.replace("127.0.0.1", "localhost"), shopper.cookie) == 403
+    assert handshake_status(live, live, shopper.cookie) == 101
+
+
+def test_a_socket_gets_the_current_cart_at_once_then_every_change(live):
+    phone = HttpShopper(live)
+    phone.call("POST", "/cart/lines", {"sku": "DEMO-0030", "quantity": 1})
+    laptop = HttpShopper(live, cookie=phone.cookie)  # another tab of the same browser
+    ws = connect(live, laptop)
+    hello = receive_until(ws, "hello")
+    assert 'data-cart-version="1"' in hello
+    phone.call("POST", "/cart/lines", {"sku": "DEMO-0031", "quantity": 2})
+    event = receive_until(ws, "cart-state")
+    assert 'data-cart-version="2"' in event
+    assert re.search(r'data-testid="cart-count"[^>]*>3<', event)
+    assert "added on another device" in event
+    assert 'data-sku="DEMO-0031"' in event and 'data-sku="DEMO-0030"' not in event
+    assert "csrf_token" not in event
+    ws.close()
+
+
+def test_another_shopper_receives_nothing(live):
+    alice, bob = HttpShopper(live), HttpShopper(live)
+    ws = connect(live, bob)
+    receive_until(ws, "hello")
+    alice.call("POST", "/cart/lines", {"sku": "DEMO-0030", "quantity": 1})
+    bob.call("POST", "/cart/lines", {"sku": "DEMO-0031", "quantity": 1})
+    event = receive_until(ws, "cart-state")
+    assert 'data-sku="DEMO-0031"' in event and "DEMO-0030" not in event
+    ws.close()
+
+
+def test_signing_out_closes_that_devices_sockets(live):
+    shopper = HttpShopper(live)
+    assert (
+        shopper.form("/register", {"email": "ws@example.com", "password": "long enough pw"}) == 302
+    )
+    shopper.refresh()
+    ws = connect(live, shopper)
+    receive_until(ws, "hello")
+    shopper.form("/logout", {})
+    deadline = time.monotonic() + 5
+    while ws.connected and time.monotonic() < deadline:
+        try:
+            ws.receive(timeout=0.2)
+        except simple_websocket.ConnectionClosed:
+            break
+    assert not ws.connected
+    assert ws.close_reason == 1012
