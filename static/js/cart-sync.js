@@ -69,16 +69,28 @@
     if (Number(el.dataset.cartVersion) <= shown().version) evt.preventDefault();
   });
 
-  // Line rows only matter on the cart page; elsewhere they would have nowhere to go.
-  htmx.defineExtension("cart-sync", {
-    transformResponse(text) {
-      if (document.getElementById("cart-lines") || text.indexOf('data-testid="cart-line"') < 0) return text;
-      const tpl = document.createElement("template");
-      tpl.innerHTML = text;
-      tpl.content.querySelectorAll('[data-testid="cart-line"], #cart-lines').forEach((n) => n.remove());
-      return tpl.innerHTML;
-    },
-  });
+  // Pieces aimed at parts this page does not have (line rows on a product page) are dropped
+  // before htmx looks for their targets.
+  htmx.defineExtension("cart-sync", { transformResponse: (text) => onlyPresentTargets(text) });
+
+  function onlyPresentTargets(text) {
+    if (text.indexOf("hx-swap-oob") < 0) return text;
+    const content = parse(text);
+    let dropped = false;
+    content.querySelectorAll("[hx-swap-oob]").forEach((el) => {
+      const value = el.getAttribute("hx-swap-oob");
+      const selector = value.indexOf(":") > 0 ? value.slice(value.indexOf(":") + 1) : el.id && `#${CSS.escape(el.id)}`;
+      if (selector && !document.querySelector(selector)) { el.remove(); dropped = true; }
+    });
+    if (!dropped) return text;
+    const holder = document.createElement("div");
+    holder.appendChild(content);
+    return holder.innerHTML;
+  }
+
+  function applyOutOfBand(html) {
+    htmx.swap(document.body, onlyPresentTargets(html), { swapStyle: "none" });
+  }
 
   function parse(html) {
     const tpl = document.createElement("template");
@@ -104,7 +116,7 @@
         const current = shown();
         if (state && state.dataset.cartId === current.cart && Number(state.dataset.cartVersion) < current.version) return;
         applyingResync = true;
-        try { htmx.swap(document.body, html, { swapStyle: "none" }); } finally { applyingResync = false; }
+        try { applyOutOfBand(html); } finally { applyingResync = false; }
       })
       .catch(() => {})
       .finally(() => { resyncing = null; });
@@ -259,7 +271,7 @@
         const html = await response.text();
         saveQueue(rest);
         showStatus();
-        if (response.ok) htmx.swap(document.body, html, { swapStyle: "none" });
+        if (response.ok) applyOutOfBand(html);
         else say(html);
       }
     } finally {

@@ -14,7 +14,7 @@ from flask import Flask, current_app, g, request
 from storefront.cart.store import Change, Owner
 from storefront.realtime import events
 from storefront.realtime.broker import InProcessBroker, RedisBroker
-from storefront.realtime.registry import RECONNECT, Registry
+from storefront.realtime.registry import RECONNECT, Close, Registry
 
 PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -74,3 +74,10 @@ def close_sockets(owner: Owner, *, session: str | None = None, reason: str = "se
     """Close the owner's sockets (one device session's, or all); pages reconnect as who they
     are now, so nothing more is pushed to them under the old identity."""
     broker().publish(channel_for(owner), {"close": reason, "session": session, "code": RECONNECT})
+
+
+def close_all(app: Flask, reason: str = "server restarting") -> None:
+    """Shutdown: every socket closes with 1012, and its page reconnects (to another instance
+    behind the load balancer, or to this one when it is back). No reload needed."""
+    registry_, _ = app.extensions["storefront.realtime"]
+    registry_.broadcast(Close(RECONNECT, reason))
