@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
+from storefront import realtime
 from storefront.extensions import db
 
 bp = Blueprint("health", __name__)
@@ -24,13 +25,8 @@ def readyz():
         problems.append("database")
     finally:
         db.session.rollback()
-    if current_app.config["REDIS_URL"]:
-        try:
-            import redis
-
-            redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=1).ping()
-        except Exception:
-            problems.append("redis")
+    if current_app.config["REDIS_URL"] and not realtime.broker().healthy():
+        problems.append("redis")
     if problems:
         return jsonify(status="unavailable", failing=problems), 503
     return jsonify(status="ok")

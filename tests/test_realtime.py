@@ -148,3 +148,21 @@ def test_signing_out_closes_that_devices_sockets(live):
             break
     assert not ws.connected
     assert ws.close_reason == 1012
+
+
+@pytest.fixture
+def settings():
+    return {}
+
+
+def test_readyz_reports_redis_when_it_is_configured(database_url, tmp_path):
+    from storefront import create_app
+    from tests.conftest import app_settings
+
+    up = create_app(app_settings(database_url, str(tmp_path), STOREFRONT_REDIS_URL=REDIS_URL))
+    assert up.test_client().get("/readyz").status_code == 200
+    down = create_app(
+        app_settings(database_url, str(tmp_path), STOREFRONT_REDIS_URL="redis://127.0.0.1:1/0")
+    )
+    response = down.test_client().get("/readyz")
+    assert response.status_code == 503 and response.json["failing"] == ["redis"]
