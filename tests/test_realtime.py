@@ -150,11 +150,6 @@ def test_signing_out_closes_that_devices_sockets(live):
     assert ws.close_reason == 1012
 
 
-@pytest.fixture
-def settings():
-    return {}
-
-
 def test_readyz_reports_redis_when_it_is_configured(database_url, tmp_path):
     from storefront import create_app
     from tests.conftest import app_settings
