@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 @contextmanager
 def serve(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = True  # an open socket's handler must not keep the test run alive
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -98,6 +99,8 @@ def handshake_status(base: str, origin: str | None, cookie: str = "") -> int:
     if origin is not None:
         headers["Origin"] = origin
     connection.request("GET", "/ws", headers=headers)
-    status = connection.getresponse().status
+    response = connection.getresponse()
+    status = response.status
+    response.close()
     connection.close()
     return status

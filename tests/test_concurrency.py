@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.live import HttpShopper as Shopper
+from tests.live import serve
 
 WRITERS = 40
 
 
 @pytest.fixture
 def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-class Shopper:
-    """One shopper's cookie and CSRF token, shared by many threads as many tabs would."""
-
-    def __init__(self, base: str):
-        self.base = base
-        with urllib.request.urlopen(base + "/") as response:
-            self.cookie = response.headers["Set-Cookie"].split(";")[0]
-            html = response.read().decode()
-        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-
-    def call(self, method: str, path: str, body=None, headers=None) -> tuple[int, dict]:
-        request = urllib.request.Request(
-            self.base + "/api/v1" + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={
-                "Cookie": self.cookie,
-                "X-CSRF-Token": self.csrf,
-                "Content-Type": "application/json",
-                **(headers or {}),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+    with serve(app) as base:
+        yield base
 
 
 def in_parallel(count: int, work) -> list:

@@ -62,10 +62,10 @@ def encode_op(op: Op) -> bytes:
     match op:
         case AddLine():
             row = _add_row(op)
-        case SetQuantity(line_id=line_id, quantity=quantity):
-            row = ["q", line_id, quantity]
-        case RemoveLine(line_id=line_id):
-            row = ["r", line_id]
+        case SetQuantity(line_id=line_id, quantity=quantity, sku=sku):
+            row = ["q", line_id, quantity, sku]
+        case RemoveLine(line_id=line_id, sku=sku):
+            row = ["r", line_id, sku]
         case Clear():
             row = ["c"]
         case MergeIn(adds=adds):
@@ -83,9 +83,9 @@ def decode_op(data: bytes) -> Op:
         case "a":
             return _row_add(row[1:])
         case "q":
-            return SetQuantity(row[1], row[2])
+            return SetQuantity(*row[1:4])
         case "r":
-            return RemoveLine(row[1])
+            return RemoveLine(*row[1:3])
         case "c":
             return Clear()
         case "m":

@@ -92,15 +92,21 @@ def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
         line = cart.line(line_id)
         if line is None:
             raise NotFound("That line is not in your cart.")
-        op = SetQuantity(line_id, quantity)
+        op = SetQuantity(line_id, quantity, line.sku)
         return op, state.apply(cart, op, _limits(catalog.facts_for([line.sku])))
 
     return _write(req, decide, create=False)
 
 
 def remove_line(req: Request, line_id: object) -> Change:
-    op = RemoveLine(_check_line_id(line_id))
-    return _write(req, lambda cart: (op, state.apply(cart, op)), create=False)
+    line_id = _check_line_id(line_id)
+
+    def decide(cart: Cart):
+        line = cart.line(line_id)
+        op = RemoveLine(line_id, line.sku if line else "")
+        return op, state.apply(cart, op)
+
+    return _write(req, decide, create=False)
 
 
 def clear(req: Request) -> Change:

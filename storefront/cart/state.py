@@ -120,15 +120,17 @@ class AddLine:
 
 @dataclass(frozen=True)
 class SetQuantity:
-    """Set a line's quantity; 0 removes it."""
+    """Set a line's quantity; 0 removes it. ``sku`` only names the line in history."""
 
     line_id: str
     quantity: int
+    sku: str = ""
 
 
 @dataclass(frozen=True)
 class RemoveLine:
     line_id: str
+    sku: str = ""
 
 
 @dataclass(frozen=True)

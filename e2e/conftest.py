@@ -1,0 +1,300 @@
+"""End-to-end fixtures: the real app under gunicorn on a fresh SQLite file, and Chromium.
+
+Run from the repository root with ``.venv/bin/pytest e2e -q``. Independent of ``tests/``.
+
+- ``shop_server``: the live server (named so as not to shadow pytest-flask's ``live_server``):
+  one gunicorn process for the whole session, after ``db upgrade`` and ``demo`` on a temporary
+  SQLite file. ``restart_server()`` stops and starts it on the same database, keys and port.
+- ``browser``: one headless Debian Chromium (``/usr/bin/chromium``, or ``$E2E_CHROMIUM``) for the
+  session, driven by Playwright without any browser download.
+- ``new_device``: a factory; each call opens a new browser context (one device of one shopper)
+  and returns its page. Contexts are closed after the test; on failure a screenshot and the
+  page's HTML go to ``e2e/artifacts/``. Any 5xx answer seen by a device fails the test.
+
+Without ``/usr/bin/chromium`` (or without ``e2e/node_modules/axe-core``, for the accessibility
+tests) tests are skipped locally, but fail when ``CI=true``: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+E2E = Path(__file__).resolve().parent
+ROOT = E2E.parent
+ARTIFACTS = E2E / "artifacts"
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = E2E / "node_modules" / "axe-core" / "axe.min.js"
+START_TIMEOUT = 30.0  # seconds for gunicorn to answer /healthz
+STOP_TIMEOUT = 15.0
+# Playwright waits (auto-waiting actions and expect) give up after this many milliseconds.
+WAIT_MS = 10_000
+
+IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+
+# Fixture name -> why it cannot work here; only filled under CI=true (see pytest_runtest_call).
+MISSING: dict[str, str] = {}
+
+
+def missing_requirement(fixture: str, reason: str) -> None:
+    """Skip locally. Under CI=true remember it instead: every test that uses the fixture then
+    FAILS when it runs (a failure, not a setup error and never a skip)."""
+    if not IN_CI:
+        pytest.skip(reason)
+    MISSING[fixture] = reason
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    reasons = [reason for name, reason in MISSING.items() if name in item.fixturenames]
+    if reasons:
+        pytest.fail(
+            "; ".join(reasons) + " (CI=true: end-to-end tests must run, never skip)",
+            pytrace=False,
+        )
+
+
+# --- the live server --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """gunicorn serving ``wsgi:app`` from the repository root, on a database of its own."""
+
+    def __init__(self, workdir: Path, log_path: Path) -> None:
+        self.workdir = workdir
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "STOREFRONT_DATABASE_URL": f"sqlite:///{workdir / 'shop.db'}",
+            "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
+            "STOREFRONT_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "PYTHONUNBUFFERED": "1",
+        }
+        # A developer's shell may point at a Redis or another bind; this server is self-contained.
+        for name in ("STOREFRONT_REDIS_URL", "STOREFRONT_BIND", "STOREFRONT_WORKERS"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def flask(self, *args: str) -> None:
+        command = [sys.executable, "-m", "flask", "--app", "storefront", *args]
+        done = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command[1:])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+            )
+
+    def prepare(self) -> None:
+        self.flask("db", "upgrade")
+        self.flask("demo")
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        self.starts += 1
+        with self.log_path.open("a") as log:
+            log.write(f"\n===== e2e: start #{self.starts} on {self.url} =====\n")
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{self.port}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stopped without touching ours
+            )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        last_error: object = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                raise RuntimeError(f"gunicorn exited while starting; log:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+                    last_error = f"HTTP {response.status}"
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                last_error = exc
+            time.sleep(0.05)  # polling a process that is booting, not waiting on a page
+        self.stop()
+        raise RuntimeError(
+            f"gunicorn did not answer /healthz within {START_TIMEOUT:.0f}s "
+            f"(last: {last_error}); log:\n{self.log_tail()}"
+        )
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        # SIGTERM: gunicorn's graceful shutdown of its own process group (arbiter and worker).
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self) -> None:
+        """Stop the process and start a new one: same database, keys and port."""
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@pytest.fixture(scope="session")
+def shop_server(tmp_path_factory) -> Iterator[LiveServer]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / "gunicorn.log"
+    log_path.write_text("")
+    server = LiveServer(tmp_path_factory.mktemp("storefront"), log_path)
+    server.prepare()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def restart_server(shop_server: LiveServer) -> Callable[[], None]:
+    """Stops and starts the server process on the same database, keys and port."""
+    return shop_server.restart
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    if not CHROMIUM.exists():
+        missing_requirement(
+            "browser", f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        )
+        yield None
+        return
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    browser = playwright_instance.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _artifact_name(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1])[:120]
+
+
+@pytest.fixture
+def new_device(request, browser, shop_server):
+    """``new_device(**context_options)`` opens one more device (browser context) and returns its
+    page, still blank; ``page.goto("/path")`` is relative to the live server."""
+    contexts = []
+    server_errors: list[str] = []
+
+    def on_response(response) -> None:
+        if response.status >= 500:
+            server_errors.append(f"{response.status} {response.request.method} {response.url}")
+
+    def open_device(**options):
+        context = browser.new_context(base_url=shop_server.url, **options)
+        context.set_default_timeout(WAIT_MS)
+        context.on("response", on_response)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_device
+
+    call = getattr(request.node, "report_call", None)
+    failed = call is not None and call.failed
+    name = _artifact_name(request.node.nodeid)
+    for number, context in enumerate(contexts, start=1):
+        if failed:
+            for index, page in enumerate(context.pages, start=1):
+                stem = ARTIFACTS / f"{name}-device{number}-page{index}"
+                try:
+                    page.screenshot(path=f"{stem}.png", full_page=True)
+                    Path(f"{stem}.html").write_text(page.content())
+                except Exception as exc:  # a closed page must not hide the real failure
+                    Path(f"{stem}.txt").write_text(f"could not capture: {exc}")
+        with contextlib.suppress(Exception):  # already closed by the test
+            context.close()
+    if failed or server_errors:
+        shutil.copyfile(shop_server.log_path, ARTIFACTS / f"{name}-gunicorn.log")
+    if server_errors and not failed:
+        # Whatever the page showed, a 5xx is a bug: report it even if every assertion held.
+        pytest.fail(
+            "the server answered with an error during this test:\n  "
+            + "\n  ".join(server_errors)
+            + f"\nserver log: {ARTIFACTS / (name + '-gunicorn.log')}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> Path:
+    if not AXE.exists():
+        missing_requirement(
+            "axe_source",
+            f"axe-core not installed at {AXE.relative_to(ROOT)} (run `npm ci` in e2e/)",
+        )
+    return AXE

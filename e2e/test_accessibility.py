@@ -1,0 +1,109 @@
+"""axe-core on every kind of page: no serious or critical violations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from e2e.shop import add_to_cart, badge, visit
+
+BLOCKING = {"serious", "critical"}
+
+
+def axe_violations(page: Page, axe_source) -> list[dict]:
+    page.add_script_tag(path=str(axe_source))
+    return page.evaluate(
+        """async () => {
+            const results = await axe.run(document, {resultTypes: ["violations"]});
+            return results.violations;
+        }"""
+    )
+
+
+def describe(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"[{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:5]:
+            lines.append(f"    at {json.dumps(node['target'])}: {node['html'][:200]}")
+            summary = (node.get("failureSummary") or "").replace("\n", "\n        ")
+            if summary:
+                lines.append(f"        {summary}")
+        if len(v["nodes"]) > 5:
+            lines.append(f"    ... and {len(v['nodes']) - 5} more elements")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page, axe_source) -> None:
+    violations = axe_violations(page, axe_source)
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    minor = [v for v in violations if v["impact"] not in BLOCKING]
+    if minor:
+        print(f"axe, minor findings on {page.url}:\n{describe(minor)}")
+    assert not blocking, (
+        f"axe found {len(blocking)} serious/critical violation(s) on {page.url}:\n"
+        f"{describe(blocking)}"
+    )
+
+
+def open_page(page: Page, path: str, heading: str, status: int = 200) -> None:
+    visit(page, path, status)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+
+
+@pytest.mark.parametrize(
+    ("path", "heading", "status"),
+    [
+        pytest.param("/", "All products", 200, id="catalog"),
+        pytest.param("/?q=mug", "Products matching", 200, id="search"),
+        pytest.param("/?page=2", "All products", 200, id="catalog-page-2"),
+        pytest.param("/products/DEMO-0001", "", 200, id="product-with-size"),
+        pytest.param("/products/DEMO-0011", "", 200, id="product-with-engraving"),
+        pytest.param("/products/DEMO-1500", "", 200, id="product-low-stock"),
+        pytest.param("/cart", "Your cart", 200, id="empty-cart"),
+        pytest.param("/login", "Sign in", 200, id="login"),
+        pytest.param("/register", "Create an account", 200, id="register"),
+        pytest.param("/products/NOPE", "Not found", 404, id="error-404"),
+    ],
+)
+def test_page_has_no_serious_violations(new_device, axe_source, path, heading, status):
+    page = new_device()
+    open_page(page, path, heading, status)
+    assert_accessible(page, axe_source)
+
+
+def test_cart_with_lines_has_no_serious_violations(new_device, axe_source):
+    page = new_device()
+    add_to_cart(page, "DEMO-0001", 2, size="L")
+    add_to_cart(page, "DEMO-0011", 1, engraving="Happy birthday")
+    add_to_cart(page, "DEMO-0090", 3)
+    open_page(page, "/cart", "Your cart")
+    expect(page.get_by_test_id("cart-line")).to_have_count(3)
+    assert_accessible(page, axe_source)
+
+
+def test_product_page_after_htmx_add_has_no_serious_violations(new_device, axe_source):
+    """The notice and the re-rendered form that htmx swaps in are checked too."""
+    page = new_device()
+    add_to_cart(page, "DEMO-0011", 1, engraving="Hi")
+    expect(badge(page)).to_have_text("1")
+    assert_accessible(page, axe_source)
+
+
+def test_sign_in_failure_and_register_error_have_no_serious_violations(new_device, axe_source):
+    page = new_device()
+    visit(page, "/login")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("notice")).to_contain_text("do not match")
+    assert_accessible(page, axe_source)
+
+    visit(page, "/register")
+    page.get_by_label("Email").fill("not-an-email@nowhere")
+    page.get_by_label("Password").fill("longenough")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("alert")).to_contain_text("valid email")
+    assert_accessible(page, axe_source)

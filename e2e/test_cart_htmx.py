@@ -1,0 +1,149 @@
+"""The cart with JavaScript on: htmx updates the page in place, by mouse and by keyboard."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from e2e.shop import (
+    add_to_cart,
+    badge,
+    cart_contents,
+    cart_line,
+    notice,
+    open_product,
+    reload,
+    same_page,
+    subtotal,
+    visit,
+)
+
+
+def test_guest_adds_to_cart_and_badge_updates_without_reload(new_device):
+    page = new_device()
+    product = open_product(page, "DEMO-0030")
+    expect(badge(page)).to_have_text("0")
+
+    with same_page(page):
+        page.get_by_test_id("add-quantity").fill("2")
+        page.get_by_test_id("add-to-cart").click()
+        expect(badge(page)).to_have_text("2")
+        expect(notice(page)).to_contain_text(f"Added 2 × {product.name}")
+    # The form came back ready for the next add.
+    expect(page.get_by_test_id("add-quantity")).to_have_value("1")
+
+    visit(page, "/cart")
+    line = cart_line(page, "DEMO-0030")
+    expect(line).to_have_count(1)
+    expect(line).to_contain_text(product.name)
+    expect(line.get_by_test_id("line-quantity")).to_have_value("2")
+    expect(page.get_by_test_id("cart-subtotal")).to_be_visible()
+    assert subtotal(page) == product.price * 2
+    expect(badge(page)).to_have_text("2")
+
+
+def test_cart_page_updates_quantity_and_removes_lines_in_place(new_device):
+    page = new_device()
+    mug = add_to_cart(page, "DEMO-0040", 1)
+    other = add_to_cart(page, "DEMO-0041", 2)
+    visit(page, "/cart")
+    expect(page.get_by_test_id("cart-line")).to_have_count(2)
+    assert subtotal(page) == mug.price + other.price * 2
+
+    with same_page(page):
+        quantity = cart_line(page, "DEMO-0040").get_by_test_id("line-quantity")
+        quantity.fill("4")
+        quantity.press("Enter")
+        expect(badge(page)).to_have_text("6")
+        expect(page.get_by_test_id("cart-subtotal")).to_contain_text(
+            f"{mug.price * 4 + other.price * 2:,.2f}"
+        )
+        expect(cart_line(page, "DEMO-0040").get_by_test_id("line-quantity")).to_have_value("4")
+        expect(notice(page)).to_contain_text(f"{mug.name}: quantity now 4")
+
+        cart_line(page, "DEMO-0041").get_by_test_id("line-remove").click()
+        expect(cart_line(page, "DEMO-0041")).to_have_count(0)
+        expect(badge(page)).to_have_text("4")
+        expect(page.get_by_test_id("cart-subtotal")).to_contain_text(f"{mug.price * 4:,.2f}")
+        expect(notice(page)).to_contain_text(f"Removed {other.name}")
+    expect(page.get_by_test_id("cart-line")).to_have_count(1)
+
+    # What the page shows is what the server kept.
+    reload(page)
+    expect(page.get_by_test_id("cart-line")).to_have_count(1)
+    expect(cart_line(page, "DEMO-0040").get_by_test_id("line-quantity")).to_have_value("4")
+    expect(badge(page)).to_have_text("4")
+
+
+def test_refusal_is_shown_in_the_notice_and_changes_nothing(new_device):
+    page = new_device()
+    open_product(page, "DEMO-1500")  # exactly 3 in stock
+    expect(page.get_by_text("Only 3 left.")).to_be_visible()
+    with same_page(page):
+        page.get_by_test_id("add-quantity").fill("4")
+        page.get_by_test_id("add-to-cart").click()
+        expect(notice(page)).to_contain_text("Only 3 of DEMO-1500 in stock")
+        expect(badge(page)).to_have_text("0")
+        # The shopper corrects the quantity in the same form and tries again.
+        page.get_by_test_id("add-quantity").fill("3")
+        page.get_by_test_id("add-to-cart").click()
+        expect(badge(page)).to_have_text("3")
+    visit(page, "/cart")
+    expect(cart_line(page, "DEMO-1500").get_by_test_id("line-quantity")).to_have_value("3")
+
+
+def test_emptying_the_cart_twice_from_one_page_empties_it(new_device):
+    """The "Empty the cart" form is not re-rendered by an htmx clear: its second submission
+    must still be a new change, not a replay of the first (which would show an empty cart
+    while the server keeps the lines)."""
+    page = new_device()
+    add_to_cart(page, "DEMO-0200", 1)
+    visit(page, "/cart")
+    with same_page(page):
+        page.get_by_test_id("cart-clear").click()
+        expect(page.get_by_test_id("cart-line")).to_have_count(0)
+        expect(badge(page)).to_have_text("0")
+
+    # Meanwhile, in another tab of the same browser, the shopper adds something.
+    other_tab = page.context.new_page()
+    add_to_cart(other_tab, "DEMO-0201", 2)
+
+    # Back in the first tab (not reloaded), they empty the cart again.
+    with same_page(page), page.expect_response(lambda r: r.url.endswith("/cart/clear")):
+        page.get_by_test_id("cart-clear").click()
+    expect(badge(page)).to_have_text("0")
+    reload(page)  # the server-rendered page says what the cart really holds
+    assert cart_contents(page) == {}, "the cart was shown as empty but still holds lines"
+
+
+def _tab_to(page, test_id: str, limit: int = 40) -> None:
+    """Press Tab until the element with this test id has focus, as a keyboard user would."""
+    target = page.get_by_test_id(test_id)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"{test_id} never received focus after {limit} presses of Tab")
+
+
+def test_keyboard_only_shopper_adds_to_cart(new_device):
+    page = new_device()
+    open_product(page, "DEMO-0050")
+    expect(badge(page)).to_have_text("0")
+
+    with same_page(page):
+        _tab_to(page, "add-quantity")
+        page.keyboard.press("ControlOrMeta+A")
+        page.keyboard.type("3")
+        page.keyboard.press("Tab")
+        expect(page.get_by_test_id("add-to-cart")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(badge(page)).to_have_text("3")
+
+        # The refreshed form is reachable again; Space activates the button too.
+        _tab_to(page, "add-to-cart")
+        expect(page.get_by_test_id("add-quantity")).to_have_value("1")
+        page.keyboard.press("Space")
+        expect(badge(page)).to_have_text("4")
+
+    visit(page, "/cart")
+    expect(cart_line(page, "DEMO-0050").get_by_test_id("line-quantity")).to_have_value("4")
