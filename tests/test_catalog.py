@@ -112,3 +112,10 @@ def test_a_retired_product_leaves_the_catalog_and_cannot_be_added(app, browser, 
     assert "no longer sold" in page and 'data-testid="add-to-cart"' not in page
     response = browser.add("DEMO-0100")
     assert response.status_code == 409 and response.json["error"]["code"] == "out_of_stock"
+
+
+def test_live_search_updates_the_heading_and_title_with_the_results(browser):
+    response = browser.client.get("/?q=mug", headers={"HX-Request": "true", "HX-Target": "results"})
+    body = response.get_data(as_text=True)
+    assert "<title>Search: mug · Storefront</title>" in body
+    assert 'id="catalog-heading" hx-swap-oob="true">Products matching “mug”' in body

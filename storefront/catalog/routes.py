@@ -16,12 +16,10 @@ def _page_number(raw: str | None) -> int:
 def index():
     query = request.args.get("q", "")[:100]
     page = services.search(query, _page_number(request.args.get("page")))
-    template = (
-        "catalog/_results.html"
-        if is_htmx() and request.headers.get("HX-Target") == "results"
-        else "catalog/index.html"
-    )
-    return render_template(template, page=page, query=query)
+    if is_htmx() and request.headers.get("HX-Target") == "results":
+        # Only the results travel; the heading and title follow out of band.
+        return render_template("catalog/_results.html", page=page, query=query, partial=True)
+    return render_template("catalog/index.html", page=page, query=query)
 
 
 @bp.get("/products/<sku>")
