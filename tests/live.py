@@ -12,6 +12,8 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
+from storefront import realtime
+
 
 @contextmanager
 def serve(app):
@@ -22,6 +24,7 @@ def serve(app):
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        realtime.close_all(app)  # open sockets close, and their reader threads end
         server.shutdown()
         thread.join(5)
 

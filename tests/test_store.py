@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from storefront import clock, create_app
+from storefront.cart import history, store
 from storefront.cart import models as m
-from storefront.cart import store
 from storefront.config import ConfigError
 from storefront.extensions import db
 from tests import dbs
@@ -68,7 +68,7 @@ def test_the_state_at_any_revision_can_be_rebuilt(app, browser):
         cart_id = db.session.scalar(select(m.Cart.id))
         assert db.session.scalar(select(func.count()).select_from(m.CartSnapshot)) >= 1
         for version, expected in enumerate(carts, start=1):
-            rebuilt = store.state_at(cart_id, version)
+            rebuilt = history.state_at(cart_id, version)
             assert [(x.sku, x.quantity) for x in rebuilt.lines] == expected
 
 

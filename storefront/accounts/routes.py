@@ -82,19 +82,34 @@ def login():
         return render_template(
             "accounts/login.html", next_url=next_url, email=request.form.get("email", "")[:254]
         ), 401
-    guest = shopper.guest_owner_if_any()
-    notice = ""
-    if guest is not None:
-        result = cart_services.merge_guest_cart(guest, user.id, shopper.device())
-        names = cart_services.names_for(
-            {a.sku for a in result.report.merged} | {s.sku for s in result.report.shortfalls}
-        )
-        notice = notices.merge_notice(result.report, names)
-    if current_user.is_authenticated:
-        services.end_session(current_user.get_id())
+    notice, undo_to = _merge_guest_cart_into(user)
+    _end_current_session()
     _sign_in(user)
-    flash(notice or "You are signed in.")
+    if undo_to is not None:
+        flash(notice, f"merge-undo:{undo_to}")
+    else:
+        flash(notice or "You are signed in.")
     return redirect(url_for("cart.page") if notice else next_url)
+
+
+def _merge_guest_cart_into(user: User) -> tuple[str, int | None]:
+    """Merge this browser's guest cart; return the notice and the revision an undo goes to."""
+    guest = shopper.guest_owner_if_any()
+    if guest is None:
+        return "", None
+    result = cart_services.merge_guest_cart(guest, user.id, shopper.device())
+    # This browser's other tabs reconnect as the account (their cookie changes with ours).
+    realtime.close_sockets(guest, reason="signed in")
+    report = result.report
+    names = cart_services.names_for(
+        {a.sku for a in report.merged} | {s.sku for s in report.shortfalls}
+    )
+    if result.change.op is None:
+        return notices.merge_notice(report, names), None
+    realtime.publish_resync(
+        Owner.user(user.id), "Items picked before signing in were added to this cart."
+    )
+    return notices.merge_notice(report, names), result.change.version - 1
 
 
 @bp.route("/register", methods=["GET", "POST"])

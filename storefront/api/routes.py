@@ -10,7 +10,7 @@ from flask_wtf.csrf import generate_csrf
 
 from storefront import realtime, shopper
 from storefront.api import openapi
-from storefront.api.serialize import cart_json, minimal_json
+from storefront.api.serialize import cart_json, history_json, minimal_json
 from storefront.cart import forms, notices, services
 from storefront.cart.services import CartView, Request
 from storefront.cart.store import Change
@@ -58,9 +58,9 @@ def _request(owner, body: object) -> Request:
     )
 
 
-def _respond(cart: CartView):
+def _respond(cart: CartView, **extra):
     minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").split(",")
-    response = jsonify(minimal_json(cart) if minimal else cart_json(cart))
+    response = jsonify({**(minimal_json(cart) if minimal else cart_json(cart)), **extra})
     response.headers["ETag"] = f'"{cart.version}"'
     if minimal:
         response.headers["Preference-Applied"] = "return=minimal"
@@ -132,3 +132,36 @@ def clear():
 @bp.get("/openapi.json")
 def openapi_document():
     return jsonify(openapi.document())
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 10 or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+@bp.get("/cart/history")
+def cart_history():
+    before = _int_arg("before", None, 1, 2**31 - 1)
+    limit = _int_arg("limit", 50, 1, 200)
+    entries = services.history(shopper.current_owner(), before=before, limit=limit)
+    return jsonify(revisions=[history_json(entry) for entry in entries])
+
+
+@bp.post("/cart/restore")
+def restore():
+    body = _body()
+    _only_keys(body, {"revision"})
+    revision = body.get("revision")
+    if isinstance(revision, bool) or not isinstance(revision, int):
+        raise BadRequest('The body needs "revision", a whole number.')
+    owner = shopper.current_owner()
+    result = services.restore(_request(owner, body), revision)
+    shopper.changed_cart()
+    view = services.view_change(result.change)
+    if not result.change.replayed:
+        realtime.publish_resync(owner, notices.RESTORED_ELSEWHERE)
+    return _respond(view, unrestored=result.unrestored)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from storefront.cart.services import CartView, LineView
+from storefront.cart.services import CartView, HistoryEntry, LineView
 
 
 def money(amount: Decimal) -> str:
@@ -39,4 +39,14 @@ def minimal_json(cart: CartView) -> dict:
         "version": cart.version,
         "item_count": cart.item_count,
         "subtotal": money(cart.subtotal),
+    }
+
+
+def history_json(entry: HistoryEntry) -> dict:
+    return {
+        "revision": entry.revision,
+        "at": entry.at.isoformat(),
+        "summary": entry.summary,
+        "source": entry.source,
+        "device": entry.device,
     }

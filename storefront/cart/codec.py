@@ -70,8 +70,8 @@ def encode_op(op: Op) -> bytes:
             row = ["c"]
         case MergeIn(adds=adds):
             row = ["m", [_add_row(a)[1:] for a in adds]]
-        case Replace(lines=lines):
-            row = ["s", [_line_row(line) for line in lines]]
+        case Replace(lines=lines, restored=restored):
+            row = ["s", [_line_row(line) for line in lines], restored]
         case _:
             raise TypeError(f"not a cart operation: {op!r}")
     return _dumps(row).encode()
@@ -91,5 +91,5 @@ def decode_op(data: bytes) -> Op:
         case "m":
             return MergeIn(tuple(_row_add(r) for r in row[1]))
         case "s":
-            return Replace(tuple(_row_line(r) for r in row[1]))
+            return Replace(tuple(_row_line(r) for r in row[1]), row[2])
     raise ValueError(f"unknown operation tag {row[0]!r}")

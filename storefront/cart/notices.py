@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from storefront.cart.state import AddLine, Clear, MergeReport, Options, RemoveLine, SetQuantity
+from storefront.cart.state import (
+    AddLine,
+    Clear,
+    MergeIn,
+    MergeReport,
+    Op,
+    Options,
+    RemoveLine,
+    Replace,
+    SetQuantity,
+)
 from storefront.cart.store import Change
 
+RESTORED_ELSEWHERE = "The cart was restored to an earlier version on another device."
 REASONS = {
     "stock": "not enough in stock",
     "quantity_limit": "that is the most one line can hold",
@@ -85,3 +96,53 @@ def change_notice_elsewhere(change: Change, names: Mapping[str, str]) -> str:
         case Clear():
             return "The cart was emptied on another device."
     return ""
+
+
+def revision_summary(op: Op, names: Mapping[str, str]) -> str:
+    """One line of the timeline: what a revision did."""
+    match op:
+        case AddLine(sku=sku, quantity=quantity, options=options):
+            return f"Added {item(quantity, names.get(sku, sku), options)}"
+        case SetQuantity(quantity=0, sku=sku) | RemoveLine(sku=sku):
+            return f"Removed {names.get(sku, sku or 'a line')}"
+        case SetQuantity(quantity=quantity, sku=sku):
+            return f"{names.get(sku, sku or 'A line')}: quantity set to {quantity}"
+        case Clear():
+            return "Emptied the cart"
+        case MergeIn(adds=adds):
+            shown = ", ".join(
+                item(a.quantity, names.get(a.sku, a.sku), a.options) for a in adds[:3]
+            )
+            more = f" and {len(adds) - 3} more" if len(adds) > 3 else ""
+            return f"Added at sign-in: {shown}{more}"
+        case Replace(lines=lines, restored=restored):
+            count = sum(line.quantity for line in lines)
+            return f"Restored the cart as it was at revision {restored} ({count} items)"
+    return "Changed the cart"
+
+
+def skus_in(op: Op) -> set[str]:
+    match op:
+        case AddLine(sku=sku) | SetQuantity(sku=sku) | RemoveLine(sku=sku):
+            return {sku}
+        case MergeIn(adds=adds):
+            return {a.sku for a in adds[:3]}
+    return set()
+
+
+UNRESTORED_REASONS = {
+    "retired": "no longer sold",
+    "sold_out": "sold out",
+    "stock": "not enough in stock",
+    "quantity_limit": "more than one line can hold",
+    "line_limit": "the cart is full",
+}
+
+
+def restore_notice(revision: int, unrestored: list[dict], names: Mapping[str, str]) -> str:
+    text = f"Your cart is back as it was at revision {revision}."
+    for entry in unrestored:
+        name = names.get(entry["sku"], entry["sku"])
+        kept = f"kept {entry['kept']} of {entry['requested']}" if entry["kept"] else "not restored"
+        text += f" {name}: {kept} ({UNRESTORED_REASONS.get(entry['reason'], entry['reason'])})."
+    return text

@@ -13,6 +13,7 @@ from storefront.cart.store import Change
 from storefront.web import is_htmx, safe_next
 
 bp = Blueprint("cart", __name__)
+PAGE = 50
 
 
 @bp.app_context_processor
@@ -123,3 +124,27 @@ def remove(line_id: str):
 def clear():
     owner = shopper.current_owner()
     return _after_line_change(owner, services.clear(_request(owner)))
+
+
+@bp.get("/cart/history")
+def history_page():
+    before = request.args.get("before", "")
+    before_version = int(before) if before.isdigit() and len(before) < 11 else None
+    entries = services.history(shopper.current_owner(), before=before_version, limit=PAGE)
+    older = entries[-1].revision if len(entries) == PAGE else None
+    return render_template("cart/history.html", entries=entries, older=older)
+
+
+@bp.post("/cart/restore")
+def restore():
+    owner = shopper.current_owner()
+    revision = request.form.get("revision", "")
+    result = services.restore(
+        _request(owner), int(revision) if revision.isdigit() and len(revision) < 11 else -1
+    )
+    shopper.changed_cart()
+    if not result.change.replayed:
+        realtime.publish_resync(owner, notices.RESTORED_ELSEWHERE)
+    names = services.names_for({entry["sku"] for entry in result.unrestored})
+    flash(notices.restore_notice(int(revision), result.unrestored, names))
+    return redirect(url_for("cart.page"))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from flask import current_app
 
-from storefront.cart import state, store
+from storefront import devices
+from storefront.cart import history as cart_history
+from storefront.cart import notices, state, store
 from storefront.cart.state import AddLine, Cart, Clear, Limits, MergeIn, RemoveLine, SetQuantity
 from storefront.cart.store import Change, IdempotencyKey, Owner
 from storefront.catalog import services as catalog
@@ -237,3 +240,86 @@ def names_for(skus: set[str]) -> dict[str, str]:
 
 def product(sku: str) -> Product | None:
     return catalog.by_sku(sku)
+
+
+# --- history and restore ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    revision: int
+    at: datetime
+    summary: str
+    source: str
+    device: str
+
+
+def history(owner: Owner, *, before: int | None = None, limit: int = 50) -> list[HistoryEntry]:
+    cart_id = store.read(owner).cart_id
+    if cart_id is None:
+        return []
+    revisions = cart_history.history(cart_id, before=before, limit=limit)
+    names = names_for(set().union(*(notices.skus_in(r.op) for r in revisions)))
+    return [
+        HistoryEntry(
+            r.version,
+            r.at,
+            notices.revision_summary(r.op, names),
+            store.SOURCES[r.source],
+            devices.label(r.device),
+        )
+        for r in revisions
+    ]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    change: Change
+    unrestored: list[dict]
+
+
+def _unrestored(report: state.MergeReport, facts: Mapping[str, ProductFacts]) -> list[dict]:
+    entries = []
+    for short in report.shortfalls:
+        product = facts.get(short.sku)
+        reason = short.reason
+        if short.kept == 0 and (product is None or not product.active):
+            reason = "retired"
+        elif short.kept == 0 and reason == "stock":
+            reason = "sold_out"
+        entries.append(
+            {"sku": short.sku, "reason": reason, "requested": short.requested, "kept": short.kept}
+        )
+    return entries
+
+
+def restore(req: Request, revision: object, *, source: int = store.RESTORE) -> RestoreResult:
+    """Bring the cart back as it was at ``revision``, as a new revision; lines that cannot come
+    back (retired, sold out, over a limit) are clamped or left out and reported."""
+    if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
+        raise NotFound("There is no such revision of this cart.")
+    cart_id = store.read(req.owner).cart_id
+    if cart_id is None:
+        raise NotFound("That revision is not in this cart's history (or is too old).")
+    unrestored: list[dict] = []
+
+    def decide(cart: Cart):
+        nonlocal unrestored
+        if not cart_history.restorable(cart_id, revision):
+            raise NotFound("That revision is not in this cart's history (or is too old).")
+        target = cart_history.state_at(cart_id, revision)
+        facts = catalog.facts_for(line.sku for line in target.lines)
+        restored, report = state.merge(state.EMPTY, target, _limits(facts))
+        unrestored = _unrestored(report, facts)
+        return state.Replace(restored.lines, revision), restored
+
+    change = store.write(
+        req.owner,
+        decide,
+        source=source,
+        device=req.device,
+        idempotency=req.idempotency,
+        expected_version=req.expected_version,
+        create=False,
+    )
+    return RestoreResult(change, unrestored)

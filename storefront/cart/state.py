@@ -147,9 +147,10 @@ class MergeIn:
 
 @dataclass(frozen=True)
 class Replace:
-    """The whole cart set to these lines (a restore)."""
+    """The whole cart set to these lines: a restore of revision ``restored``."""
 
     lines: tuple[Line, ...]
+    restored: int = 0
 
 
 Op = AddLine | SetQuantity | RemoveLine | Clear | MergeIn | Replace

@@ -14,10 +14,11 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storefront import clock, crypto
-from storefront.cart import codec
+from storefront import clock
+from storefront.cart import codec, history
 from storefront.cart import models as m
-from storefront.cart.state import EMPTY, Cart, Op, replay
+from storefront.cart.sealing import aad, keyring
+from storefront.cart.state import EMPTY, Cart, Op
 from storefront.database import begin_write
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
@@ -83,23 +84,10 @@ class Change:
 Decide = Callable[[Cart], tuple[Op | None, Cart]]
 
 
-def keyring() -> crypto.Keyring:
-    ring = current_app.extensions.get("storefront.keyring")
-    if ring is None:
-        ring = current_app.extensions["storefront.keyring"] = crypto.Keyring(
-            current_app.config["ENCRYPTION_KEYS"]
-        )
-    return ring
-
-
-def _aad(kind: str, cart_id: int, *parts: object) -> bytes:
-    return "|".join([kind, str(cart_id), *map(str, parts)]).encode()
-
-
 def _open_cart(row: m.Cart) -> Cart:
     if row.state is None:
         return EMPTY
-    return codec.decode_cart(keyring().open(row.state, _aad("state", row.id, row.version)))
+    return codec.decode_cart(keyring().open(row.state, aad("state", row.id, row.version)))
 
 
 def _owner_clause(owner: Owner):
@@ -210,8 +198,8 @@ def _save(row, op, after, *, source, device, idempotency) -> None:
     now = clock.now()
     row.version += 1
     row.updated_at = now
-    row.state = ring.seal(codec.encode_cart(after), _aad("state", row.id, row.version))
-    sealed_op = ring.seal(codec.encode_op(op), _aad("rev", row.id, row.version))
+    row.state = ring.seal(codec.encode_cart(after), aad("state", row.id, row.version))
+    sealed_op = ring.seal(codec.encode_op(op), aad("rev", row.id, row.version))
     db.session.add(
         m.CartRevision(
             cart_id=row.id, version=row.version, at=now, source=source, device=device, op=sealed_op
@@ -223,7 +211,7 @@ def _save(row, op, after, *, source, device, idempotency) -> None:
             m.CartSnapshot(
                 cart_id=row.id,
                 version=row.version,
-                state=ring.seal(codec.encode_cart(after), _aad("snap", row.id, row.version)),
+                state=ring.seal(codec.encode_cart(after), aad("snap", row.id, row.version)),
             )
         )
         row.ops_since_snapshot = 0
@@ -234,7 +222,7 @@ def _save(row, op, after, *, source, device, idempotency) -> None:
                 cart_id=row.id,
                 key_hash=idempotency.key_hash,
                 request_hash=idempotency.request_hash,
-                result=ring.seal(result, _aad("idem", row.id, idempotency.key_hash.hex())),
+                result=ring.seal(result, aad("idem", row.id, idempotency.key_hash.hex())),
                 created_at=now,
             )
         )
@@ -248,35 +236,10 @@ def _replay(row: m.Cart, idempotency: IdempotencyKey) -> Change | None:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request; use a new key."
         )
-    aad = _aad("idem", row.id, idempotency.key_hash.hex())
-    version = json.loads(keyring().open(record.result, aad))["version"]
-    cart = _open_cart(row) if version == row.version else state_at(row.id, version)
+    bound_to = aad("idem", row.id, idempotency.key_hash.hex())
+    version = json.loads(keyring().open(record.result, bound_to))["version"]
+    cart = _open_cart(row) if version == row.version else history.state_at(row.id, version)
     return Change(row.id, version, cart, cart, None, replayed=True)
-
-
-def state_at(cart_id: int, version: int) -> Cart:
-    """The cart as it was right after revision ``version``: nearest snapshot, then the log."""
-    ring = keyring()
-    snap = db.session.scalar(
-        select(m.CartSnapshot)
-        .where(m.CartSnapshot.cart_id == cart_id, m.CartSnapshot.version <= version)
-        .order_by(m.CartSnapshot.version.desc())
-        .limit(1)
-    )
-    start, cart = 0, EMPTY
-    if snap is not None:
-        start = snap.version
-        cart = codec.decode_cart(ring.open(snap.state, _aad("snap", cart_id, snap.version)))
-    ops = db.session.execute(
-        select(m.CartRevision.version, m.CartRevision.op)
-        .where(
-            m.CartRevision.cart_id == cart_id,
-            m.CartRevision.version > start,
-            m.CartRevision.version <= version,
-        )
-        .order_by(m.CartRevision.version)
-    )
-    return replay(cart, (codec.decode_op(ring.open(op, _aad("rev", cart_id, v))) for v, op in ops))
 
 
 def take_guest_cart(guest: Owner) -> Cart:
