@@ -23,6 +23,7 @@ STATUS = {
     "idempotency_key_reused": 422,
     "invalid_account": 422,
     "rate_limited": 429,
+    "not_signed_in": 401,
 }
 
 HTTP_MESSAGES = {

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -14,14 +18,15 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from storefront import realtime, shopper
+from storefront import clock, realtime, shopper
 from storefront.accounts import services
 from storefront.accounts.models import User
 from storefront.cart import notices
 from storefront.cart import services as cart_services
 from storefront.cart.store import Owner
+from storefront.errorpages import refusal
 from storefront.extensions import login_manager
-from storefront.web import safe_next
+from storefront.web import is_htmx, safe_next
 
 bp = Blueprint("accounts", __name__)
 # Requests that must not count as the shopper being active.
@@ -138,3 +143,35 @@ def logout():
     session.clear()
     flash("You are signed out on this device.")
     return redirect(url_for("catalog.index"))
+
+
+@bp.post("/session/renew")
+def renew_session():
+    """"Stay signed in": counts as activity, so the idle timeout starts again."""
+    if not current_user.is_authenticated:
+        return refusal(401, "not_signed_in", "You are not signed in (any more). Sign in again.")
+    services.renew_session(current_user.get_id())
+    if request.accept_mimetypes.best == "application/json" or is_htmx():
+        expires = session_expires_at()
+        return jsonify(expires_at=expires.isoformat(), seconds_left=seconds_until(expires))
+    flash("You stay signed in.")
+    return redirect(safe_next(request.referrer and urlsplit(request.referrer).path, "/"))
+
+
+def seconds_until(moment: datetime) -> int:
+    return max(0, int((moment - clock.now()).total_seconds()))
+
+
+@bp.app_template_global()
+def session_seconds_left() -> int | None:
+    expires = session_expires_at()
+    return None if expires is None else seconds_until(expires)
+
+
+def session_expires_at() -> datetime | None:
+    """When this device's signed-in session ends if nothing happens before."""
+    if not current_user.is_authenticated:
+        return None
+    last_seen = services.session_last_seen(current_user.get_id())
+    minutes = current_app.config["SESSION_TIMEOUT_MINUTES"]
+    return None if last_seen is None else last_seen + timedelta(minutes=minutes)

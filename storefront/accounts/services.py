@@ -130,3 +130,10 @@ def session_key(token: str) -> str:
 def session_last_seen(token: str):
     record = db.session.get(AuthSession, _token_hash(token))
     return None if record is None else record.last_seen_at
+
+
+def renew_session(token: str) -> None:
+    record = db.session.get(AuthSession, _token_hash(token))
+    if record is not None:
+        record.last_seen_at = clock.now()
+        db.session.commit()

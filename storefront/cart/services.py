@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -227,11 +227,15 @@ class Glance:
     cart_id: int | None
     version: int
     item_count: int
+    kept_until: datetime | None = None  # guests only: when an untouched cart is forgotten
 
 
 def glance(owner: Owner) -> Glance:
     snap = store.read(owner)
-    return Glance(snap.cart_id, snap.version, snap.cart.item_count)
+    kept_until = None
+    if owner.user_id is None and snap.updated_at is not None:
+        kept_until = snap.updated_at + timedelta(days=current_app.config["GUEST_CART_DAYS"])
+    return Glance(snap.cart_id, snap.version, snap.cart.item_count, kept_until)
 
 
 def names_for(skus: set[str]) -> dict[str, str]:

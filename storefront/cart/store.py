@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -67,6 +67,7 @@ class Snapshot:
     cart_id: int | None
     version: int
     cart: Cart
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def read(owner: Owner) -> Snapshot:
     row = _find(owner, lock=False)
     if row is None or _guest_expired(row):
         return Snapshot(None, 0, EMPTY)
-    return Snapshot(row.id, row.version, _open_cart(row))
+    return Snapshot(row.id, row.version, _open_cart(row), row.updated_at)
 
 
 def _insert_cart(owner: Owner) -> None:
