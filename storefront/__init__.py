@@ -18,6 +18,7 @@ from storefront.catalog.routes import bp as catalog_bp
 from storefront.cli import register_commands
 from storefront.extensions import csrf, db, login_manager, migrate, sock
 from storefront.realtime.socket import bp as realtime_bp
+from storefront.support.routes import bp as support_bp
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 64 * 1024
@@ -61,7 +62,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     sock.init_app(app)
 
     realtime.init_app(app)
-    for blueprint in (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp, realtime_bp):
+    blueprints = (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp, realtime_bp, support_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     errorpages.register(app)
     web.register_template_helpers(app)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 
 
 def register_commands(app: Flask) -> None:
+    register_maintenance(app)
+
     @app.cli.command("demo")
     def demo_command():
         """Load the demo catalog (1,500 products); running it again changes nothing."""
@@ -31,6 +35,62 @@ def register_commands(app: Flask) -> None:
         )
         if report.errors:
             raise SystemExit(1)
+
+
+def register_maintenance(app: Flask) -> None:
+    @app.cli.command("cleanup")
+    def cleanup_command():
+        """Expire idle guest carts and prune history past retention (safe to run from cron)."""
+        from storefront.cart import retention
+
+        work = retention.plan()
+        if sys.stdout.isatty():
+            with click.progressbar(length=work.size, label="cleanup") as bar:
+                summary = retention.run(work, bar.update)
+        else:
+            summary = retention.run(work)
+        click.echo(summary.line())
+
+    users = AppGroup("users", help="Manage shop accounts.")
+
+    @users.command("grant-support")
+    @click.argument("email")
+    def grant_support(email):
+        """Give EMAIL the support role."""
+        _set_support(email, True)
+
+    @users.command("revoke-support")
+    @click.argument("email")
+    def revoke_support(email):
+        """Take the support role from EMAIL."""
+        _set_support(email, False)
+
+    @users.command("reset-password")
+    @click.argument("email")
+    def reset_password(email):
+        """Set a new password for EMAIL, read from standard input."""
+        from storefront.accounts import services
+
+        password = sys.stdin.readline().rstrip("\r\n")
+        try:
+            services.set_password(email, password)
+        except services.AccountError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"password changed for {services.normalise_email(email)}")
+
+    app.cli.add_command(users)
+
+
+def _set_support(email: str, value: bool) -> None:
+    from storefront.accounts import services
+
+    try:
+        services.set_support(email, value)
+    except services.AccountError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        f"{services.normalise_email(email)}: support role {'granted' if value else 'revoked'}"
+    )
 
 
 def main() -> None:

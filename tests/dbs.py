@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, make_url, text
 
 POSTGRES_URL = os.environ.get("STOREFRONT_TEST_POSTGRES_URL", "").strip()
 TABLES = (
-    "idempotency_keys, cart_snapshots, cart_revisions, carts, auth_sessions, users, "
+    "support_actions, idempotency_keys, cart_snapshots, cart_revisions, carts, auth_sessions, users, "
     "encryption_keys_in_use, products"
 )
 

@@ -31,9 +31,15 @@ class Browser:
         if not self.csrf:
             self.page("/")
 
-    def form(self, path: str, data: dict | None = None, *, htmx: bool = False, **kwargs):
+    def form(
+        self, path: str, data: dict | None = None, *, htmx: bool = False, headers=None, **kwargs
+    ):
         self.ensure_csrf()
-        headers = {"User-Agent": self.user_agent, **({"HX-Request": "true"} if htmx else {})}
+        headers = {
+            "User-Agent": self.user_agent,
+            **({"HX-Request": "true"} if htmx else {}),
+            **(headers or {}),
+        }
         return self.client.post(
             path, data={"csrf_token": self.csrf, **(data or {})}, headers=headers, **kwargs
         )

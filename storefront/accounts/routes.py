@@ -147,7 +147,7 @@ def logout():
 
 @bp.post("/session/renew")
 def renew_session():
-    """"Stay signed in": counts as activity, so the idle timeout starts again."""
+    """ "Stay signed in": counts as activity, so the idle timeout starts again."""
     if not current_user.is_authenticated:
         return refusal(401, "not_signed_in", "You are not signed in (any more). Sign in again.")
     services.renew_session(current_user.get_id())

@@ -137,3 +137,24 @@ def renew_session(token: str) -> None:
     if record is not None:
         record.last_seen_at = clock.now()
         db.session.commit()
+
+
+def _user_by_email(email: object) -> User:
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise AccountError("There is no account with that email.")
+    return user
+
+
+def set_support(email: object, value: bool) -> None:
+    _user_by_email(email).is_support = value
+    db.session.commit()
+
+
+def set_password(email: object, password: object) -> None:
+    """A new password; every signed-in session of the account ends with the old one."""
+    user = _user_by_email(email)
+    check_new_credentials(user.email, password)
+    user.password_hash = hasher.hash(password)
+    db.session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    db.session.commit()

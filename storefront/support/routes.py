@@ -1,0 +1,49 @@
+"""/support: for users with the support role only; everyone else gets 403."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from storefront import realtime
+from storefront.cart import notices
+from storefront.cart import services as cart_services
+from storefront.cart.store import Owner
+from storefront.support import services
+
+bp = Blueprint("support", __name__, url_prefix="/support")
+
+
+@bp.before_request
+def support_only():
+    if not (current_user.is_authenticated and current_user.is_support):
+        abort(403)
+
+
+@bp.get("")
+def index():
+    email = request.args.get("email", "").strip()[:254]
+    customer = services.find_shopper(email) if email else None
+    entries = services.timeline(current_user, customer) if customer else []
+    return render_template(
+        "support/index.html",
+        email=email,
+        customer=customer,
+        entries=entries,
+        actions=services.recent_actions(),
+    )
+
+
+@bp.post("/restore")
+def restore():
+    user_id, revision = request.form.get("user_id", ""), request.form.get("revision", "")
+    if not (user_id.isdigit() and revision.isdigit() and len(user_id + revision) < 20):
+        abort(400)
+    customer = services.shopper(int(user_id))
+    result = services.restore(current_user, customer, int(revision))
+    realtime.publish_resync(
+        Owner.user(customer.id), "Customer support restored an earlier version of your cart."
+    )
+    names = cart_services.names_for({entry["sku"] for entry in result.unrestored})
+    flash(notices.restore_notice(int(revision), result.unrestored, names))
+    return redirect(url_for("support.index", email=customer.email))
