@@ -142,6 +142,28 @@ SCHEMAS = {
             "options": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     },
+    "Revision": {
+        "type": "object",
+        "required": ["revision", "at", "summary", "source", "device"],
+        "properties": {
+            "revision": {"type": "integer", "minimum": 1},
+            "at": {"type": "string", "format": "date-time"},
+            "summary": {"type": "string"},
+            "source": {"type": "string", "enum": ["change", "merge", "restore", "support"]},
+            "device": {"type": "string"},
+        },
+    },
+    "History": {
+        "type": "object",
+        "required": ["revisions"],
+        "properties": {"revisions": {"type": "array", "items": _ref("Revision")}},
+    },
+    "Restore": {
+        "type": "object",
+        "required": ["revision"],
+        "additionalProperties": False,
+        "properties": {"revision": {"type": "integer", "minimum": 0}},
+    },
     "SetQuantity": {
         "type": "object",
         "required": ["quantity"],
@@ -164,6 +186,29 @@ def document() -> dict:
             },
             "/cart/lines": {
                 "post": _mutation("Add a line (or add to the matching line)", _ref("AddLine"))
+            },
+            "/cart/history": {
+                "get": {
+                    "summary": "The cart's revisions, newest first",
+                    "parameters": [
+                        {"name": "before", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Revisions still restorable.",
+                            "content": {"application/json": {"schema": _ref("History")}},
+                        },
+                        "400": _error("before or limit out of range."),
+                    },
+                }
+            },
+            "/cart/restore": {
+                "post": _mutation("Bring back the cart as it was at a revision", _ref("Restore"))
             },
             "/cart/lines/{line_id}": {
                 "patch": _mutation(
