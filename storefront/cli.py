@@ -51,6 +51,23 @@ def register_maintenance(app: Flask) -> None:
             summary = retention.run(work)
         click.echo(summary.line())
 
+    @app.cli.command("rotate-keys")
+    def rotate_keys_command():
+        """Re-encrypt stored cart data under the first key of STOREFRONT_ENCRYPTION_KEYS."""
+        from storefront.cart import rotation
+
+        total = rotation.remaining()
+        if sys.stdout.isatty():
+            with click.progressbar(length=total, label="rotate-keys") as bar:
+                done = rotation.rotate(bar.update)
+        else:
+            done = rotation.rotate()
+        left = rotation.remaining()
+        click.echo(
+            f"rotate-keys: {done} values re-encrypted under the first key; {left} left"
+            + ("; the other keys can now be removed" if left == 0 else "; run it again")
+        )
+
     users = AppGroup("users", help="Manage shop accounts.")
 
     @users.command("grant-support")
