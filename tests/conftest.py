@@ -6,7 +6,7 @@ import os
 import pytest
 from flask_migrate import upgrade
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from storefront import clock, create_app
 from storefront.catalog.demo import load_demo
@@ -63,22 +63,21 @@ def database_template(tmp_path_factory):
 def database_url(database_template, tmp_path):
     if isinstance(database_template, str):
         yield database_template
-        reset_postgres(database_template, str(tmp_path))
+        reset_postgres(database_template)
     else:
         yield database_template.url_for(tmp_path)
 
 
-def reset_postgres(url: str, instance: str) -> None:
-    app = create_app(app_settings(url, instance))
-    with app.app_context():
-        db.session.execute(text(f"TRUNCATE {dbs.TABLES} RESTART IDENTITY CASCADE"))
-        db.session.execute(text("INSERT INTO products SELECT * FROM products_pristine"))
-        db.session.execute(
+def reset_postgres(url: str) -> None:
+    # A plain engine, not the app: a test may have left data under keys the app would refuse.
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {dbs.TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO products SELECT * FROM products_pristine"))
+        conn.execute(
             text("SELECT setval(pg_get_serial_sequence('products', 'id'), max(id)) FROM products")
         )
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
+    engine.dispose()
 
 
 @pytest.fixture
