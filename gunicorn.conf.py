@@ -29,7 +29,8 @@ workers = (
 keepalive = 5
 timeout = 60
 graceful_timeout = 20
-accesslog = "-"
+# The app writes its own access lines (JSON, without query strings, shoppers as keyed hashes).
+accesslog = None
 
 
 def post_worker_init(worker):

@@ -10,7 +10,18 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from storefront import config, database, errorpages, health, realtime, sessions, startup, web
+from storefront import (
+    config,
+    database,
+    errorpages,
+    health,
+    logs,
+    realtime,
+    security,
+    sessions,
+    startup,
+    web,
+)
 from storefront.accounts.routes import bp as accounts_bp
 from storefront.api.routes import bp as api_bp
 from storefront.cart.routes import bp as cart_bp
@@ -60,6 +71,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     sock.init_app(app)
+    security.init_app(app)
+    logs.init_app(app)
 
     realtime.init_app(app)
     blueprints = (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp, realtime_bp, support_bp)

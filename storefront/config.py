@@ -127,6 +127,16 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         keys_raw = read_or_create_once(instance / "encryption_keys", new_key_text)
 
     redis_url = env.get("STOREFRONT_REDIS_URL", "").strip() or None
+    rate_limit = env.get("STOREFRONT_CART_RATE_LIMIT", "").strip() or "30/second;1000/minute"
+    try:
+        from limits import parse_many
+
+        parse_many(rate_limit)
+    except ValueError:
+        raise ConfigError(
+            f"STOREFRONT_CART_RATE_LIMIT must be in flask-limiter syntax, like "
+            f"'30/second;1000/minute', got {rate_limit!r}"
+        ) from None
     return {
         "SECRET_KEY": secret,
         "ENCRYPTION_KEYS": parse_keys(keys_raw),
@@ -134,7 +144,6 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         "EMBEDDED_DATABASE": embedded,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": env.get("STOREFRONT_REDIS_PREFIX", "").strip() or "storefront",
-        "CART_RATE_LIMIT": env.get("STOREFRONT_CART_RATE_LIMIT", "").strip()
-        or "30/second;1000/minute",
+        "CART_RATE_LIMIT": rate_limit,
         **ints,
     }

@@ -31,6 +31,7 @@ HTTP_MESSAGES = {
     404: "There is nothing at this address.",
     405: "This address does not accept that method.",
     413: "The request body is too large (the limit is 64 KB).",
+    429: "Too many changes in a short time. Wait a moment, then try again.",
 }
 
 
@@ -63,5 +64,7 @@ def register(app: Flask) -> None:
             message = f"{request.method} is not allowed here."
         else:
             message = HTTP_MESSAGES.get(status, exc.description or "The request failed.")
-        code = {404: "not_found"}.get(status, "bad_request" if status < 500 else "internal_error")
+        code = {404: "not_found", 429: "rate_limited"}.get(
+            status, "bad_request" if status < 500 else "internal_error"
+        )
         return refusal(status, code, message)

@@ -27,6 +27,9 @@ def app_settings(database_url: str, instance: str, **extra) -> dict:
         "STOREFRONT_DATABASE_URL": database_url,
         "STOREFRONT_SECRET_KEY": "test-secret",
         "STOREFRONT_ENCRYPTION_KEYS": KEY,
+        # Tests fire many changes per second; the rate-limit tests set their own limit.
+        "STOREFRONT_CART_RATE_LIMIT": "10000/second",
+        "RATELIMIT_ENABLED": True,
         "INSTANCE_PATH": instance,
         "TESTING": True,
         **extra,

@@ -19,13 +19,14 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from storefront import clock, realtime, shopper
-from storefront.accounts import services
+from storefront.accounts import data, services
 from storefront.accounts.models import User
 from storefront.cart import notices
 from storefront.cart import services as cart_services
 from storefront.cart.store import Owner
 from storefront.errorpages import refusal
 from storefront.extensions import login_manager
+from storefront.security import REGISTER_LIMIT, SIGN_IN_LIMIT, client_address, limiter
 from storefront.web import is_htmx, safe_next
 
 bp = Blueprint("accounts", __name__)
@@ -77,6 +78,7 @@ def _sign_in(user: User) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(SIGN_IN_LIMIT, key_func=client_address, methods=["POST"])
 def login():
     next_url = safe_next(request.values.get("next"), url_for("catalog.index"))
     if request.method == "GET":
@@ -118,6 +120,7 @@ def _merge_guest_cart_into(user: User) -> tuple[str, int | None]:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(REGISTER_LIMIT, key_func=client_address, methods=["POST"])
 def register():
     if request.method == "GET":
         return render_template("accounts/register.html")
@@ -175,3 +178,36 @@ def session_expires_at() -> datetime | None:
     last_seen = services.session_last_seen(current_user.get_id())
     minutes = current_app.config["SESSION_TIMEOUT_MINUTES"]
     return None if last_seen is None else last_seen + timedelta(minutes=minutes)
+
+
+@bp.get("/account")
+def account():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login", next="/account"))
+    return render_template("accounts/account.html")
+
+
+@bp.get("/account/export")
+def export():
+    if not current_user.is_authenticated:
+        return refusal(401, "not_signed_in", "Sign in to download your data.")
+    response = jsonify(data.export(current_user))
+    response.headers["Content-Disposition"] = 'attachment; filename="storefront-my-data.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/account/delete")
+def delete_account():
+    if not current_user.is_authenticated:
+        return refusal(401, "not_signed_in", "Sign in to delete your account.")
+    user_id = current_user.id
+    try:
+        services.delete_account(current_user, request.form.get("password"))
+    except services.AccountError as exc:
+        return render_template("accounts/account.html", error=exc.message), 403
+    realtime.close_sockets(Owner.user(user_id), reason="account deleted")
+    logout_user()
+    session.clear()
+    flash("Your account, its carts and their history are deleted.")
+    return redirect(url_for("catalog.index"))

@@ -158,3 +158,21 @@ def set_password(email: object, password: object) -> None:
     user.password_hash = hasher.hash(password)
     db.session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
     db.session.commit()
+
+
+def sessions_of(user: User) -> list[AuthSession]:
+    return list(
+        db.session.scalars(
+            select(AuthSession)
+            .where(AuthSession.user_id == user.id)
+            .order_by(AuthSession.created_at)
+        )
+    )
+
+
+def delete_account(user: User, password: object) -> None:
+    """Delete the account with its carts, history and sessions (the database cascades)."""
+    if authenticate(user.email, password) is None:
+        raise AccountError("That password is not right; your account was not deleted.")
+    db.session.delete(user)
+    db.session.commit()

@@ -15,6 +15,7 @@ from storefront.cart import forms, notices, services
 from storefront.cart.services import CartView, Request
 from storefront.cart.store import Change
 from storefront.errors import BadRequest
+from storefront.security import cart_changes
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 IF_MATCH = re.compile(r'^\s*"(\d{1,18})"\s*$')
@@ -94,6 +95,7 @@ def get_cart():
 
 
 @bp.post("/cart/lines")
+@cart_changes
 def add_line():
     body = _body()
     _only_keys(body, {"sku", "quantity", "options"})
@@ -108,6 +110,7 @@ def add_line():
 
 
 @bp.patch("/cart/lines/<line_id>")
+@cart_changes
 def set_quantity(line_id: str):
     body = _body()
     _only_keys(body, {"quantity"})
@@ -118,12 +121,14 @@ def set_quantity(line_id: str):
 
 
 @bp.delete("/cart/lines/<line_id>")
+@cart_changes
 def remove_line(line_id: str):
     owner = shopper.current_owner()
     return _changed(owner, services.remove_line(_request(owner, None), line_id))
 
 
 @bp.delete("/cart")
+@cart_changes
 def clear():
     owner = shopper.current_owner()
     return _changed(owner, services.clear(_request(owner, None)))
@@ -152,6 +157,7 @@ def cart_history():
 
 
 @bp.post("/cart/restore")
+@cart_changes
 def restore():
     body = _body()
     _only_keys(body, {"revision"})

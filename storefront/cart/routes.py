@@ -10,6 +10,7 @@ from storefront import realtime, shopper
 from storefront.cart import forms, notices, services
 from storefront.cart.services import Request
 from storefront.cart.store import Change
+from storefront.security import cart_changes
 from storefront.web import is_htmx, safe_next
 
 bp = Blueprint("cart", __name__)
@@ -84,6 +85,7 @@ def sync():
 
 
 @bp.post("/cart/lines")
+@cart_changes
 def add():
     owner = shopper.current_owner()
     sku = request.form.get("sku", "")
@@ -108,6 +110,7 @@ def _after_line_change(owner, change: Change):
 
 
 @bp.post("/cart/lines/<line_id>")
+@cart_changes
 def set_quantity(line_id: str):
     owner = shopper.current_owner()
     change = services.set_quantity(_request(owner), line_id, forms.quantity())
@@ -115,12 +118,14 @@ def set_quantity(line_id: str):
 
 
 @bp.post("/cart/lines/<line_id>/remove")
+@cart_changes
 def remove(line_id: str):
     owner = shopper.current_owner()
     return _after_line_change(owner, services.remove_line(_request(owner), line_id))
 
 
 @bp.post("/cart/clear")
+@cart_changes
 def clear():
     owner = shopper.current_owner()
     return _after_line_change(owner, services.clear(_request(owner)))
@@ -136,6 +141,7 @@ def history_page():
 
 
 @bp.post("/cart/restore")
+@cart_changes
 def restore():
     owner = shopper.current_owner()
     revision = request.form.get("revision", "")

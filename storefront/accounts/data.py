@@ -1,0 +1,35 @@
+"""A shopper's own data, to take away."""
+
+from __future__ import annotations
+
+from storefront import devices
+from storefront.accounts import services
+from storefront.accounts.models import User
+from storefront.api.serialize import cart_json, history_json
+from storefront.cart import services as cart_services
+from storefront.cart.store import Owner
+
+
+def export(user: User) -> dict:
+    owner = Owner.user(user.id)
+    revisions, before = [], None
+    while page := cart_services.history(owner, before=before, limit=200):
+        revisions.extend(history_json(entry) for entry in page)
+        before = page[-1].revision
+    return {
+        "account": {
+            "email": user.email,
+            "created_at": user.created_at.isoformat(),
+            "support_role": user.is_support,
+        },
+        "signed_in_devices": [
+            {
+                "device": devices.label(s.device),
+                "signed_in_at": s.created_at.isoformat(),
+                "last_seen_at": s.last_seen_at.isoformat(),
+            }
+            for s in services.sessions_of(user)
+        ],
+        "cart": cart_json(cart_services.view(owner)),
+        "cart_history": revisions,
+    }

@@ -1,0 +1,79 @@
+"""Structured logs: one JSON object a line, each with the request id.
+
+What a line may hold is decided here: method, path (never the query string, where searches and
+emails could sit), status, timing, and the shopper as a keyed hash. Request bodies, cookies,
+tokens, emails and cart contents are never passed to a logger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sys
+import time
+
+from flask import Flask, g, request
+
+from storefront import security, shopper
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+log = logging.getLogger("storefront.access")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(entry, default=str)
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("storefront")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def init_app(app: Flask) -> None:
+    configure_logging()
+
+    @app.before_request
+    def start():
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.match(given) else secrets.token_hex(8)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def access_line(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if request.endpoint == "static":
+            return response
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round(
+                        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+                    ),
+                    "shopper": security.keyed_hash(security.shopper_key()),
+                    "device": shopper.device(),
+                }
+            },
+        )
+        return response

@@ -1,0 +1,148 @@
+"""Headers, rate limits, logs without secrets, and the shopper's own data."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+
+import pytest
+from sqlalchemy import func, select
+
+from storefront import create_app
+from storefront.cart import models as m
+from storefront.extensions import db
+from storefront.logs import JsonFormatter
+from tests.conftest import app_settings
+from tests.helpers import Browser
+
+EMAIL = "lin@example.com"
+PASSWORD = "correct horse battery"
+
+
+def test_every_response_carries_the_security_headers(browser):
+    for response in (browser.page("/"), browser.api("GET", "/cart"), browser.page("/nope")):
+        headers = response.headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert "Strict-Transport-Security" not in headers  # plain http: no HSTS
+        assert headers["X-Request-Id"]
+
+
+def test_https_responses_send_hsts_and_secure_cookies(app):
+    client = app.test_client()
+    response = client.get("/", base_url="https://shop.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_pages_have_no_inline_script(browser):
+    for path in ("/", "/products/DEMO-0001", "/cart", "/login", "/register", "/cart/history"):
+        html = browser.page(path).get_data(as_text=True)
+        assert "<script>" not in html and " onclick=" not in html and "style=" not in html
+
+
+@pytest.fixture
+def settings():
+    return {"STOREFRONT_CART_RATE_LIMIT": "3/minute"}
+
+
+def test_cart_changes_are_rate_limited_per_shopper(browser, other_browser):
+    for _ in range(3):
+        assert browser.add("DEMO-0030").status_code == 200
+    refused = browser.add("DEMO-0030")
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "rate_limited" and "Retry-After" in refused.headers
+    assert browser.cart()["item_count"] == 3
+    page = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1"})
+    assert page.status_code == 429
+    assert other_browser.add("DEMO-0030").status_code == 200  # another shopper is not slowed
+
+
+def test_sign_in_is_rate_limited(browser):
+    statuses = [
+        browser.form("/login", {"email": EMAIL, "password": "wrong password!"}).status_code
+        for _ in range(11)
+    ]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def test_rate_limits_are_shared_across_processes_through_redis(database_url, tmp_path):
+    shared = {
+        "STOREFRONT_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "STOREFRONT_REDIS_PREFIX": f"sftest-{secrets.token_hex(4)}",
+        "STOREFRONT_CART_RATE_LIMIT": "2/minute",
+    }
+    one = create_app(app_settings(database_url, str(tmp_path), **shared))
+    two = create_app(app_settings(database_url, str(tmp_path), **shared))
+    first = Browser(one.test_client())
+    assert first.add("DEMO-0030").status_code == 200
+    second = Browser(two.test_client())
+    second.client.set_cookie("storefront", first.client.get_cookie("storefront").value)
+    second.csrf = first.csrf
+    assert second.add("DEMO-0030").status_code == 200
+    assert first.add("DEMO-0030").status_code == 429
+
+
+def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("storefront")
+    logger.addHandler(handler)
+    engraving = "Secret engraving for Ada"
+    try:
+        browser.register(EMAIL, PASSWORD)
+        browser.add("DEMO-0011", 1, {"engraving": engraving})
+        browser.page("/cart")
+        browser.page(f"/?q={EMAIL}")
+        browser.api("GET", "/cart/history")
+        browser.page("/account/export")
+        browser.logout()
+        browser.login(EMAIL, PASSWORD)
+        browser.form("/login", {"email": EMAIL, "password": "wrong " + PASSWORD})
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert len(lines) > 8 and all(line["request_id"] for line in lines if "path" in line)
+    cookie = browser.client.get_cookie("storefront").value
+    for secret in (EMAIL, PASSWORD, engraving, cookie, browser.csrf, "DEMO-0011"):
+        assert secret not in output, secret
+
+
+def test_a_shopper_can_download_their_data(browser):
+    browser.register(EMAIL, PASSWORD)
+    browser.add("DEMO-0030", 2)
+    response = browser.page("/account/export")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    data = response.json
+    assert data["account"]["email"] == EMAIL
+    assert data["cart"]["lines"][0]["sku"] == "DEMO-0030"
+    assert data["cart_history"][0]["summary"] == "Added 2 × Honey Mug"
+    assert data["signed_in_devices"][0]["device"] == "Chrome on Linux"
+    browser.logout()
+    assert browser.page("/account/export").status_code == 401
+
+
+def test_deleting_an_account_takes_its_carts_history_and_sessions(app, browser):
+    browser.register(EMAIL, PASSWORD)
+    browser.add("DEMO-0030", 2)
+    copied = browser.client.get_cookie("storefront").value
+    wrong = browser.form("/account/delete", {"password": "not my password"})
+    assert wrong.status_code == 403 and browser.cart()["item_count"] == 2
+    assert browser.form("/account/delete", {"password": PASSWORD}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(m.Cart)) == 0
+        assert db.session.scalar(select(func.count()).select_from(m.CartRevision)) == 0
+    thief = Browser(app.test_client())
+    thief.client.set_cookie("storefront", copied)
+    assert thief.cart()["item_count"] == 0
+    browser.page("/")
+    assert browser.login(EMAIL, PASSWORD).status_code == 401
