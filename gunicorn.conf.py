@@ -25,6 +25,11 @@ workers = (
     if os.environ.get("STOREFRONT_REDIS_URL")
     else 1
 )
+# HTTPS straight from gunicorn (the alternative: a TLS proxy in front and STOREFRONT_PROXY_HOPS).
+if os.environ.get("STOREFRONT_TLS_CERT"):
+    certfile = os.environ["STOREFRONT_TLS_CERT"]
+    keyfile = os.environ.get("STOREFRONT_TLS_KEY", certfile)
+
 # Keep-alive long enough for a page's burst of requests; timeouts generous for slow clients.
 keepalive = 5
 timeout = 60

@@ -61,7 +61,10 @@
   document.addEventListener("htmx:oobBeforeSwap", (evt) => {
     const el = incoming(evt.detail.fragment);
     if (!el || !el.dataset) return;
-    if (el.dataset.originPage && el.dataset.originPage === pageId()) {
+    // Only the notice: #cart-state names its origin too, and the page that made the change must
+    // still move to the version it produced.
+    const target = evt.detail.target;
+    if (target && target.id === "notice" && el.dataset.originPage && el.dataset.originPage === pageId()) {
       evt.preventDefault(); // "on another device" is not news to the page that did it
       return;
     }
@@ -194,6 +197,9 @@
     d.headers["X-CSRF-Token"] = csrfMeta() ? csrfMeta().content : "";
     d.headers["X-Page-Id"] = pageId();
     if (d.verb === "get") return;
+    // The header carries the token (kept fresh by resync); a form's hidden copy may be stale.
+    if (d.formData) d.formData.delete("csrf_token");
+    delete d.parameters.csrf_token;
     // Every change gets its own key (a form's rendered key may have been used already), and the
     // version this page shows, so the server can tell what this page had seen.
     const key = newKey();
@@ -205,71 +211,96 @@
 
   document.addEventListener("htmx:beforeRequest", (evt) => {
     const cfg = evt.detail.requestConfig;
-    if (!cfg || cfg.verb === "get" || navigator.onLine) return;
-    evt.preventDefault();
-    enqueue(cfg);
+    const xhr = evt.detail.xhr;
+    if (!cfg || cfg.verb === "get") return;
+    if (!navigator.onLine) {
+      evt.preventDefault();
+      enqueue(cfg);
+      return;
+    }
+    // Listen on the request itself, not on the document: the push of this very change often
+    // replaces the form that sent it before the answer arrives, and events htmx fires on a
+    // detached form never reach the document.
+    if (!xhr) return;
+    const sentAt = Number(cfg.formData ? cfg.formData.get("version") : shown().version);
+    xhr.addEventListener("load", () => answered(cfg, xhr, sentAt));
+    // A request that may or may not have reached the server is queued under the same key:
+    // replaying it can never apply it twice.
+    xhr.addEventListener("error", () => enqueue(cfg));
   });
 
-  // A request that may or may not have reached the server is queued under the same key:
-  // replaying it can never apply it twice.
-  document.addEventListener("htmx:sendError", (evt) => {
-    const cfg = evt.detail.requestConfig;
-    if (cfg && cfg.verb !== "get") enqueue(cfg);
-  });
-
-  function enqueue(cfg) {
+  function paramsOf(cfg) {
     const params = {};
     (cfg.formData || new FormData()).forEach((value, name) => { if (name !== "csrf_token") params[name] = value; });
     if (!params.idempotency_key) params.idempotency_key = newKey();
+    return params;
+  }
+
+  function enqueue(cfg) {
     const items = queue();
-    items.push({ path: cfg.path, params });
+    items.push({ path: cfg.path, params: paramsOf(cfg) });
     saveQueue(items);
     showStatus();
+    if (navigator.onLine) retryLater(); // it failed while online: the server may be away
     say('<p class="notice">You are offline. The change is saved on this device and will be sent when the connection returns.</p>');
   }
 
-  document.addEventListener("htmx:afterRequest", (evt) => {
-    const cfg = evt.detail.requestConfig;
-    const xhr = evt.detail.xhr;
-    if (!cfg || !xhr || !evt.detail.successful) return;
+  function answered(cfg, xhr, sentAt) {
+    if (xhr.status < 200 || xhr.status > 299) return;
     const match = /^\/cart\/lines\/([^/]+)$/.exec(cfg.path);
     const version = Number(xhr.getResponseHeader("X-Cart-Version"));
     if (match && version && cfg.formData) {
       myWrites.set(decodeURIComponent(match[1]), { quantity: Number(cfg.formData.get("quantity")), version });
     }
-    if (version > shown().version + 1) resync(); // our change landed after others we never saw
-  });
+    if (version > sentAt + 1) resync(); // our change landed after others we may not have seen
+  }
 
-  // A stale CSRF token (signed in or out in another tab): fetch a fresh one, then retry once.
+  // A stale CSRF token (signed in or out in another tab): fetch a fresh one, then send the same
+  // change once more, under the same key. Sent by hand: the form may be gone by then (resync
+  // redraws the lines), and its hidden token field is the stale one.
   document.addEventListener("htmx:beforeSwap", (evt) => {
     const xhr = evt.detail.xhr;
-    if (!xhr || xhr.status !== 403 || xhr.responseText.indexOf("security token") < 0) return;
-    const elt = evt.detail.requestConfig && evt.detail.requestConfig.elt;
-    if (!elt || elt.dataset.csrfRetried) return;
+    const cfg = evt.detail.requestConfig;
+    if (!xhr || !cfg || xhr.status !== 403 || xhr.responseText.indexOf("security token") < 0) return;
     evt.detail.shouldSwap = false;
-    elt.dataset.csrfRetried = "1";
-    resync().then(() => {
-      htmx.trigger(elt, elt.tagName === "FORM" ? "submit" : "click");
-      setTimeout(() => { delete elt.dataset.csrfRetried; }, 5000);
-    });
+    const item = { path: cfg.path, params: paramsOf(cfg) };
+    resync()
+      .then(() => send(item))
+      .then((response) => response.text().then((html) => (response.ok ? applyOutOfBand(html) : say(html))))
+      .catch(() => {});
   });
+
+  // A change that could not be sent is tried again a little later, with backoff: the network
+  // may need a moment after 'online', or the server may be away while the browser is online.
+  let retryTimer = null;
+  let retryDelay = 0;
+  function retryLater() {
+    if (retryTimer) return;
+    retryDelay = Math.min(30000, retryDelay ? retryDelay * 2 : 1000);
+    retryTimer = setTimeout(() => { retryTimer = null; replayQueue(); }, retryDelay);
+  }
 
   async function replayQueue() {
     if (replaying || !navigator.onLine || !queue().length) return;
     replaying = true;
     try {
       while (queue().length) {
-        const [item, ...rest] = queue();
+        const item = queue()[0];
         let response;
         try {
           response = await send(item);
           if (response.status === 403) { await resync(); response = await send(item); }
         } catch (e) {
-          break; // still offline: try again later
+          retryLater(); // still offline, or the server is away: try again later
+          break;
         }
-        if (response.status === 429) break;
+        if (response.status === 429 || response.status >= 500) { retryLater(); break; }
+        retryDelay = 0;
         const html = await response.text();
-        saveQueue(rest);
+        // Drop this item by its key, not by position: other changes may have been queued
+        // meanwhile (by this tab or another one).
+        const key = item.params.idempotency_key;
+        saveQueue(queue().filter((other) => other.params.idempotency_key !== key));
         showStatus();
         if (response.ok) applyOutOfBand(html);
         else say(html);
@@ -297,11 +328,15 @@
 
   // --- connection state and revalidation ------------------------------------------------------
 
+  // A socket may well outlive a spell offline: coming back, say what it really is.
+  let socketOpen = false;
   document.addEventListener("htmx:wsConnecting", () => showStatus(navigator.onLine ? "connecting" : "offline"));
-  document.addEventListener("htmx:wsOpen", () => showStatus("connected"));
-  document.addEventListener("htmx:wsClose", () => showStatus(navigator.onLine ? "connecting" : "offline"));
+  document.addEventListener("htmx:wsOpen", () => { socketOpen = true; showStatus("connected"); });
+  document.addEventListener("htmx:wsClose", () => { socketOpen = false; showStatus(navigator.onLine ? "connecting" : "offline"); });
   window.addEventListener("offline", () => showStatus("offline"));
-  window.addEventListener("online", () => { showStatus("connecting"); replayQueue().then(resync); });
+  // Every tab shows the same count: another tab's queued or sent change updates this one too.
+  window.addEventListener("storage", (evt) => { if (evt.key === QUEUE_KEY || evt.key === null) showStatus(); });
+  window.addEventListener("online", () => { showStatus(socketOpen ? "connected" : "connecting"); replayQueue().then(resync); });
   window.addEventListener("focus", () => resync());
   document.addEventListener("visibilitychange", () => { if (!document.hidden) resync(); });
   document.addEventListener("DOMContentLoaded", () => {
