@@ -121,3 +121,19 @@ def _push_request_context():
     would then share a CSRF token cache and a stale read transaction, which production never does.
     """
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Argon2 with its production cost makes every sign-up in the suite slow; the checks under
+    test (verify, wrong password, unknown email) behave the same at the lowest cost."""
+    from argon2 import PasswordHasher
+
+    from storefront.accounts import services
+
+    original = services.hasher
+    services.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    services._dummy_hash.cache_clear()
+    yield
+    services.hasher = original
+    services._dummy_hash.cache_clear()
