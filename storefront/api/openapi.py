@@ -32,7 +32,7 @@ def _cart_result() -> dict:
     return {
         "description": "The cart (or, with Prefer: return=minimal, its summary).",
         "headers": {"ETag": {"schema": {"type": "string"}, "description": 'The version, "7".'}},
-        "content": {"application/json": {"schema": {"oneOf": [_ref("Cart"), _ref("CartSummary")]}}},
+        "content": {"application/json": {"schema": {"anyOf": [_ref("Cart"), _ref("CartSummary")]}}},
     }
 
 
@@ -191,7 +191,11 @@ def document() -> dict:
                 "get": {
                     "summary": "The cart's revisions, newest first",
                     "parameters": [
-                        {"name": "before", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                        },
                         {
                             "name": "limit",
                             "in": "query",
