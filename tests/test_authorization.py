@@ -102,10 +102,8 @@ def test_authorization_matrix(world, role, method, path, body, expected):
     assert response.status_code == expected[ROLES.index(role)], response.get_data(as_text=True)[
         :300
     ]
-    changes_owner = (
-        (path in OWNER_CART_CHANGES
-        and response.status_code < 400)
-        or (role == "owner" and method != "GET" and path not in ("/logout", "/session/renew"))
+    changes_owner = (path in OWNER_CART_CHANGES and response.status_code < 400) or (
+        role == "owner" and method != "GET" and path not in ("/logout", "/session/renew")
     )
     if not changes_owner and role != "owner":
         assert world["owner"].cart() == owner_before  # nobody else touched the owner's cart

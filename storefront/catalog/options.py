@@ -113,7 +113,9 @@ def normalise(specs: tuple[OptionSpec, ...], given: dict) -> dict[str, str]:
             raise InvalidOptionError(f"Option {name!r} must be text.")
         if spec.is_text:
             value = unicodedata.normalize("NFC", value).strip()
-            if "\x00" in value:
+            # Control characters and lone surrogates: nothing a shopper types, and the latter
+            # cannot even be stored as UTF-8.
+            if not value.isprintable():
                 raise InvalidOptionError(
                     f"Option {name!r} contains a character that is not allowed."
                 )
