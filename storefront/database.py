@@ -7,12 +7,19 @@ deadlocks). PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import threading
+import weakref
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from storefront.extensions import db
 
 WRITE = {"storefront_write": True}
+CHECKPOINT_SECONDS = 1.0
 
 
 def configure(engine: Engine) -> None:
@@ -28,9 +35,15 @@ def configure(engine: Engine) -> None:
             "synchronous=NORMAL",
             "foreign_keys=ON",
             "busy_timeout=30000",
+            # Checkpoints run in the background (below), not inside a shopper's request.
+            "wal_autocheckpoint=0",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
+
+    path = engine.url.database
+    if path and path != ":memory:":
+        _start_checkpointer(engine, path)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
@@ -43,3 +56,34 @@ def begin_write() -> None:
     if db.session().in_transaction():
         db.session.commit()
     db.session.connection(execution_options=WRITE)
+
+
+def _start_checkpointer(engine: Engine, path: str) -> None:
+    """Copy the WAL back into the database every second, off the request path.
+
+    A PASSIVE checkpoint never waits for readers or writers; it stops when the engine is gone.
+    Started lazily per process, so it also runs in every gunicorn worker after the fork.
+    """
+    alive = weakref.ref(engine)
+    stop = threading.Event()
+
+    def run():
+        connection = sqlite3.connect(path, timeout=1, check_same_thread=False)
+        try:
+            while not stop.wait(CHECKPOINT_SECONDS) and alive() is not None:
+                # Busy or briefly locked: the next round catches up.
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
+
+    started: dict[int, threading.Thread] = {}
+
+    @event.listens_for(engine, "connect")
+    def ensure_running(_dbapi_connection, _record):
+        pid = os.getpid()
+        if pid not in started:
+            started[pid] = threading.Thread(target=run, name="sqlite-checkpoint", daemon=True)
+            started[pid].start()
+
+    weakref.finalize(engine, stop.set)

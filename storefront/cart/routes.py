@@ -25,7 +25,12 @@ def glance():
             g.cart_glance = services.glance(shopper.current_owner())
         return g.cart_glance
 
-    return {"cart_glance": cart_glance}
+    def cart_kept_until():
+        if "cart_kept_until" not in g:
+            g.cart_kept_until = services.kept_until(shopper.current_owner())
+        return g.cart_kept_until
+
+    return {"cart_glance": cart_glance, "cart_kept_until": cart_kept_until}
 
 
 def _request(owner) -> Request:

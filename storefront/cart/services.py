@@ -147,20 +147,27 @@ def adopt_guest_cart(guest: Owner, user_id: int) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
 class LineView:
     id: str
     sku: str
     name: str
     quantity: int
     options: dict[str, str]
-    unit_price: Decimal
+    unit_cents: int  # money stays in integer cents; Decimal only when shown
     available: bool
     in_stock: int
 
     @property
+    def unit_price(self) -> Decimal:
+        return self.unit_cents * CENT
+
+    @property
     def line_total(self) -> Decimal:
-        return self.unit_price * self.quantity
+        return self.unit_cents * self.quantity * CENT
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,11 @@ class CartView:
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((ln.line_total for ln in self.lines if ln.available), Decimal("0.00"))
+        cents = sum(ln.unit_cents * ln.quantity for ln in self.lines if ln.available)
+        return cents * CENT
+
+
+MISSING = catalog.ProductFacts("", "", 0, 0, False)
 
 
 def describe(cart_id: int | None, version: int, cart: Cart) -> CartView:
@@ -184,17 +195,17 @@ def describe(cart_id: int | None, version: int, cart: Cart) -> CartView:
     products = catalog.facts_for(line.sku for line in cart.lines)
     views = []
     for line in cart.lines:
-        product = products.get(line.sku)
+        product = products.get(line.sku, MISSING)
         views.append(
             LineView(
-                id=line.id,
-                sku=line.sku,
-                name=product.name if product else line.sku,
-                quantity=line.quantity,
-                options=dict(line.options),
-                unit_price=product.price if product else Decimal("0.00"),
-                available=bool(product and product.available),
-                in_stock=product.stock if product and product.active else 0,
+                line.id,
+                line.sku,
+                product.name or line.sku,
+                line.quantity,
+                dict(line.options),
+                product.price_cents,
+                product.active and product.stock > 0,
+                product.stock if product.active else 0,
             )
         )
     return CartView(cart_id, version, tuple(views))
@@ -210,32 +221,26 @@ def view_change(change: Change) -> CartView:
 
 
 @dataclass(frozen=True)
-class Summary:
-    version: int
-    item_count: int
-    subtotal: Decimal
-
-
-def summarise(cart_view: CartView) -> Summary:
-    return Summary(cart_view.version, cart_view.item_count, cart_view.subtotal)
-
-
-@dataclass(frozen=True)
 class Glance:
     """What every page's header needs: no catalog look-up."""
 
     cart_id: int | None
     version: int
     item_count: int
-    kept_until: datetime | None = None  # guests only: when an untouched cart is forgotten
 
 
 def glance(owner: Owner) -> Glance:
     snap = store.read(owner)
-    kept_until = None
-    if owner.user_id is None and snap.updated_at is not None:
-        kept_until = snap.updated_at + timedelta(days=current_app.config["GUEST_CART_DAYS"])
-    return Glance(snap.cart_id, snap.version, snap.cart.item_count, kept_until)
+    return Glance(snap.cart_id, snap.version, snap.cart.item_count)
+
+
+def kept_until(owner: Owner) -> datetime | None:
+    """Guests only: when their cart is forgotten unless it changes before."""
+    if owner.user_id is not None:
+        return None
+    changed = store.last_change(owner)
+    days = current_app.config["GUEST_CART_DAYS"]
+    return None if changed is None else changed + timedelta(days=days)
 
 
 def names_for(skus: set[str]) -> dict[str, str]:

@@ -67,7 +67,6 @@ class Snapshot:
     cart_id: int | None
     version: int
     cart: Cart
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,13 @@ def read(owner: Owner) -> Snapshot:
     row = _find(owner, lock=False)
     if row is None or _guest_expired(row):
         return Snapshot(None, 0, EMPTY)
-    return Snapshot(row.id, row.version, _open_cart(row), row.updated_at)
+    return Snapshot(row.id, row.version, _open_cart(row))
+
+
+def last_change(owner: Owner) -> datetime | None:
+    """When the owner's cart last changed, without opening it."""
+    stmt = select(m.Cart.updated_at).where(_owner_clause(owner), m.Cart.status == m.OPEN)
+    return db.session.scalar(stmt)
 
 
 def _insert_cart(owner: Owner) -> None:
