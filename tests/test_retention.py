@@ -149,3 +149,13 @@ def test_stay_signed_in_renews_the_idle_timeout(browser):
     browser.logout()
     response = browser.form("/session/renew", headers={"Accept": "application/json"})
     assert response.status_code == 401
+
+
+def test_session_status_answers_without_renewing(browser):
+    clock.freeze(clock.now())
+    browser.register("c@example.com")
+    clock.advance(timedelta(minutes=10))
+    status = browser.page("/session/status").json
+    assert status == {"signed_in": True, "seconds_left": 20 * 60}
+    clock.advance(timedelta(minutes=21))
+    assert browser.page("/session/status").json == {"signed_in": False, "seconds_left": 0}

@@ -13,10 +13,32 @@
   function schedule() {
     clearTimeout(timer);
     const left = expiresAt - Date.now();
-    if (left <= 0) return signedOut();
+    if (left <= 0) return checkThen(signedOut);
     const untilWarning = left - warnBefore();
-    timer = untilWarning > 0 ? setTimeout(schedule, untilWarning) : setTimeout(signedOut, left);
-    if (untilWarning <= 0) warn(left);
+    if (untilWarning > 0) {
+      timer = setTimeout(schedule, untilWarning);
+      return;
+    }
+    timer = setTimeout(schedule, left);
+    checkThen(() => warn(left));
+  }
+
+  // Another tab of this browser may have kept the session alive: ask the server (without
+  // renewing anything) before warning or saying the session has ended.
+  async function checkThen(act) {
+    try {
+      const response = await fetch("/session/status", { credentials: "same-origin" });
+      const status = await response.json();
+      if (status.signed_in && status.seconds_left * 1000 > warnBefore()) {
+        expiresAt = Date.now() + status.seconds_left * 1000;
+        clearWarning();
+        return schedule();
+      }
+      if (!status.signed_in) return signedOut();
+    } catch (e) {
+      // Unreachable server: fall back to this page's own clock.
+    }
+    act();
   }
 
   function warn(left) {
@@ -29,6 +51,7 @@
 
   function signedOut() {
     clearTimeout(timer);
+    expiresAt = 0;
     notice().innerHTML =
       '<p class="notice" data-testid="session-ended">You were signed out after a while without activity. ' +
       'Your cart is saved with your account: <a href="/login">sign in</a> to see it.</p>';
@@ -57,11 +80,17 @@
   });
 
   // Any request this page makes counts as activity on the server; move our clock with it.
-  document.addEventListener("htmx:afterRequest", (evt) => {
-    if (!expiresAt || !evt.detail.successful) return;
-    expiresAt = Date.now() + minutes * 60 * 1000;
-    clearWarning();
-    schedule();
+  // Listen on the request itself: the element that sent it may be swapped away (a pushed
+  // copy of our own change can arrive first) before htmx reports the request done.
+  document.addEventListener("htmx:beforeSend", (evt) => {
+    const xhr = evt.detail.xhr;
+    if (!expiresAt || !xhr) return;
+    xhr.addEventListener("load", () => {
+      if (xhr.status < 200 || xhr.status > 299) return;
+      expiresAt = Date.now() + minutes * 60 * 1000;
+      clearWarning();
+      schedule();
+    });
   });
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -31,7 +31,13 @@ from storefront.web import is_htmx, safe_next
 
 bp = Blueprint("accounts", __name__)
 # Requests that must not count as the shopper being active.
-NOT_ACTIVITY = {"static", "health.healthz", "health.readyz", "realtime.cart_socket"}
+NOT_ACTIVITY = {
+    "static",
+    "health.healthz",
+    "health.readyz",
+    "realtime.cart_socket",
+    "accounts.session_status",
+}
 
 
 @login_manager.user_loader
@@ -159,6 +165,13 @@ def renew_session():
         return jsonify(expires_at=expires.isoformat(), seconds_left=seconds_until(expires))
     flash("You stay signed in.")
     return redirect(safe_next(request.referrer and urlsplit(request.referrer).path, "/"))
+
+
+@bp.get("/session/status")
+def session_status():
+    """How long this device stays signed in; asking does not count as activity."""
+    left = session_seconds_left()
+    return jsonify(signed_in=left is not None, seconds_left=left or 0)
 
 
 def seconds_until(moment: datetime) -> int:

@@ -139,8 +139,10 @@ UNRESTORED_REASONS = {
 }
 
 
-def restore_notice(revision: int, unrestored: list[dict], names: Mapping[str, str]) -> str:
-    text = f"Your cart is back as it was at revision {revision}."
+def restore_notice(
+    revision: int, unrestored: list[dict], names: Mapping[str, str], whose: str = "Your cart is"
+) -> str:
+    text = f"{whose} back as it was at revision {revision}."
     for entry in unrestored:
         name = names.get(entry["sku"], entry["sku"])
         kept = f"kept {entry['kept']} of {entry['requested']}" if entry["kept"] else "not restored"

@@ -45,5 +45,6 @@ def restore():
         Owner.user(customer.id), "Customer support restored an earlier version of your cart."
     )
     names = cart_services.names_for({entry["sku"] for entry in result.unrestored})
-    flash(notices.restore_notice(int(revision), result.unrestored, names))
+    whose = f"The cart of {customer.email} is"
+    flash(notices.restore_notice(int(revision), result.unrestored, names, whose))
     return redirect(url_for("support.index", email=customer.email))
