@@ -85,14 +85,6 @@ class ProductFacts(NamedTuple):
     stock: int
     active: bool
 
-    @property
-    def price(self) -> Decimal:
-        return Decimal(self.price_cents).scaleb(-2)
-
-    @property
-    def available(self) -> bool:
-        return self.active and self.stock > 0
-
 
 def facts_for(skus: Iterable[str]) -> dict[str, ProductFacts]:
     wanted = sorted(set(skus))
