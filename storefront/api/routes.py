@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from flask_wtf.csrf import generate_csrf
 
 from storefront import realtime, shopper
@@ -71,7 +71,8 @@ def _respond(cart: CartView, **extra):
 def _changed(owner, change: Change):
     shopper.changed_cart()
     view = services.view_change(change)
-    names = services.names_for(notices.skus_named_by(change))
+    g.cart_kept_until = services.changed_now(owner)
+    names = services.names_for(notices.skus_named_by(change), view)
     realtime.publish_change(
         owner,
         change,

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from flask import current_app
 
-from storefront import devices
+from storefront import clock, devices
 from storefront.cart import history as cart_history
 from storefront.cart import notices, state, store
 from storefront.cart.state import AddLine, Cart, Clear, Limits, MergeIn, RemoveLine, SetQuantity
@@ -243,8 +243,20 @@ def kept_until(owner: Owner) -> datetime | None:
     return None if changed is None else changed + timedelta(days=days)
 
 
-def names_for(skus: set[str]) -> dict[str, str]:
-    return {sku: facts.name for sku, facts in catalog.facts_for(skus).items()} if skus else {}
+def names_for(skus: set[str], known: CartView | None = None) -> dict[str, str]:
+    """Product names; those already in ``known`` (a cart just described) cost no query."""
+    names = {line.sku: line.name for line in known.lines} if known is not None else {}
+    missing = skus - names.keys()
+    if missing:
+        names.update((sku, facts.name) for sku, facts in catalog.facts_for(missing).items())
+    return names
+
+
+def changed_now(owner: Owner) -> datetime | None:
+    """kept_until for a cart that has just changed: no need to ask the database."""
+    if owner.user_id is not None:
+        return None
+    return clock.now() + timedelta(days=current_app.config["GUEST_CART_DAYS"])
 
 
 def product(sku: str) -> Product | None:
