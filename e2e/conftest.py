@@ -9,7 +9,10 @@ Run from the repository root with ``.venv/bin/pytest e2e -q``. Independent of ``
   session, driven by Playwright without any browser download.
 - ``new_device``: a factory; each call opens a new browser context (one device of one shopper)
   and returns its page. Contexts are closed after the test; on failure a screenshot and the
-  page's HTML go to ``e2e/artifacts/``. Any 5xx answer seen by a device fails the test.
+  page's HTML go to ``e2e/artifacts/``. Any 5xx answer seen by a device fails the test. Each
+  device sends a client address of its own (``X-Forwarded-For``; the server trusts one proxy
+  hop), so per-address limits such as sign-in attempts count per device, as in real life.
+  ``device_factory`` does the same for servers of a test's own (see ``test_multi_instance``).
 
 Without ``/usr/bin/chromium`` (or without ``e2e/node_modules/axe-core``, for the accessibility
 tests) tests are skipped locally, but fail when ``CI=true``: CI must never pass by skipping.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -90,9 +94,19 @@ def free_port() -> int:
 class LiveServer:
     """gunicorn serving ``wsgi:app`` from the repository root, on a database of its own."""
 
-    def __init__(self, workdir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        log_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        workers: int | None = None,
+    ) -> None:
+        """``env`` is laid over the defaults (a shared database, Redis and keys, for several
+        instances of one shop); ``workers`` is passed to gunicorn as ``-w``."""
         self.workdir = workdir
         self.log_path = log_path
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -101,10 +115,14 @@ class LiveServer:
             "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
             "STOREFRONT_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "PYTHONUNBUFFERED": "1",
+            # As behind one reverse proxy: each device says which address it comes from (see
+            # device_factory), so per-address limits (sign-in, register) count per device.
+            "STOREFRONT_PROXY_HOPS": "1",
         }
         # A developer's shell may point at a Redis or another bind; this server is self-contained.
         for name in ("STOREFRONT_REDIS_URL", "STOREFRONT_BIND", "STOREFRONT_WORKERS"):
             self.env.pop(name, None)
+        self.env.update(env or {})
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
@@ -128,8 +146,11 @@ class LiveServer:
         with self.log_path.open("a") as log:
             log.write(f"\n===== e2e: start #{self.starts} on {self.url} =====\n")
             log.flush()
+            command = [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{self.port}"]
+            if self.workers is not None:
+                command += ["-w", str(self.workers)]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{self.port}"],
+                command,
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -244,10 +265,16 @@ def _artifact_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::", 1)[-1])[:120]
 
 
-@pytest.fixture
-def new_device(request, browser, shop_server):
-    """``new_device(**context_options)`` opens one more device (browser context) and returns its
-    page, still blank; ``page.goto("/path")`` is relative to the live server."""
+# Every device of the session comes from an address of its own (10.0.0.0/8, one per context).
+DEVICE_ADDRESSES = (f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in itertools.count(1))
+
+
+@contextlib.contextmanager
+def device_factory(request, browser, base_url: str, servers: list[LiveServer]):
+    """What ``new_device`` yields, for any server(s): ``servers`` are the processes whose logs
+    go to ``e2e/artifacts/`` when the test fails or a device sees a 5xx. ``open_device`` takes
+    browser context options; ``base_url`` among them picks another server. Each device sends
+    its own client address in ``X-Forwarded-For`` (the servers trust one proxy hop)."""
     contexts = []
     server_errors: list[str] = []
 
@@ -256,7 +283,11 @@ def new_device(request, browser, shop_server):
             server_errors.append(f"{response.status} {response.request.method} {response.url}")
 
     def open_device(**options):
-        context = browser.new_context(base_url=shop_server.url, **options)
+        address = next(DEVICE_ADDRESSES)
+        headers = {"X-Forwarded-For": address, **options.pop("extra_http_headers", {})}
+        context = browser.new_context(
+            **{"base_url": base_url, "extra_http_headers": headers, **options}
+        )
         context.set_default_timeout(WAIT_MS)
         context.on("response", on_response)
         contexts.append(context)
@@ -278,16 +309,27 @@ def new_device(request, browser, shop_server):
                     Path(f"{stem}.txt").write_text(f"could not capture: {exc}")
         with contextlib.suppress(Exception):  # already closed by the test
             context.close()
+    logs = [ARTIFACTS / f"{name}-{server.log_path.stem}.log" for server in servers]
     if failed or server_errors:
-        shutil.copyfile(shop_server.log_path, ARTIFACTS / f"{name}-gunicorn.log")
+        for server, log in zip(servers, logs, strict=True):
+            with contextlib.suppress(OSError):
+                shutil.copyfile(server.log_path, log)
     if server_errors and not failed:
         # Whatever the page showed, a 5xx is a bug: report it even if every assertion held.
         pytest.fail(
             "the server answered with an error during this test:\n  "
             + "\n  ".join(server_errors)
-            + f"\nserver log: {ARTIFACTS / (name + '-gunicorn.log')}",
+            + f"\nserver log: {', '.join(map(str, logs))}",
             pytrace=False,
         )
+
+
+@pytest.fixture
+def new_device(request, browser, shop_server):
+    """``new_device(**context_options)`` opens one more device (browser context) and returns its
+    page, still blank; ``page.goto("/path")`` is relative to the live server."""
+    with device_factory(request, browser, shop_server.url, [shop_server]) as open_device:
+        yield open_device
 
 
 @pytest.fixture(scope="session")

@@ -141,3 +141,191 @@ def cart_contents(page: Page) -> dict[str, int]:
         sku = line.get_attribute("data-sku")
         contents[sku] = int(line.get_by_test_id("line-quantity").input_value())
     return contents
+
+
+# --- live sync ------------------------------------------------------------------------------
+
+ELSEWHERE = "on another device"
+
+
+def sync_status(page: Page) -> Locator:
+    return page.get_by_test_id("sync-status")
+
+
+def wait_connected(page: Page) -> None:
+    """The page's live socket is open (the indicator says so, in its attribute and in words)."""
+    status = sync_status(page)
+    expect(status).to_have_attribute("data-state", "connected")
+    expect(status).to_contain_text("connected")
+
+
+def line_quantity(page: Page, sku: str) -> Locator:
+    return cart_line(page, sku).get_by_test_id("line-quantity")
+
+
+def set_quantity(page: Page, sku: str, quantity: int) -> None:
+    """Type a new quantity on /cart and press Enter (htmx posts it); waits for the answer."""
+    field = line_quantity(page, sku)
+    with page.expect_response(
+        lambda r: "/cart/lines/" in r.url and r.request.method == "POST"
+    ) as answer:
+        field.fill(str(quantity))
+        field.press("Enter")
+    assert answer.value.status == 200, f"set {sku} to {quantity}: HTTP {answer.value.status}"
+
+
+def remove_line(page: Page, sku: str) -> None:
+    with page.expect_response(lambda r: r.url.endswith("/remove")) as answer:
+        cart_line(page, sku).get_by_test_id("line-remove").click()
+    assert answer.value.status == 200, f"remove {sku}: HTTP {answer.value.status}"
+
+
+def clear_cart(page: Page) -> None:
+    with page.expect_response(lambda r: r.url.endswith("/cart/clear")) as answer:
+        page.get_by_test_id("cart-clear").click()
+    assert answer.value.status == 200, f"clear: HTTP {answer.value.status}"
+
+
+def api_cart(page: Page) -> dict:
+    """The cart as the server keeps it, read over the JSON API with this device's cookies."""
+    response = page.request.get("/api/v1/cart")
+    assert response.status == 200, f"GET /api/v1/cart: HTTP {response.status}"
+    return response.json()
+
+
+def api_history(page: Page, limit: int = 50) -> list[dict]:
+    """The cart's revisions, newest first, over the JSON API."""
+    response = page.request.get(f"/api/v1/cart/history?limit={limit}")
+    assert response.status == 200, f"GET /api/v1/cart/history: HTTP {response.status}"
+    return response.json()["revisions"]
+
+
+def api_contents(page: Page) -> dict[str, int]:
+    return {line["sku"]: line["quantity"] for line in api_cart(page)["lines"]}
+
+
+def shown_contents(page: Page) -> dict[str, int]:
+    """{sku: quantity} as the open page shows it now (no navigation)."""
+    return {
+        line.get_attribute("data-sku"): int(line.get_by_test_id("line-quantity").input_value())
+        for line in page.get_by_test_id("cart-line").all()
+    }
+
+
+def expect_lines(page: Page, contents: dict[str, int], timeout: float | None = None) -> None:
+    """Waits until the open /cart page shows exactly these lines and quantities, and the badge
+    their total."""
+    expect(page.get_by_test_id("cart-line")).to_have_count(len(contents), timeout=timeout)
+    for sku, quantity in contents.items():
+        expect(line_quantity(page, sku)).to_have_value(str(quantity), timeout=timeout)
+    expect(badge(page)).to_have_text(str(sum(contents.values())), timeout=timeout)
+
+
+def record_notices(page: Page) -> None:
+    """Remember every text the notice region shows from now on (until the page navigates)."""
+    page.evaluate(
+        """() => {
+          const el = document.getElementById('notice');
+          window.__e2eNotices = [];
+          new MutationObserver(() => window.__e2eNotices.push(el.textContent.trim()))
+            .observe(el, {childList: true, subtree: true, characterData: true});
+        }"""
+    )
+
+
+def notices_seen(page: Page) -> list[str]:
+    return page.evaluate("() => window.__e2eNotices || []")
+
+
+def open_live(page: Page, path: str) -> None:
+    """Open a page, wait for its live socket, and start recording what its notice says."""
+    visit(page, path)
+    wait_connected(page)
+    record_notices(page)
+
+
+def api_add(page: Page, sku: str, quantity: int = 1) -> dict:
+    """Add over the JSON API with this device's cookies (no page id: every open page of the
+    shopper hears of it as a change from elsewhere)."""
+    token = page.request.get("/api/v1/cart").headers["x-csrf-token"]
+    response = page.request.post(
+        "/api/v1/cart/lines",
+        data={"sku": sku, "quantity": quantity},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status == 200, f"API add {sku}: HTTP {response.status} {response.text()}"
+    return response.json()
+
+
+def count_pushes(page: Page) -> None:
+    """From now on count the pushed messages (pings aside) this page receives:
+    ``window.__e2eReceived`` as each arrives, ``window.__e2eHandled`` once it has been handled
+    (htmx handles a message synchronously, so a zero-delay timer runs after it)."""
+    page.evaluate(
+        """() => {
+          window.__e2eReceived = 0;
+          window.__e2eHandled = 0;
+          document.addEventListener('htmx:wsBeforeMessage', (e) => {
+            if (e.detail.message.includes('data-control="ping"')) return;
+            window.__e2eReceived += 1;
+            setTimeout(() => { window.__e2eHandled += 1; }, 0);
+          });
+        }"""
+    )
+
+
+def pushes_received(page: Page) -> int:
+    return page.evaluate("() => window.__e2eReceived")
+
+
+def pushes_handled(page: Page) -> int:
+    return page.evaluate("() => window.__e2eHandled")
+
+
+def wait_pushes_handled(page: Page, at_least: int) -> None:
+    page.wait_for_function("n => window.__e2eHandled >= n", arg=at_least)
+
+
+class SocketTap:
+    """Stands between one device (or one page) and /ws (``route_web_socket``): everything
+    passes through, except that what the server sends can be held back and delivered later, as
+    a slow or reordering network would (``hold_next``, ``release``). With ``lose_closes`` set,
+    the server closing a socket never reaches the page, which goes on thinking it is connected
+    (a half-open connection). Hello and ping messages always pass."""
+
+    def __init__(self, target) -> None:
+        self.to_hold = 0
+        self.lose_closes = False
+        self.held: list[tuple[object, str | bytes]] = []
+        self.connections = 0
+        target.route_web_socket(re.compile(r"/ws$"), self._route)
+
+    def _route(self, page_side) -> None:
+        server = page_side.connect_to_server()
+        self.connections += 1
+
+        def from_server(message) -> None:
+            if self.to_hold and isinstance(message, str) and 'id="cart-state"' in message:
+                self.to_hold -= 1
+                self.held.append((page_side, message))
+            else:
+                page_side.send(message)
+
+        def server_closed(code, reason) -> None:
+            if not self.lose_closes:
+                page_side.close(code=code, reason=reason)
+
+        server.on_message(from_server)
+        server.on_close(server_closed)
+
+    def hold_next(self, count: int = 1) -> None:
+        self.to_hold = count
+
+    def release(self) -> int:
+        """Stop holding; deliver what was held, in the order it came, each message on the
+        socket it came for."""
+        held, self.held = self.held, []
+        self.to_hold = 0
+        for page_side, message in held:
+            page_side.send(message)
+        return len(held)

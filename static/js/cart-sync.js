@@ -122,8 +122,22 @@
         try { applyOutOfBand(html); } finally { applyingResync = false; }
       })
       .catch(() => {})
-      .finally(() => { resyncing = null; });
+      .finally(() => { resyncing = null; listenAsThisPage(); });
     return resyncing;
+  }
+
+  // The socket listens on the channel of whoever its handshake's cookie named. If the page's
+  // requests now answer for another cart (signed in or out in another tab, and the socket
+  // reconnected with the old cookie before the new one arrived), connect again as who we are.
+  let socket = null; // the ws extension's handle: {send, reconnect, ...}
+  let socketCart = null; // the cart the socket's hello (or its latest event) named
+  let reconnectedAt = 0;
+  function listenAsThisPage() {
+    if (!socket || socketCart === null || shown().cart === socketCart) return;
+    if (Date.now() - reconnectedAt < 2000) return; // at most once every 2 s: never a loop
+    reconnectedAt = Date.now();
+    socketCart = null;
+    socket.reconnect();
   }
 
   // --- pushed events --------------------------------------------------------------------------
@@ -131,6 +145,7 @@
   function handleControl(control, content) {
     const kind = control.dataset.control;
     if (kind === "hello") {
+      socketCart = control.dataset.cartId || "";
       const now = shown();
       if (control.dataset.cartId !== now.cart || Number(control.dataset.cartVersion) !== now.version) resync();
       replayQueue();
@@ -151,6 +166,7 @@
     }
     const state = content.querySelector("#cart-state");
     if (!state) return;
+    socketCart = state.dataset.cartId || ""; // what this socket hears of is its channel's cart
     const now = shown();
     const version = Number(state.dataset.cartVersion);
     if (now.cart && state.dataset.cartId !== now.cart) { evt.preventDefault(); resync(); return; }
@@ -236,9 +252,11 @@
     return params;
   }
 
-  function enqueue(cfg) {
+  function enqueue(cfg) { keep({ path: cfg.path, params: paramsOf(cfg) }); }
+
+  function keep(item) {
     const items = queue();
-    items.push({ path: cfg.path, params: paramsOf(cfg) });
+    items.push(item);
     saveQueue(items);
     showStatus();
     if (navigator.onLine) retryLater(); // it failed while online: the server may be away
@@ -266,7 +284,10 @@
     const item = { path: cfg.path, params: paramsOf(cfg) };
     resync()
       .then(() => send(item))
-      .then((response) => response.text().then((html) => (response.ok ? applyOutOfBand(html) : say(html))))
+      .then(
+        (response) => response.text().then((html) => (response.ok ? applyOutOfBand(html) : say(html))),
+        () => keep(item), // the network failed: queue it, under the same key
+      )
       .catch(() => {});
   });
 
@@ -274,11 +295,14 @@
   // may need a moment after 'online', or the server may be away while the browser is online.
   let retryTimer = null;
   let retryDelay = 0;
-  function retryLater() {
+  function retryLater(atLeast = 0) {
     if (retryTimer) return;
     retryDelay = Math.min(30000, retryDelay ? retryDelay * 2 : 1000);
-    retryTimer = setTimeout(() => { retryTimer = null; replayQueue(); }, retryDelay);
+    // A 429 says how long to wait (Retry-After); never come back sooner than that.
+    const wait = Math.max(retryDelay, Math.min(60000, atLeast));
+    retryTimer = setTimeout(() => { retryTimer = null; replayQueue(); }, wait);
   }
+
 
   async function replayQueue() {
     if (replaying || !navigator.onLine || !queue().length) return;
@@ -294,7 +318,10 @@
           retryLater(); // still offline, or the server is away: try again later
           break;
         }
-        if (response.status === 429 || response.status >= 500) { retryLater(); break; }
+        if (response.status === 429 || response.status >= 500) {
+          retryLater(Number(response.headers.get("Retry-After") || 0) * 1000);
+          break;
+        }
         retryDelay = 0;
         const html = await response.text();
         // Drop this item by its key, not by position: other changes may have been queued
@@ -331,8 +358,19 @@
   // A socket may well outlive a spell offline: coming back, say what it really is.
   let socketOpen = false;
   document.addEventListener("htmx:wsConnecting", () => showStatus(navigator.onLine ? "connecting" : "offline"));
-  document.addEventListener("htmx:wsOpen", () => { socketOpen = true; showStatus("connected"); });
-  document.addEventListener("htmx:wsClose", () => { socketOpen = false; showStatus(navigator.onLine ? "connecting" : "offline"); });
+  let openSocket = null;
+  document.addEventListener("htmx:wsOpen", (evt) => {
+    socket = evt.detail.socketWrapper || socket;
+    openSocket = evt.detail.event && evt.detail.event.target;
+    socketOpen = true;
+    showStatus("connected");
+  });
+  document.addEventListener("htmx:wsClose", (evt) => {
+    const closed = evt.detail.event && evt.detail.event.target;
+    if (openSocket && closed && closed !== openSocket) return; // a replaced socket, not ours now
+    socketOpen = false;
+    showStatus(navigator.onLine ? "connecting" : "offline");
+  });
   window.addEventListener("offline", () => showStatus("offline"));
   // Every tab shows the same count: another tab's queued or sent change updates this one too.
   window.addEventListener("storage", (evt) => { if (evt.key === QUEUE_KEY || evt.key === null) showStatus(); });

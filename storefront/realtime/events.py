@@ -16,6 +16,12 @@ MAX_LINES_IN_EVENT = 50
 
 
 def state_fragment(change: Change, view: CartView, *, origin: str, seen: int | None) -> str:
+    if change.replayed:
+        # A repeated idempotency key (an offline queue's replay, a retry after a lost answer):
+        # nothing changed now, so there is no difference to send, yet the page asking may never
+        # have seen the first result. It gets the whole cart as of that change, which it
+        # applies only if it shows an older version.
+        return render_template("cart/_sync.html", cart=view)
     before, after = change.before, change.after
     if isinstance(change.op, Clear) and len(before):
         new, changed, removed, cleared = [], [], [], True

@@ -1,0 +1,159 @@
+"""Several instances of one shop for the end-to-end tests: a Redis of our own (so stopping it
+disturbs nobody else's), a PostgreSQL database of our own (uniquely named, dropped afterwards),
+and gunicorn processes sharing both, their secret and their encryption keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from e2e.conftest import LiveServer, free_port
+
+START_TIMEOUT = 15.0  # seconds for redis-server to answer PING
+# Where the per-run database is created; the run makes and drops its own database there.
+POSTGRES_URL = os.environ.get(
+    "E2E_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/"
+).strip()
+REDIS_SERVER = os.environ.get("E2E_REDIS_SERVER", "redis-server")
+
+
+def redis_server_binary() -> str | None:
+    return shutil.which(REDIS_SERVER)
+
+
+class RedisProcess:
+    """``redis-server`` on a free port, in memory only (no RDB, no AOF), in its own process
+    group. ``stop()`` kills it as a crash would; ``start()`` brings it back on the same port."""
+
+    def __init__(self, binary: str, log_path: Path) -> None:
+        self.binary = binary
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                raise RuntimeError(f"redis-server exited while starting; see {self.log_path}")
+            if self.ping():
+                return
+            time.sleep(0.05)  # polling a process that is booting, not waiting on a page
+        self.stop()
+        raise RuntimeError(f"redis-server did not answer PING within {START_TIMEOUT:.0f}s")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGKILL: Redis goes away at once, connections and all, as in a crash."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def postgres_available() -> str | None:
+    """None if a database can be created at POSTGRES_URL, else why not."""
+    from sqlalchemy import create_engine, make_url, text
+
+    try:
+        engine = create_engine(
+            make_url(POSTGRES_URL).set(database="postgres"),
+            connect_args={"connect_timeout": 3},
+        )
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {POSTGRES_URL} ({type(exc).__name__}: {exc})"
+    return None
+
+
+def create_database() -> str:
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(POSTGRES_URL)
+    name = f"storefront_e2e_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    from sqlalchemy import create_engine, make_url, text
+
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+class Cluster:
+    """Two (or more) gunicorn instances of one shop: one database, one Redis, one prefix, one
+    secret and one set of encryption keys; one worker process each."""
+
+    def __init__(self, workdir: Path, artifacts: Path, database_url: str, redis: RedisProcess):
+        self.redis = redis
+        self.database_url = database_url
+        shared = {
+            "STOREFRONT_DATABASE_URL": database_url,
+            "STOREFRONT_REDIS_URL": redis.url,
+            "STOREFRONT_REDIS_PREFIX": f"e2e-{secrets.token_hex(6)}",
+            "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
+            "STOREFRONT_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        }
+        self.servers: list[LiveServer] = []
+        for number in (1, 2):
+            log = artifacts / f"instance{number}.log"
+            log.write_text("")
+            directory = workdir / f"instance{number}"
+            directory.mkdir()
+            self.servers.append(LiveServer(directory, log, env=shared, workers=1))
+
+    def start(self) -> None:
+        self.servers[0].prepare()  # db upgrade and demo, once, on the shared database
+        for server in self.servers:
+            server.start()
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
