@@ -510,9 +510,13 @@ def test_a_tab_with_a_stale_security_token_recovers(new_device):
     with same_page(second):
         field = line_quantity(second, "DEMO-0192")
         field.fill("5")
-        field.press("Enter")
         # Refused once for the old token, then sent again with a fresh one: it goes through,
-        # and the tab now shows the account's cart.
+        # and the tab now shows the account's cart. (The page may show it before Playwright
+        # reports the retry's answer, so wait for that answer itself.)
+        with second.expect_response(
+            lambda r: r.request.method == "POST" and "/cart/lines/" in r.url and r.status == 200
+        ):
+            field.press("Enter")
         expect_lines(second, {"DEMO-0191": 1, "DEMO-0192": 5})
         assert answers == [403, 200], answers
 
