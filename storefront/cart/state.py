@@ -177,9 +177,45 @@ def apply(cart: Cart, op: Op, limits: Limits | None = None) -> Cart:
 
 
 def replay(cart: Cart, ops: Iterable[Op]) -> Cart:
+    """``apply`` each already-accepted op in turn, without checks.
+
+    Same result as folding ``apply``, but on one mutable working copy: a restore replays up to
+    ~1,000 ops on a 1,000-line cart, and copying the cart for every op would dominate.
+    """
+    lines: dict[str, Line] = dict(cart._lines)
+    keys: dict[LineKey, str] = dict(cart._by_key)
+
+    def add(op: AddLine) -> None:
+        line_id = keys.get((op.sku, op.options))
+        if line_id is not None:
+            old = lines[line_id]
+            lines[line_id] = Line(old.id, old.sku, old.quantity + op.quantity, old.options)
+        else:
+            lines[op.line_id] = Line(op.line_id, op.sku, op.quantity, op.options)
+            keys[(op.sku, op.options)] = op.line_id
+
     for op in ops:
-        cart = apply(cart, op)
-    return cart
+        match op:
+            case AddLine():
+                add(op)
+            case SetQuantity(line_id=line_id, quantity=0) | RemoveLine(line_id=line_id):
+                if line_id in lines:
+                    del keys[lines.pop(line_id).key]
+            case SetQuantity(line_id=line_id, quantity=quantity):
+                old = lines[line_id]
+                lines[line_id] = Line(old.id, old.sku, quantity, old.options)
+            case Clear():
+                lines.clear()
+                keys.clear()
+            case MergeIn(adds=adds):
+                for merged in adds:
+                    add(merged)
+            case Replace(lines=new_lines):
+                lines = {line.id: line for line in new_lines}
+                keys = {line.key: line.id for line in new_lines}
+            case _:
+                raise TypeError(f"not a cart operation: {op!r}")
+    return Cart(MappingProxyType(lines), MappingProxyType(keys))
 
 
 def _require_line(cart: Cart, line_id: str) -> Line:
