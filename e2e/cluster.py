@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from e2e.conftest import LiveServer, free_port
+from tests import dbs
 
 START_TIMEOUT = 15.0  # seconds for redis-server to answer PING
 # Where the per-run database is created; the run makes and drops its own database there.
@@ -106,25 +107,10 @@ def postgres_available() -> str | None:
 
 
 def create_database() -> str:
-    from sqlalchemy import create_engine, make_url, text
-
-    base = make_url(POSTGRES_URL)
-    name = f"storefront_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return dbs.create_postgres_database(POSTGRES_URL, prefix="storefront_e2e")
 
 
-def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, make_url, text
-
-    name = make_url(url).database
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+drop_database = dbs.drop_postgres_database
 
 
 class Cluster:

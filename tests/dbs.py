@@ -21,9 +21,10 @@ TABLES = (
 )
 
 
-def create_postgres_database() -> str:
-    base = make_url(POSTGRES_URL)
-    name = f"storefront_test_{os.getpid()}_{secrets.token_hex(4)}"
+def create_postgres_database(base_url: str = POSTGRES_URL, prefix: str = "storefront_test") -> str:
+    """A fresh, uniquely named database on the server at ``base_url``; returns its URL."""
+    base = make_url(base_url)
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
