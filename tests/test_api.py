@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -129,6 +130,35 @@ def test_unavailable_lines_stay_but_leave_the_subtotal(app, browser):
     cart = browser.cart()
     assert [x["available"] for x in cart["lines"]] == [False, False]
     assert cart["subtotal"] == "0.00" and cart["item_count"] == 3
+
+
+def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(app, browser):
+    browser.add("DEMO-0001", 2, {"size": "M"})
+    browser.add("DEMO-0001", 1, {"size": "L"})  # the same SKU on a second line
+    browser.add("DEMO-0030", 1)
+    browser.add("DEMO-0031", 2)
+    browser.add("DEMO-0032", 3)
+    with app.app_context():
+        from storefront.catalog.services import by_sku
+        from storefront.extensions import db
+
+        by_sku("DEMO-0030").active = False
+        by_sku("DEMO-0031").stock = 0
+        by_sku("DEMO-0032").price_cents = 1234
+        db.session.commit()
+    minimal = browser.add("DEMO-0040", 1, Prefer="return=minimal").json
+    full = browser.cart()
+    assert minimal == {k: full[k] for k in ("version", "item_count", "subtotal")}
+    assert full["item_count"] == 10
+    expected = sum(Decimal(x["line_total"]) for x in full["lines"] if x["available"])
+    assert Decimal(full["subtotal"]) == expected
+    assert [x["line_total"] for x in full["lines"] if x["sku"] == "DEMO-0032"] == ["37.02"]
+    line_id = browser.line_id("DEMO-0032")
+    minimal = browser.api(
+        "PATCH", f"/cart/lines/{line_id}", {"quantity": 1}, {"Prefer": "return=minimal"}
+    ).json
+    assert Decimal(minimal["subtotal"]) == expected - Decimal("24.68")
+    assert minimal["item_count"] == 8
 
 
 def test_openapi_describes_every_endpoint(browser):

@@ -89,6 +89,9 @@ def test_htmx_quantity_change_returns_the_row_and_the_summary(browser):
     assert re.search(r'id="cart-summary"[^>]*hx-swap-oob="true"', html)
     assert re.search(r'id="cart-state"[^>]*data-cart-version="3"', html)
     assert re.search(r'id="cart-count"[^>]*>5<', html)
+    # The summary covers the whole cart, not only the row that travelled.
+    assert "5 items in 2 lines" in html
+    assert f'data-testid="cart-subtotal">${browser.cart()["subtotal"]}<' in html
 
 
 def test_htmx_remove_returns_no_row(browser):

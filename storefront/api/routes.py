@@ -12,7 +12,7 @@ from storefront import realtime, shopper
 from storefront.api import openapi
 from storefront.api.serialize import cart_json, history_json, minimal_json
 from storefront.cart import forms, notices, services
-from storefront.cart.services import CartView, Request
+from storefront.cart.services import CartView, ChangeView, Request
 from storefront.cart.store import Change
 from storefront.errors import BadRequest
 from storefront.security import cart_changes
@@ -59,8 +59,12 @@ def _request(owner, body: object) -> Request:
     )
 
 
-def _respond(cart: CartView, **extra):
-    minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").split(",")
+def _prefers_minimal() -> bool:
+    return "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").split(",")
+
+
+def _respond(cart: CartView | ChangeView, **extra):
+    minimal = _prefers_minimal()
     response = jsonify({**(minimal_json(cart) if minimal else cart_json(cart)), **extra})
     response.headers["ETag"] = f'"{cart.version}"'
     if minimal:
@@ -68,11 +72,18 @@ def _respond(cart: CartView, **extra):
     return response
 
 
+def _answer_change(change: Change, view: ChangeView | None = None, **extra):
+    # Only a full answer lists every line; a minimal one needs the totals alone.
+    if not _prefers_minimal():
+        return _respond(services.view_after(change), **extra)
+    return _respond(view or services.view_change(change), **extra)
+
+
 def _changed(owner, change: Change):
     shopper.changed_cart()
     view = services.view_change(change)
     g.cart_kept_until = services.changed_now(owner)
-    names = services.names_for(notices.skus_named_by(change), view)
+    names = services.names_for(notices.skus_named_by(change), view.touched)
     realtime.publish_change(
         owner,
         change,
@@ -80,7 +91,7 @@ def _changed(owner, change: Change):
         notice=notices.change_notice_elsewhere(change, names),
         seen=_expected_version(),
     )
-    return _respond(view)
+    return _answer_change(change, view)
 
 
 def _only_keys(body: dict, allowed: set[str]) -> None:
@@ -168,7 +179,6 @@ def restore():
     owner = shopper.current_owner()
     result = services.restore(_request(owner, body), revision)
     shopper.changed_cart()
-    view = services.view_change(result.change)
     if not result.change.replayed:
         realtime.publish_resync(owner, notices.RESTORED_ELSEWHERE)
-    return _respond(view, unrestored=result.unrestored)
+    return _answer_change(result.change, unrestored=result.unrestored)

@@ -37,13 +37,13 @@ def _request(owner) -> Request:
     return Request(owner=owner, device=shopper.device(), idempotency=forms.form_idempotency())
 
 
-def _publish(owner, change: Change) -> tuple[services.CartView, Markup, str]:
+def _publish(owner, change: Change) -> tuple[services.ChangeView, Markup, str]:
     """After the commit: tell the other pages; return what the sender's page needs."""
     shopper.changed_cart()
     view = services.view_change(change)
     g.cart_version = view.version
     g.cart_kept_until = services.changed_now(owner)
-    names = services.names_for(notices.skus_named_by(change), view)
+    names = services.names_for(notices.skus_named_by(change), view.touched)
     fragment = realtime.publish_change(
         owner,
         change,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, func, literal_column, or_, select
+from sqlalchemy import Integer, String, bindparam, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from storefront.catalog.models import Product
@@ -104,6 +104,38 @@ def facts_for(skus: Iterable[str]) -> dict[str, ProductFacts]:
             Product.sku == func.any(bindparam("skus", wanted, type_=ARRAY(String)))
         )
     return {row.sku: ProductFacts(*row) for row in db.session.execute(stmt)}
+
+
+def subtotal_cents(quantities: Mapping[str, int]) -> int:
+    """What these units of these SKUs cost at today's prices, counting only products that can
+    be bought (active and in stock, as a cart line's ``available`` says): summed in the
+    database, so a change to a 1,000-line cart does not bring 1,000 rows into Python."""
+    if not quantities:
+        return 0
+    if db.session.get_bind().dialect.name == "sqlite":
+        wanted = (
+            select(
+                literal_column("key").label("sku"),
+                literal_column("value").label("quantity"),
+            )
+            .select_from(func.json_each(bindparam("quantities", json.dumps(dict(quantities)))))
+            .subquery()
+        )
+    else:
+        wanted = (
+            select(
+                func.unnest(bindparam("skus", list(quantities), type_=ARRAY(String))).label("sku"),
+                func.unnest(
+                    bindparam("counts", list(quantities.values()), type_=ARRAY(Integer))
+                ).label("quantity"),
+            )
+        ).subquery()
+    stmt = (
+        select(func.coalesce(func.sum(Product.price_cents * wanted.c.quantity), 0))
+        .join_from(wanted, Product, Product.sku == wanted.c.sku)
+        .where(Product.active.is_(True), Product.stock > 0)
+    )
+    return int(db.session.scalar(stmt))
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from storefront.cart.services import CartView
+from storefront.cart.services import ChangeView, view_after
 from storefront.cart.state import AddLine, Clear, SetQuantity
 from storefront.cart.store import Change
 
@@ -15,23 +15,19 @@ RESYNC = '<template data-control="resync"></template>'
 MAX_LINES_IN_EVENT = 50
 
 
-def state_fragment(change: Change, view: CartView, *, origin: str, seen: int | None) -> str:
+def state_fragment(change: Change, view: ChangeView, *, origin: str, seen: int | None) -> str:
     if change.replayed:
         # A repeated idempotency key (an offline queue's replay, a retry after a lost answer):
         # nothing changed now, so there is no difference to send, yet the page asking may never
         # have seen the first result. It gets the whole cart as of that change, which it
         # applies only if it shows an older version.
-        return render_template("cart/_sync.html", cart=view)
+        return render_template("cart/_sync.html", cart=view_after(change))
     before, after = change.before, change.after
     if isinstance(change.op, Clear) and len(before):
         new, changed, removed, cleared = [], [], [], True
     else:
-        new = [line for line in view.lines if before.line(line.id) is None]
-        changed = [
-            line
-            for line in view.lines
-            if before.line(line.id) is not None and before.line(line.id) != after.line(line.id)
-        ]
+        new = [line for line in view.touched if before.line(line.id) is None]
+        changed = [line for line in view.touched if before.line(line.id) is not None]
         removed = [line.id for line in before.lines if after.line(line.id) is None]
         cleared = False
         if len(new) + len(changed) + len(removed) > MAX_LINES_IN_EVENT:
