@@ -13,10 +13,13 @@ from sqlalchemy import func, select, text
 from storefront import clock, create_app
 from storefront.cart import history, store
 from storefront.cart import models as m
+from storefront.cart.opened import OpenedCarts
+from storefront.cart.state import Cart, Line
 from storefront.config import ConfigError
 from storefront.extensions import db
 from tests import dbs
 from tests.conftest import app_settings
+from tests.helpers import Browser
 
 
 def revisions(app):
@@ -156,3 +159,55 @@ def test_the_cookie_is_secure_when_served_over_https(app):
     client = app.test_client()
     response = client.get("/", base_url="https://shop.example")
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+# --- carts kept decoded in the process (storefront.cart.opened) ------------------------------
+
+
+def test_a_cart_changed_by_another_instance_is_never_served_stale(app, browser, tmp_path):
+    browser.add("DEMO-0030")
+    assert browser.cart()["item_count"] == 1  # this instance now holds the cart decoded
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    other = create_app(app_settings(url, str(tmp_path / "other")))
+    elsewhere = Browser(other.test_client())
+    elsewhere.client.set_cookie("storefront", browser.client.get_cookie("storefront").value)
+    elsewhere.add("DEMO-0031", 2)
+    assert browser.cart()["item_count"] == 3
+    assert browser.add("DEMO-0032", Prefer="return=minimal").json["item_count"] == 4
+    assert [line["sku"] for line in browser.cart()["lines"]] == [
+        "DEMO-0030",
+        "DEMO-0031",
+        "DEMO-0032",
+    ]
+    assert [line["sku"] for line in elsewhere.cart()["lines"]] == [
+        "DEMO-0030",
+        "DEMO-0031",
+        "DEMO-0032",
+    ]
+    with other.app_context():
+        db.engine.dispose()
+
+
+def test_opened_carts_are_found_only_by_the_exact_sealed_bytes_they_came_from():
+    cart = Cart.of([Line("a", "DEMO-0030", 1)])
+    carts = OpenedCarts()
+    carts.put(7, 3, b"sealed-v3", cart)
+    assert carts.get(7, 3, b"sealed-v3") is cart
+    assert carts.get(7, 3, b"sealed-v3 written again") is None
+    assert carts.get(7, 4, b"sealed-v3") is None
+    assert carts.get(8, 3, b"sealed-v3") is None  # the same bytes copied to another cart
+
+
+def test_opened_carts_hold_a_bounded_number_of_lines_dropping_the_least_recent():
+    def cart_of(n: int) -> Cart:
+        return Cart.of([Line(f"l{i}", f"DEMO-{i + 1:04d}", 1) for i in range(n)])
+
+    carts = OpenedCarts(max_lines=10)
+    carts.put(1, 1, b"one", cart_of(4))
+    carts.put(2, 1, b"two", cart_of(4))
+    assert carts.get(1, 1, b"one") is not None  # now the most recent
+    carts.put(3, 1, b"three", cart_of(4))
+    assert carts.get(2, 1, b"two") is None
+    assert carts.get(1, 1, b"one") is not None and carts.get(3, 1, b"three") is not None
+    carts.put(4, 1, b"huge", cart_of(11))  # larger than the whole bound: not kept
+    assert carts.get(4, 1, b"huge") is None and len(carts) == 2

@@ -42,7 +42,8 @@ def _row_line(row: list) -> Line:
 
 
 def encode_cart(cart: Cart) -> bytes:
-    return zlib.compress(_dumps([_line_row(line) for line in cart.lines]).encode(), 6)
+    # Level 1: half the time of the default level for 10% more bytes, on every change.
+    return zlib.compress(_dumps([_line_row(line) for line in cart.lines]).encode(), 1)
 
 
 def decode_cart(data: bytes) -> Cart:

@@ -1,10 +1,12 @@
-"""The app's keyring and the associated data that binds each sealed value to its cart."""
+"""The app's keyring, the associated data that binds each sealed value to its cart, and the
+carts opened from sealed bytes lately."""
 
 from __future__ import annotations
 
 from flask import current_app
 
 from storefront import crypto
+from storefront.cart.opened import OpenedCarts
 
 
 def keyring() -> crypto.Keyring:
@@ -18,3 +20,10 @@ def keyring() -> crypto.Keyring:
 
 def aad(kind: str, cart_id: int, *parts: object) -> bytes:
     return "|".join([kind, str(cart_id), *map(str, parts)]).encode()
+
+
+def opened_carts() -> OpenedCarts:
+    carts = current_app.extensions.get("storefront.opened_carts")
+    if carts is None:
+        carts = current_app.extensions["storefront.opened_carts"] = OpenedCarts()
+    return carts
