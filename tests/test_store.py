@@ -211,3 +211,12 @@ def test_opened_carts_hold_a_bounded_number_of_lines_dropping_the_least_recent()
     assert carts.get(1, 1, b"one") is not None and carts.get(3, 1, b"three") is not None
     carts.put(4, 1, b"huge", cart_of(11))  # larger than the whole bound: not kept
     assert carts.get(4, 1, b"huge") is None and len(carts) == 2
+
+
+def test_opened_carts_keep_only_the_newest_state_of_each_cart():
+    carts = OpenedCarts(max_lines=10)
+    carts.put(1, 1, b"v1", Cart.of([Line("a", "DEMO-0030", 1)]))
+    newer = Cart.of([Line("a", "DEMO-0030", 2)])
+    carts.put(1, 2, b"v2", newer)
+    assert carts.get(1, 1, b"v1") is None and carts.get(1, 2, b"v2") is newer
+    assert len(carts) == 1

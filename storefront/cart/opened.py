@@ -1,10 +1,10 @@
 """Carts this process has just opened or written, kept decoded.
 
 Opening a sealed 1,000-line cart (decrypt, decompress, parse, index) costs more than the rest
-of a change to it, and the same cart is opened again by the shopper's next request. An entry is
+of a change to it, and the same cart is opened again by the shopper's next request. A cart is
 found only by the exact sealed bytes it was opened from, with the cart id and version they are
 bound to: any change anywhere (another process, a key rotation) writes new bytes, so a stale
-entry can never be returned, only go unused until it ages out.
+entry can never be returned, only be replaced. One entry per cart: its newest state.
 """
 
 from __future__ import annotations
@@ -18,39 +18,36 @@ from storefront.cart.state import Cart
 # more ordinary ones.
 MAX_LINES = 20_000
 
-Key = tuple[int, int, bytes]
-
 
 class OpenedCarts:
-    """A least-recently-used map of (cart id, version, sealed state) to the decoded cart,
-    bounded by the number of lines held."""
+    """A least-recently-used map of cart id to its newest decoded state, with the version and
+    sealed bytes it was opened from; bounded by the number of lines held."""
 
     def __init__(self, max_lines: int = MAX_LINES):
         self._max_lines = max_lines
         self._lines = 0
-        self._carts: OrderedDict[Key, Cart] = OrderedDict()
+        self._carts: OrderedDict[int, tuple[int, bytes, Cart]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, cart_id: int, version: int, sealed: bytes) -> Cart | None:
-        key = (cart_id, version, bytes(sealed))
         with self._lock:
-            cart = self._carts.get(key)
-            if cart is not None:
-                self._carts.move_to_end(key)
-            return cart
+            entry = self._carts.get(cart_id)
+            if entry is None or entry[0] != version or entry[1] != sealed:
+                return None
+            self._carts.move_to_end(cart_id)
+            return entry[2]
 
     def put(self, cart_id: int, version: int, sealed: bytes, cart: Cart) -> None:
-        size = _size(cart)
-        if size > self._max_lines:
-            return
-        key = (cart_id, version, bytes(sealed))
         with self._lock:
-            if key in self._carts:
+            old = self._carts.pop(cart_id, None)
+            if old is not None:
+                self._lines -= _size(old[2])
+            if _size(cart) > self._max_lines:
                 return
-            self._carts[key] = cart
-            self._lines += size
+            self._carts[cart_id] = (version, bytes(sealed), cart)
+            self._lines += _size(cart)
             while self._lines > self._max_lines:
-                _, oldest = self._carts.popitem(last=False)
+                _, (_, _, oldest) = self._carts.popitem(last=False)
                 self._lines -= _size(oldest)
 
     def __len__(self) -> int:
