@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import importlib
 import logging
 import math
@@ -83,6 +84,43 @@ TARGET_RESTORE_P99_MS = 50.0
 # --- timing -----------------------------------------------------------------------------------
 
 
+class GcPauses:
+    """Garbage collections that ran while something was being measured, by generation: a
+    collection landing inside a request is what makes its p99 (storefront.tune_garbage_collector).
+    """
+
+    def __init__(self):
+        self.measuring = False
+        self.pauses: dict[int, list[int]] = {0: [], 1: [], 2: []}
+        self._started = 0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if not self.measuring:
+            return
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter_ns() - self._started)
+
+    def report(self) -> list[str]:
+        lines = [
+            "\nGarbage collections inside the shop's measured work (gc.get_threshold() = "
+            f"{gc.get_threshold()})"
+        ]
+        for generation, pauses in self.pauses.items():
+            if pauses:
+                lines.append(
+                    f"  generation {generation}: {len(pauses):>5} collections, "
+                    f"median {percentile(pauses, 0.5):.2f} ms, max {max(pauses) / 1e6:.2f} ms"
+                )
+            else:
+                lines.append(f"  generation {generation}: none")
+        return lines
+
+
+GC_PAUSES = GcPauses()
+
+
 class ServerTimer:
     """WSGI middleware: nanoseconds from the call to the last byte of the (closed) body."""
 
@@ -92,6 +130,7 @@ class ServerTimer:
         self.last_cpu_ns = 0
 
     def __call__(self, environ, start_response):
+        GC_PAUSES.measuring = True
         cpu_started = time.thread_time_ns()
         started = time.perf_counter_ns()
         result = self.wsgi_app(environ, start_response)
@@ -103,6 +142,7 @@ class ServerTimer:
                 close()
         self.last_ns = time.perf_counter_ns() - started
         self.last_cpu_ns = time.thread_time_ns() - cpu_started
+        GC_PAUSES.measuring = False
         return [body]
 
 
@@ -169,8 +209,13 @@ def open_shop(path: Path, keys: Keys) -> Flask:
             "INSTANCE_PATH": str(path.with_suffix(".instance")),
         }
     )
+    if YOUNG_GC_THRESHOLD is not None:  # --young-gc-threshold: what the app's tuning is worth
+        gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     quiet_app_logs()
     return app
+
+
+YOUNG_GC_THRESHOLD: int | None = None
 
 
 def quiet_app_logs() -> None:
@@ -499,12 +544,14 @@ def history_phase(
     samples = []
     for _ in range(RESTORES):
         with app.app_context():  # a fresh session each time, as a request would have
+            GC_PAUSES.measuring = True
             cpu_started = time.thread_time_ns()
             started = time.perf_counter_ns()
             cart = state_at(cart_id, target)
             samples.append(
                 Sample(time.perf_counter_ns() - started, time.thread_time_ns() - cpu_started)
             )
+            GC_PAUSES.measuring = False
             db.session.remove()
     results.add(RESTORE, samples)
 
@@ -530,12 +577,14 @@ def history_phase(
     samples = []
     for _ in range(WORST_RESTORES):
         with app.app_context():
+            GC_PAUSES.measuring = True
             cpu_started = time.thread_time_ns()
             started = time.perf_counter_ns()
             state_at(cart_id, worst)
             samples.append(
                 Sample(time.perf_counter_ns() - started, time.thread_time_ns() - cpu_started)
             )
+            GC_PAUSES.measuring = False
             db.session.remove()
     results.add(f"state_at worst case here: {replayed:,} ops replayed (info)", samples)
     results.storage.append(
@@ -636,7 +685,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    parser.add_argument(
+        "--young-gc-threshold",
+        type=int,
+        metavar="N",
+        help="override the app's first garbage-collector threshold (for comparison)",
+    )
     args = parser.parse_args(argv)
+    global YOUNG_GC_THRESHOLD
+    YOUNG_GC_THRESHOLD = args.young_gc_threshold
 
     started = time.perf_counter()
     print_machine()
@@ -646,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(tempfile.mkdtemp(prefix="storefront-bench-"))
     try:
         base_p50 = baseline(results)
+        gc.callbacks.append(GC_PAUSES)  # the shop's collections, not the bare baseline's
         empty, snapshot, cookie = main_phase(directory, results, rng, keys, args.history)
         results.check("add p99", results.p99(ADD), "ms", TARGET_ADD_P99_MS)
         if args.history:
@@ -659,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print_latency(results, base_p50)
     for line in results.storage:
+        print(line)
+    for line in GC_PAUSES.report():
         print(line)
     print("\nTargets")
     for name, value, unit, limit, ok in results.checks:
