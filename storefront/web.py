@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, g, request, url_for
 
 from storefront import clock
 
@@ -24,9 +25,38 @@ def safe_next(target: str | None, default: str) -> str:
     return default if parts.scheme or parts.netloc else target
 
 
+# Characters a path segment carries as they are: line ids and SKUs are made of these.
+PLAIN_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
+SLOT = "__row__"
+
+
+def url_for_row(endpoint: str, name: str, value: str) -> str:
+    """``url_for(endpoint, **{name: value})`` for a page of many rows: the URL is built once per
+    request around a slot and filled in per row. A 1,000-line cart page built 5,000 URLs, a
+    quarter of its time. A value that would need quoting takes the ordinary path."""
+    if not PLAIN_SEGMENT.match(value):
+        return url_for(endpoint, **{name: value})
+    shapes = g.setdefault("url_shapes", {})
+    shape = shapes.get((endpoint, name))
+    if shape is None:
+        shape = shapes[(endpoint, name)] = url_for(endpoint, **{name: SLOT}).rsplit(SLOT, 1)
+    return shape[0] + value + shape[1]
+
+
+def row_key(row: str, action: str) -> str:
+    """The idempotency key of one row's form on a page of many: one random prefix per request,
+    so each form of each render still has a key of its own (a resubmitted form is recognised,
+    not applied twice) without 2,000 random draws for a 1,000-line cart."""
+    if "row_key_prefix" not in g:
+        g.row_key_prefix = secrets.token_urlsafe(16)
+    return f"{g.row_key_prefix}.{row}.{action}"
+
+
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(lambda amount: f"{Decimal(amount):,.2f}", "money")
     # Every rendered form gets its own key: a resubmitted form is recognised, not applied twice.
     app.add_template_global(lambda: secrets.token_urlsafe(16), "new_key")
+    app.add_template_global(url_for_row, "url_for_row")
+    app.add_template_global(row_key, "row_key")
     app.add_template_global(clock.now, "now")
     app.add_template_global(timedelta(days=1), "one_day")

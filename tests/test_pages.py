@@ -63,6 +63,42 @@ def test_a_resubmitted_form_is_not_applied_twice(browser):
     assert browser.cart()["item_count"] == 2
 
 
+def forms_on_page(html: str) -> list[tuple[str, dict[str, str]]]:
+    """(action, hidden fields) of each POST form, as a browser without JavaScript sends it."""
+    found = []
+    for action, body in re.findall(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', html, re.S):
+        fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', body))
+        found.append((action, fields))
+    return found
+
+
+def test_every_row_form_on_the_cart_page_posts_to_its_line_under_a_key_of_its_own(browser):
+    browser.add("DEMO-0030", 1)
+    browser.add("DEMO-0031", 1)
+    ids = {line["sku"]: line["id"] for line in browser.cart()["lines"]}
+    html = browser.page("/cart").get_data(as_text=True)
+    rows = [(a, f) for a, f in forms_on_page(html) if a.startswith("/cart/lines/")]
+    assert sorted(a for a, _ in rows) == sorted(
+        f"/cart/lines/{line_id}{end}" for line_id in ids.values() for end in ("", "/remove")
+    )
+    keys = [f["idempotency_key"] for _, f in rows]
+    assert len(set(keys)) == 4 and all(keys)
+    assert all(f["csrf_token"] == browser.csrf for _, f in rows)
+    assert 'href="/products/DEMO-0030"' in html
+    # The quantity form of one row, sent twice as rendered (a double click without JavaScript).
+    action, fields = next((a, f) for a, f in rows if a == f"/cart/lines/{ids['DEMO-0031']}")
+    for _ in range(2):
+        assert browser.form(action, {**fields, "quantity": "3"}).status_code == 302
+    assert browser.cart()["item_count"] == 4 and browser.cart()["version"] == 3
+    # A fresh render gives fresh keys.
+    again = [
+        f["idempotency_key"]
+        for a, f in forms_on_page(browser.page("/cart").get_data(as_text=True))
+        if a.startswith("/cart/lines/")
+    ]
+    assert not set(again) & set(keys)
+
+
 def test_the_shown_version_never_refuses_a_page_change(browser):
     browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1", "version": "0"})
     response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1", "version": "0"})
@@ -188,3 +224,15 @@ def test_unavailable_lines_say_so_on_the_cart_page(app, browser):
 def test_health_endpoints(browser):
     assert browser.page("/healthz").json == {"status": "ok"}
     assert browser.page("/readyz").json == {"status": "ok"}
+
+
+@pytest.mark.parametrize("value", ["Ab-12_x.y~z", "a b", "ä", "x/y", "__row__"])
+def test_row_urls_are_the_urls_url_for_builds(app, value):
+    from flask import url_for
+
+    from storefront.web import url_for_row
+
+    with app.test_request_context("/cart"):
+        url_for_row("cart.remove", "line_id", "warm-the-shape")
+        assert url_for_row("cart.remove", "line_id", value) == url_for("cart.remove", line_id=value)
+        assert url_for_row("catalog.product", "sku", value) == url_for("catalog.product", sku=value)

@@ -212,7 +212,7 @@ def _save(row, op, after, *, source, device, idempotency) -> None:
     encoded = codec.encode_cart(after)
     row.state = ring.seal(encoded, aad("state", row.id, row.version))
     # The shopper's next request opens this very state: spare it the decoding. (Were the
-    # transaction to roll back, no row would ever hold these bytes, and the entry goes unused.)
+    # transaction to roll back, no row would ever hold these bytes: the entry never matches.)
     opened_carts().put(row.id, row.version, row.state, after)
     sealed_op = ring.seal(codec.encode_op(op), aad("rev", row.id, row.version))
     db.session.add(
