@@ -63,28 +63,19 @@ import re
 import resource
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the browser tests' server helpers
+    sys.path.insert(0, str(ROOT))
+from e2e.processes import CHROMIUM_ARGS, Gunicorn, flask_cli  # noqa: E402
+
 CHROMIUM = os.environ.get("BENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -102,7 +93,6 @@ LOAD_WAIT_S = 180.0
 RUN_BUDGET_S = 290.0
 MEASURING_S = 125.0
 WAIT_MS = 10_000  # any single wait in the browser gives up after this
-START_TIMEOUT = 30.0
 SKU_PHASE1 = "DEMO-0101"  # 0001-0020 have options; these have none
 SKU_PHASE2 = "DEMO-0102"
 SKU_FANOUT = "DEMO-0103"
@@ -136,12 +126,6 @@ def loadavg() -> tuple[float, float, float]:
     return float(one), float(five), float(fifteen)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def proc_status(pid: int) -> dict[str, str]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -151,70 +135,6 @@ def proc_status(pid: int) -> dict[str, str]:
 
 
 # --- servers ----------------------------------------------------------------------------------
-
-
-class Server:
-    """One gunicorn process group serving the shop from the repository root."""
-
-    def __init__(self, env: dict[str, str], log: Path, *, workers: int | None, app: str):
-        self.env = env
-        self.log = log
-        self.workers = workers
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "gunicorn", self.app, "-b", f"127.0.0.1:{self.port}"]
-        if self.workers is not None:
-            command += ["-w", str(self.workers)]
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited while starting; see {self.log}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.05)  # polling a booting process
-        self.stop()
-        raise RuntimeError(
-            f"gunicorn did not answer /healthz in {START_TIMEOUT:.0f}s; see {self.log}"
-        )
-
-    def worker_pids(self) -> list[int]:
-        if self.process is None:
-            return []
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        try:
-            return [int(p) for p in children.read_text().split()]
-        except OSError:
-            return []
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def base_env(extra: dict[str, str]) -> dict[str, str]:
@@ -233,13 +153,6 @@ def base_env(extra: dict[str, str]) -> dict[str, str]:
     )
     env.update(extra)
     return env
-
-
-def flask_cli(env: dict[str, str], *args: str) -> None:
-    command = [sys.executable, "-m", "flask", "--app", "storefront", *args]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
 
 # --- tracing inside the server (--trace) ------------------------------------------------------
@@ -720,7 +633,7 @@ def fanout_series(
     return deliveries, responses, version
 
 
-def worker_stats(server: Server) -> str:
+def worker_stats(server: Gunicorn) -> str:
     parts = []
     for pid in server.worker_pids():
         status = proc_status(pid)
@@ -729,7 +642,7 @@ def worker_stats(server: Server) -> str:
     return "; ".join(parts) or "(no worker found)"
 
 
-def phase_fanout(server: Server, samples: int, others: int, trace_path: Path | None) -> dict:
+def phase_fanout(server: Gunicorn, samples: int, others: int, trace_path: Path | None) -> dict:
     port = server.port
     jar: dict[str, str] = {}
     status, _, page = http_get(port, "/", jar)
@@ -867,7 +780,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench-push-"))
     app = "bench.push:traced_app()" if args.trace else "wsgi:app"
-    servers: list[Server] = []
+    servers: list[Gunicorn] = []
     database = None
     prefix = f"bench-push-{secrets.token_hex(6)}"
     results: dict[str, object] = {}
@@ -880,7 +793,7 @@ def main() -> int:
             env1["BENCH_TRACE_FILE"] = str(trace1)
         flask_cli(env1, "db", "upgrade")
         flask_cli(env1, "demo")
-        one = Server(env1, work / "one.log", workers=None, app=app)
+        one = Gunicorn(env1, work / "one.log", app=app, stop_timeout=25)
         servers.append(one)
         one.start()
 
@@ -917,7 +830,10 @@ def main() -> int:
                     env2["BENCH_TRACE_FILE"] = str(trace2)
                 flask_cli(env2, "db", "upgrade")
                 flask_cli(env2, "demo")
-                pair = [Server(env2, work / f"instance{n}.log", workers=1, app=app) for n in (1, 2)]
+                pair = [
+                    Gunicorn(env2, work / f"instance{n}.log", workers=1, app=app, stop_timeout=25)
+                    for n in (1, 2)
+                ]
                 servers.extend(pair)
                 for server in pair:
                     server.start()
@@ -937,7 +853,7 @@ def main() -> int:
         trace3 = work / "trace3.jsonl"
         if args.trace:
             env1["BENCH_TRACE_FILE"] = str(trace3)
-        fan = Server(env1, work / "fanout.log", workers=None, app=app)
+        fan = Gunicorn(env1, work / "fanout.log", app=app, stop_timeout=25)
         servers.append(fan)
         fan.start()
         results["fanout"] = phase_fanout(

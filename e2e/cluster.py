@@ -15,7 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from e2e.conftest import LiveServer, free_port
+from e2e.conftest import LiveServer
+from e2e.processes import free_port
 from tests import dbs
 
 START_TIMEOUT = 15.0  # seconds for redis-server to answer PING

@@ -27,33 +27,18 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from e2e.processes import CHROMIUM_ARGS, Gunicorn, flask_cli
+
 E2E = Path(__file__).resolve().parent
 ROOT = E2E.parent
 ARTIFACTS = E2E / "artifacts"
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = E2E / "node_modules" / "axe-core" / "axe.min.js"
-START_TIMEOUT = 30.0  # seconds for gunicorn to answer /healthz
-STOP_TIMEOUT = 15.0
 # Playwright waits (auto-waiting actions and expect) give up after this many milliseconds.
 WAIT_MS = 10_000
 
@@ -85,13 +70,7 @@ def pytest_runtest_call(item):
 # --- the live server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
+class LiveServer(Gunicorn):
     """gunicorn serving ``wsgi:app`` from the repository root, on a database of its own."""
 
     def __init__(
@@ -104,12 +83,7 @@ class LiveServer:
     ) -> None:
         """``env`` is laid over the defaults (a shared database, Redis and keys, for several
         instances of one shop); ``workers`` is passed to gunicorn as ``-w``."""
-        self.workdir = workdir
-        self.log_path = log_path
-        self.workers = workers
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
+        defaults = {
             **os.environ,
             "STOREFRONT_DATABASE_URL": f"sqlite:///{workdir / 'shop.db'}",
             "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
@@ -121,88 +95,28 @@ class LiveServer:
         }
         # A developer's shell may point at a Redis or another bind; this server is self-contained.
         for name in ("STOREFRONT_REDIS_URL", "STOREFRONT_BIND", "STOREFRONT_WORKERS"):
-            self.env.pop(name, None)
-        self.env.update(env or {})
-        self.process: subprocess.Popen | None = None
+            defaults.pop(name, None)
+        super().__init__({**defaults, **(env or {})}, log_path, workers=workers)
+        self.workdir = workdir
         self.starts = 0
 
     def flask(self, *args: str) -> None:
-        command = [sys.executable, "-m", "flask", "--app", "storefront", *args]
-        done = subprocess.run(
-            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(command[1:])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-            )
+        flask_cli(self.env, *args)
 
     def prepare(self) -> None:
         self.flask("db", "upgrade")
         self.flask("demo")
 
     def start(self) -> None:
-        assert self.process is None, "already running"
         self.starts += 1
         with self.log_path.open("a") as log:
             log.write(f"\n===== e2e: start #{self.starts} on {self.url} =====\n")
-            log.flush()
-            command = [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{self.port}"]
-            if self.workers is not None:
-                command += ["-w", str(self.workers)]
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stopped without touching ours
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        last_error: object = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                raise RuntimeError(f"gunicorn exited while starting; log:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-                last_error = exc
-            time.sleep(0.05)  # polling a process that is booting, not waiting on a page
-        self.stop()
-        raise RuntimeError(
-            f"gunicorn did not answer /healthz within {START_TIMEOUT:.0f}s "
-            f"(last: {last_error}); log:\n{self.log_tail()}"
-        )
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        # SIGTERM: gunicorn's graceful shutdown of its own process group (arbiter and worker).
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
+        super().start()
 
     def restart(self) -> None:
         """Stop the process and start a new one: same database, keys and port."""
         self.stop()
         self.start()
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 @pytest.fixture(scope="session")

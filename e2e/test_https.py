@@ -23,27 +23,19 @@ import http.client
 import ipaddress
 import os
 import secrets
-import signal
-import socket
 import ssl
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from e2e.processes import Gunicorn, flask_cli
+
 E2E = Path(__file__).resolve().parent
 ROOT = E2E.parent
 ARTIFACTS = E2E / "artifacts"
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
-START_TIMEOUT = 30.0  # seconds for gunicorn to answer /healthz over TLS
-STOP_TIMEOUT = 15.0
 WAIT_MS = 10_000
 PASSWORD = "correct horse battery staple"
 PRODUCT = "DEMO-0030"
@@ -98,34 +90,17 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 # --- the HTTPS server -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class HttpsServer(Gunicorn):
+    """The shop on a database of its own, serving HTTPS with ``cert`` and ``key``."""
 
-
-@dataclass
-class HttpsServer:
-    workdir: Path
-    log_path: Path
-    cert: Path
-    key: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def env(self) -> dict[str, str]:
+    def __init__(self, workdir: Path, log_path: Path, cert: Path, key: Path) -> None:
         env = {
             **os.environ,
-            "STOREFRONT_DATABASE_URL": f"sqlite:///{self.workdir / 'shop.db'}",
-            "STOREFRONT_SECRET_KEY": self._secret,
-            "STOREFRONT_ENCRYPTION_KEYS": self._encryption_key,
-            "STOREFRONT_TLS_CERT": str(self.cert),
-            "STOREFRONT_TLS_KEY": str(self.key),
+            "STOREFRONT_DATABASE_URL": f"sqlite:///{workdir / 'shop.db'}",
+            "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
+            "STOREFRONT_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "STOREFRONT_TLS_CERT": str(cert),
+            "STOREFRONT_TLS_KEY": str(key),
             "PYTHONUNBUFFERED": "1",
         }
         # Straight TLS, no proxy in front: nothing may claim https through X-Forwarded-Proto.
@@ -136,78 +111,17 @@ class HttpsServer:
             "STOREFRONT_PROXY_HOPS",
         ):
             env.pop(name, None)
-        return env
-
-    def __post_init__(self) -> None:
-        self._secret = secrets.token_urlsafe(48)
-        self._encryption_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        # Verifies the server against this module's certificate (hostname 127.0.0.1 included).
+        super().__init__(env, log_path, tls=ssl.create_default_context(cafile=str(cert)))
+        self.cert = cert
 
     def trusting_context(self) -> ssl.SSLContext:
-        """Verifies the server against this module's certificate (hostname 127.0.0.1 included)."""
-        return ssl.create_default_context(cafile=str(self.cert))
-
-    def flask(self, *args: str) -> None:
-        command = [sys.executable, "-m", "flask", "--app", "storefront", *args]
-        done = subprocess.run(
-            command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(command[1:])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-            )
+        return self.tls
 
     def start(self) -> None:
-        self.flask("db", "upgrade")
-        self.flask("demo")
-        with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "wsgi:app", "-b", f"127.0.0.1:{self.port}"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group, stopped without touching ours
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        last_error: object = None
-        context = self.trusting_context()
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                raise RuntimeError(f"gunicorn exited while starting; log:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(
-                    f"{self.url}/healthz", timeout=2, context=context
-                ) as response:
-                    if response.status == 200:
-                        return
-                    last_error = f"HTTP {response.status}"
-            except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError) as exc:
-                last_error = exc
-            time.sleep(0.05)  # polling a process that is booting, not waiting on a page
-        self.stop()
-        raise RuntimeError(
-            f"gunicorn did not answer https /healthz within {START_TIMEOUT:.0f}s "
-            f"(last: {last_error}); log:\n{self.log_tail()}"
-        )
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)  # gunicorn's graceful shutdown, whole group
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        flask_cli(self.env, "db", "upgrade")
+        flask_cli(self.env, "demo")
+        super().start()
 
 
 @pytest.fixture(scope="module")
