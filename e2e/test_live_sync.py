@@ -9,6 +9,7 @@ Every wait is on the page's DOM (``expect``), never on a clock.
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs
 
 from playwright.sync_api import expect
 
@@ -287,6 +288,12 @@ def version(page) -> int:
     return api_cart(page)["version"]
 
 
+def change_keys(request) -> list[str]:
+    if request.method != "POST" or not request.post_data:
+        return []
+    return parse_qs(request.post_data).get("idempotency_key", [])
+
+
 def test_offline_changes_wait_and_are_sent_once_when_back_online(new_device):
     cart_tab = new_device()
     kettle = add_to_cart(cart_tab, "DEMO-0151", 1)
@@ -314,6 +321,8 @@ def test_offline_changes_wait_and_are_sent_once_when_back_online(new_device):
             expect(sync_status(page)).to_contain_text("2 changes waiting to be sent")
         expect(notice(product_tab)).to_contain_text("offline")
 
+        sent: list[str] = []  # the idempotency key of every change that left either tab
+        context.on("request", lambda request: sent.extend(change_keys(request)))
         context.set_offline(False)
         for page in (cart_tab, product_tab):
             expect(sync_status(page)).to_have_attribute("data-pending", "0")
@@ -321,6 +330,8 @@ def test_offline_changes_wait_and_are_sent_once_when_back_online(new_device):
             expect(sync_status(page)).not_to_contain_text("waiting")
         expect_lines(cart_tab, {"DEMO-0151": 3, "DEMO-0152": 2})
         expect(badge(product_tab)).to_have_text("5")
+    # Both tabs came back online with the same queue; one of them sent it, each change once.
+    assert len(sent) == 2 and len(set(sent)) == 2, sent
     # Applied exactly once each, in the order they were made.
     assert api_contents(cart_tab) == {"DEMO-0151": 3, "DEMO-0152": 2}
     assert version(cart_tab) == before + 2

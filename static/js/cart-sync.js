@@ -304,7 +304,16 @@
   }
 
 
-  async function replayQueue() {
+  // The tabs of one browser share the queue (localStorage). One tab at a time sends it, and a
+  // tab that waited finds it sent: a change goes out once, not once per open tab (its key
+  // would make the repeats harmless, not free). Without Web Locks (an insecure origin), each
+  // tab sends what it finds.
+  function replayQueue() {
+    if (!navigator.locks) return replayQueueHere();
+    return navigator.locks.request("storefront-offline-queue", replayQueueHere);
+  }
+
+  async function replayQueueHere() {
     if (replaying || !navigator.onLine || !queue().length) return;
     replaying = true;
     try {
