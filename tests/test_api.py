@@ -161,6 +161,18 @@ def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(app, browser):
     assert minimal["item_count"] == 8
 
 
+def test_the_totals_of_costly_lines_do_not_overflow(app, browser):
+    with app.app_context():
+        from storefront.catalog.services import MAX_PRICE_CENTS, by_sku
+        from storefront.extensions import db
+
+        by_sku("DEMO-0033").price_cents = MAX_PRICE_CENTS
+        db.session.commit()
+    answer = browser.add("DEMO-0033", 3, Prefer="return=minimal")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.json["subtotal"] == "64424509.41" == browser.cart()["subtotal"]
+
+
 def test_openapi_describes_every_endpoint(browser):
     spec = browser.api("GET", "/openapi.json").json
     assert spec["openapi"].startswith("3.1")

@@ -76,6 +76,8 @@ MUG-9,Custom Mug,12.00,5,,colour:red|blue!;text:text(20),
 DEMO-0002,Renamed Demo,1.00,7,,,false
 ,No SKU,1.00,1,,,
 TEA-1,Duplicate,1.00,1,,,
+GOLD-1,Gold Bar,21474836.47,1,,,
+GOLD-2,Gold Statue,21474836.48,1,,,
 """
 
 
@@ -88,7 +90,9 @@ def test_import_products_keeps_good_rows_and_reports_bad_ones_by_line(app, tmp_p
     assert "line 4: stock '-5'" in result.output
     assert "line 7: sku" in result.output
     assert "line 8: sku TEA-1 appears earlier" in result.output
-    assert "2 created, 1 updated, 4 row(s) rejected" in result.output
+    assert "line 10: price must be at most 21,474,836.47" in result.output
+    assert "3 created, 1 updated, 5 row(s) rejected" in result.output
+    assert product(app, "GOLD-1").price_cents == 2**31 - 1
     assert product(app, "TEA-1").price_cents == 450
     mug = product(app, "MUG-9")
     assert [(s.name, s.required) for s in mug.option_specs] == [("colour", True), ("text", False)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from sqlalchemy import Integer, String, bindparam, func, literal_column, or_, select
+from sqlalchemy import BigInteger, String, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from storefront.catalog.models import Product
@@ -23,7 +23,7 @@ from storefront.extensions import db
 
 PAGE_SIZE = 24
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-MAX_PRICE_CENTS = 100_000_000_00
+MAX_PRICE_CENTS = 2**31 - 1  # what products.price_cents holds on PostgreSQL (an integer)
 MAX_STOCK = 1_000_000_000
 
 
@@ -126,12 +126,15 @@ def subtotal_cents(quantities: Mapping[str, int]) -> int:
             select(
                 func.unnest(bindparam("skus", list(quantities), type_=ARRAY(String))).label("sku"),
                 func.unnest(
-                    bindparam("counts", list(quantities.values()), type_=ARRAY(Integer))
+                    bindparam("counts", list(quantities.values()), type_=ARRAY(BigInteger))
                 ).label("quantity"),
             )
         ).subquery()
     stmt = (
-        select(func.coalesce(func.sum(Product.price_cents * wanted.c.quantity), 0))
+        # 64-bit arithmetic: a price in cents times a quantity outgrows PostgreSQL's integer.
+        select(
+            func.coalesce(func.sum(cast(Product.price_cents, BigInteger) * wanted.c.quantity), 0)
+        )
         .join_from(wanted, Product, Product.sku == wanted.c.sku)
         .where(Product.active.is_(True), Product.stock > 0)
     )
@@ -172,7 +175,7 @@ def parse_row(row: dict[str, str | None]) -> dict:
         raise RowError("price must be 0 or more with at most two decimals")
     cents = int(price * 100)
     if cents > MAX_PRICE_CENTS:
-        raise RowError("price is too large")
+        raise RowError(f"price must be at most {MAX_PRICE_CENTS / 100:,.2f}")
     stock_text = cell("stock")
     if not re.fullmatch(r"\d{1,10}", stock_text) or int(stock_text) > MAX_STOCK:
         raise RowError(f"stock {stock_text!r} must be a whole number from 0 to {MAX_STOCK}")
