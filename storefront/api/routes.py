@@ -72,16 +72,18 @@ def _respond(cart: CartView | ChangeView, **extra):
     return response
 
 
-def _answer_change(change: Change, view: ChangeView | None = None, **extra):
+def _view_change(change: Change) -> ChangeView:
     # Only a full answer lists every line; a minimal one needs the totals alone.
-    if not _prefers_minimal():
-        return _respond(services.view_after(change), **extra)
-    return _respond(view or services.view_change(change), **extra)
+    return services.view_change(change, whole_cart=not _prefers_minimal())
+
+
+def _answer_change(view: ChangeView, **extra):
+    return _respond(view if _prefers_minimal() else view.whole, **extra)
 
 
 def _changed(owner, change: Change):
     shopper.changed_cart()
-    view = services.view_change(change)
+    view = _view_change(change)
     g.cart_kept_until = services.changed_now(owner)
     names = services.names_for(notices.skus_named_by(change), view.touched)
     realtime.publish_change(
@@ -91,7 +93,7 @@ def _changed(owner, change: Change):
         notice=notices.change_notice_elsewhere(change, names),
         seen=_expected_version(),
     )
-    return _answer_change(change, view)
+    return _answer_change(view)
 
 
 def _only_keys(body: dict, allowed: set[str]) -> None:
@@ -181,4 +183,4 @@ def restore():
     shopper.changed_cart()
     if not result.change.replayed:
         realtime.publish_resync(owner, notices.RESTORED_ELSEWHERE)
-    return _answer_change(result.change, unrestored=result.unrestored)
+    return _answer_change(_view_change(result.change), unrestored=result.unrestored)

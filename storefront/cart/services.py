@@ -192,9 +192,12 @@ class CartView:
         return sum(line.quantity for line in self.lines)
 
     @property
+    def subtotal_cents(self) -> int:
+        return sum(ln.unit_cents * ln.quantity for ln in self.lines if ln.available)
+
+    @property
     def subtotal(self) -> Decimal:
-        cents = sum(ln.unit_cents * ln.quantity for ln in self.lines if ln.available)
-        return cents * CENT
+        return self.subtotal_cents * CENT
 
     @property
     def line_count(self) -> int:
@@ -213,6 +216,9 @@ class ChangeView:
     subtotal_cents: int
     line_count: int
     touched: tuple[LineView, ...]
+    # The whole cart, described when an answer lists every line or the change is a replayed
+    # key (the page asking may have missed everything); None otherwise.
+    whole: CartView | None = None
     currency: str = "USD"
 
     @property
@@ -272,8 +278,21 @@ def touched_lines(before: Cart, after: Cart) -> list[Line]:
     return touched
 
 
-def view_change(change: Change) -> ChangeView:
+def view_change(change: Change, *, whole_cart: bool = False) -> ChangeView:
     after = change.after
+    touched = touched_lines(change.before, after)
+    if whole_cart or change.replayed:
+        whole = view_after(change)
+        ids = {line.id for line in touched}
+        return ChangeView(
+            change.cart_id,
+            change.version,
+            whole.item_count,
+            whole.subtotal_cents,
+            whole.line_count,
+            tuple(line for line in whole.lines if line.id in ids),
+            whole,
+        )
     quantities: Counter[str] = Counter()
     for line in after.lines:
         quantities[line.sku] += line.quantity
@@ -283,7 +302,7 @@ def view_change(change: Change) -> ChangeView:
         sum(quantities.values()),
         catalog.subtotal_cents(quantities),
         len(after),
-        _line_views(touched_lines(change.before, after)),
+        _line_views(touched),
     )
 
 

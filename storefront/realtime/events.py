@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import render_template
 
-from storefront.cart.services import ChangeView, view_after
+from storefront.cart.services import ChangeView
 from storefront.cart.state import AddLine, Clear, SetQuantity
 from storefront.cart.store import Change
 
@@ -21,7 +21,7 @@ def state_fragment(change: Change, view: ChangeView, *, origin: str, seen: int |
         # nothing changed now, so there is no difference to send, yet the page asking may never
         # have seen the first result. It gets the whole cart as of that change, which it
         # applies only if it shows an older version.
-        return render_template("cart/_sync.html", cart=view_after(change))
+        return render_template("cart/_sync.html", cart=view.whole)
     before, after = change.before, change.after
     if isinstance(change.op, Clear) and len(before):
         new, changed, removed, cleared = [], [], [], True
