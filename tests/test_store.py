@@ -220,3 +220,26 @@ def test_opened_carts_keep_only_the_newest_state_of_each_cart():
     carts.put(1, 2, b"v2", newer)
     assert carts.get(1, 1, b"v1") is None and carts.get(1, 2, b"v2") is newer
     assert len(carts) == 1
+
+
+def test_opened_carts_never_trade_a_newer_state_for_an_older_one():
+    carts = OpenedCarts()
+    newer = Cart.of([Line("a", "DEMO-0030", 2)])
+    carts.put(1, 2, b"v2", newer)  # a writer caches version 2...
+    carts.put(1, 1, b"v1", Cart.of([Line("a", "DEMO-0030", 1)]))  # ...a slow reader opened 1
+    assert carts.get(1, 2, b"v2") is newer
+
+
+def test_a_deleted_cart_leaves_the_opened_carts(app, browser):
+    from storefront.cart.sealing import opened_carts
+
+    browser.register("gone@example.com")
+    browser.add("DEMO-0030")
+    with app.app_context():
+        carts = opened_carts()
+        assert len(carts) == 1
+    browser.ensure_csrf()
+    response = browser.form("/account/delete", {"password": "correct horse battery"})
+    assert response.status_code in (200, 302, 303)
+    with app.app_context():
+        assert len(opened_carts()) == 0

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
 from storefront.accounts.models import AuthSession, User
+from storefront.cart import store as cart_store
 from storefront.errors import DomainError
 from storefront.extensions import db
 
@@ -174,5 +175,7 @@ def delete_account(user: User, password: object) -> None:
     """Delete the account with its carts, history and sessions (the database cascades)."""
     if authenticate(user.email, password) is None:
         raise AccountError("That password is not right; your account was not deleted.")
+    cart_ids = cart_store.user_cart_ids(user.id)
     db.session.delete(user)
     db.session.commit()
+    cart_store.forget_decoded(cart_ids)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from storefront.cart.state import Cart
 
@@ -39,8 +40,11 @@ class OpenedCarts:
 
     def put(self, cart_id: int, version: int, sealed: bytes, cart: Cart) -> None:
         with self._lock:
-            old = self._carts.pop(cart_id, None)
+            old = self._carts.get(cart_id)
+            if old is not None and old[0] > version:
+                return  # a reader that opened an older version than a writer just cached
             if old is not None:
+                del self._carts[cart_id]
                 self._lines -= _size(old[2])
             if _size(cart) > self._max_lines:
                 return
@@ -49,6 +53,14 @@ class OpenedCarts:
             while self._lines > self._max_lines:
                 _, (_, _, oldest) = self._carts.popitem(last=False)
                 self._lines -= _size(oldest)
+
+    def discard(self, cart_ids: Iterable[int]) -> None:
+        """Deleted carts: their decoded contents leave this process's memory now."""
+        with self._lock:
+            for cart_id in cart_ids:
+                old = self._carts.pop(cart_id, None)
+                if old is not None:
+                    self._lines -= _size(old[2])
 
     def __len__(self) -> int:
         return len(self._carts)

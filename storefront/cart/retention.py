@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, func, select
 
 from storefront import clock
-from storefront.cart import codec, history
+from storefront.cart import codec, history, store
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring
 from storefront.database import begin_write
@@ -68,6 +68,7 @@ def remove_guest_carts(ids: list[int]) -> int:
         db.session.execute(delete(table).where(table.cart_id.in_(doomed)))
     removed = db.session.execute(delete(m.Cart).where(stale)).rowcount
     db.session.commit()
+    store.forget_decoded(ids)  # a renewed cart among them only costs a decode
     return removed
 
 

@@ -24,6 +24,6 @@ def aad(kind: str, cart_id: int, *parts: object) -> bytes:
 
 def opened_carts() -> OpenedCarts:
     carts = current_app.extensions.get("storefront.opened_carts")
-    if carts is None:
-        carts = current_app.extensions["storefront.opened_carts"] = OpenedCarts()
+    if carts is None:  # setdefault: two first requests at once still share one
+        carts = current_app.extensions.setdefault("storefront.opened_carts", OpenedCarts())
     return carts

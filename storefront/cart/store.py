@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -277,3 +277,14 @@ def adopt(guest: Owner, user_id: int) -> None:
     if row is not None and not _guest_expired(row):
         row.user_id, row.guest_key = user_id, None
     db.session.commit()
+
+
+def user_cart_ids(user_id: int) -> list[int]:
+    return list(db.session.scalars(select(m.Cart.id).where(m.Cart.user_id == user_id)))
+
+
+def forget_decoded(cart_ids: Iterable[int]) -> None:
+    """Deleted carts: their decoded copies leave this process now, not when they age out.
+    (Other instances' copies age out; they can never be served, being keyed by sealed bytes
+    that no row holds any more.)"""
+    opened_carts().discard(cart_ids)
