@@ -111,7 +111,8 @@ class GcPauses:
             if pauses:
                 lines.append(
                     f"  generation {generation}: {len(pauses):>5} collections, "
-                    f"median {percentile(pauses, 0.5):.2f} ms, max {max(pauses) / 1e6:.2f} ms"
+                    f"median {percentile(pauses, 0.5):.2f} ms, max {max(pauses) / 1e6:.2f} ms, "
+                    f"total {sum(pauses) / 1e6:.1f} ms"
                 )
             else:
                 lines.append(f"  generation {generation}: none")

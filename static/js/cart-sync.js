@@ -309,6 +309,7 @@
   // would make the repeats harmless, not free). Without Web Locks (an insecure origin), each
   // tab sends what it finds.
   function replayQueue() {
+    if (!navigator.onLine || !queue().length) return Promise.resolve(); // no need to queue up
     if (!navigator.locks) return replayQueueHere();
     return navigator.locks.request("storefront-offline-queue", replayQueueHere);
   }
@@ -348,10 +349,15 @@
     }
   }
 
+  // A replay gives up on an answer that does not come (a connection that only looks back):
+  // the change stays queued under its key, and the lock passes on.
+  const SEND_TIMEOUT_MS = 15000;
+
   function send(item) {
     return fetch(item.path, {
       method: "POST",
       credentials: "same-origin",
+      signal: AbortSignal.timeout ? AbortSignal.timeout(SEND_TIMEOUT_MS) : undefined,
       headers: {
         "HX-Request": "true",
         "X-CSRF-Token": csrfMeta() ? csrfMeta().content : "",
