@@ -92,7 +92,7 @@ def tune_garbage_collector() -> None:
     default thresholds, full collections over the whole heap then land inside requests: a p99
     of about 90 ms for an add, measured. What start-up built is frozen (never scanned again)
     and the old generations are collected much less often. The young generation stays small:
-    at 50,000 objects one young collection took up to 26 ms, at 3,000 at most 1.3 ms, with
-    no loss of throughput (bench/cart_ops.py with a GC probe, docs/PERFORMANCE.md)."""
+    at 50,000 objects one young collection took 21-49 ms, at 3,000 a few ms at most, with
+    less time in collections overall (bench/cart_ops.py reports them, docs/PERFORMANCE.md)."""
     gc.freeze()
     gc.set_threshold(3_000, 20, 100)
