@@ -36,12 +36,14 @@ HTTP_MESSAGES = {
 
 
 def refusal(status: int, code: str, message: str):
+    # Scripts recognise a refusal by this code, never by matching the English message.
+    headers = {"X-Error-Code": code}
     if request.path.startswith("/api/"):
-        return jsonify(error={"code": code, "message": message}), status
+        return jsonify(error={"code": code, "message": message}), status, headers
     if is_htmx():
         body = render_template("_notice.html", message=message, error=True)
-        return body, status, {"HX-Retarget": "#notice", "HX-Reswap": "innerHTML"}
-    return render_template("errors/error.html", status=status, message=message), status
+        return body, status, {**headers, "HX-Retarget": "#notice", "HX-Reswap": "innerHTML"}
+    return render_template("errors/error.html", status=status, message=message), status, headers
 
 
 def register(app: Flask) -> None:
