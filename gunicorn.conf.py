@@ -39,11 +39,14 @@ accesslog = None
 
 
 def post_worker_init(worker):
-    """On SIGTERM close open sockets first (code 1012: pages reconnect by themselves), so the
-    worker does not sit out its graceful timeout waiting on idle sockets."""
+    """The app is loaded: tune the collector for it. On SIGTERM close open sockets first (code
+    1012: pages reconnect by themselves), so the worker does not sit out its graceful timeout
+    waiting on idle sockets."""
     import signal
 
-    from storefront import realtime
+    from storefront import realtime, server
+
+    server.tune_garbage_collector()
 
     stop = worker.handle_exit
 

@@ -58,8 +58,9 @@ from flask import Flask
 from flask_migrate import upgrade
 
 import storefront
-from storefront import create_app
+from storefront import create_app, server
 from storefront.cart import store
+from storefront.cart.types import Owner
 from storefront.catalog.demo import load_demo
 from storefront.extensions import db
 
@@ -86,7 +87,7 @@ TARGET_RESTORE_P99_MS = 50.0
 
 class GcPauses:
     """Garbage collections that ran while something was being measured, by generation: a
-    collection landing inside a request is what makes its p99 (storefront.tune_garbage_collector).
+    collection landing inside a request is what makes its p99 (storefront.server.tune_garbage_collector).
     """
 
     def __init__(self):
@@ -210,6 +211,7 @@ def open_shop(path: Path, keys: Keys) -> Flask:
             "INSTANCE_PATH": str(path.with_suffix(".instance")),
         }
     )
+    server.tune_garbage_collector()  # as gunicorn.conf.py does in every worker
     if YOUNG_GC_THRESHOLD is not None:  # --young-gc-threshold: what the app's tuning is worth
         gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
     quiet_app_logs()
@@ -594,10 +596,10 @@ def history_phase(
     dispose(app)
 
 
-def _owner_of(app: Flask, cookie: str) -> store.Owner:
+def _owner_of(app: Flask, cookie: str) -> Owner:
     """The guest owner behind a session cookie."""
     session = app.session_interface.get_signing_serializer(app).loads(cookie)
-    return store.Owner.guest(session["guest"])
+    return Owner.guest(session["guest"])
 
 
 # --- report -------------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+MAX_BODY_BYTES = 64 * 1024
 
 
 class ConfigError(RuntimeError):
@@ -96,6 +99,27 @@ def read_or_create_once(path: Path, make: callable) -> str:
     return path.read_text().strip()
 
 
+def for_app(overrides: Mapping[str, object], instance_path: str) -> dict:
+    """The app's whole config: the environment (``STOREFRONT_*`` overrides win), then Flask's
+    and the extensions' fixed settings, then any other override (tests' Flask keys)."""
+    shop = {k: str(v) for k, v in overrides.items() if k.startswith("STOREFRONT_")}
+    settings = load({**os.environ, **shop}, instance_path)
+    return {
+        **settings,
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        # The cookie lives as long as the guest cart it names.
+        "PERMANENT_SESSION_LIFETIME": settings["GUEST_CART_LIFETIME"],
+        "SESSION_COOKIE_NAME": "storefront",
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_REFRESH_EACH_REQUEST": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRF-Token", "X-CSRFToken"],
+        **{k: v for k, v in overrides.items() if not k.startswith("STOREFRONT_")},
+    }
+
+
 def load(env: Mapping[str, str], instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = Path(instance_path)
@@ -146,4 +170,8 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         "REDIS_PREFIX": env.get("STOREFRONT_REDIS_PREFIX", "").strip() or "storefront",
         "CART_RATE_LIMIT": rate_limit,
         **ints,
+        # The windows as durations, computed here once; cart.lifetime and accounts read them.
+        "GUEST_CART_LIFETIME": timedelta(days=ints["GUEST_CART_DAYS"]),
+        "HISTORY_WINDOW": timedelta(days=ints["HISTORY_DAYS"]),
+        "SESSION_TIMEOUT": timedelta(minutes=ints["SESSION_TIMEOUT_MINUTES"]),
     }

@@ -12,14 +12,23 @@ import os
 import sqlite3
 import threading
 import weakref
+from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from storefront.extensions import db
+from storefront.extensions import db, migrate
 
 WRITE = {"storefront_write": True}
 CHECKPOINT_SECONDS = 1.0
+
+
+def init_app(app: Flask, *, migrations: Path) -> None:
+    db.init_app(app)
+    with app.app_context():
+        configure(db.engine)
+    migrate.init_app(app, db, directory=str(migrations))
 
 
 def configure(engine: Engine) -> None:

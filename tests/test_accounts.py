@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from storefront import clock
 from storefront.cart import models as m
-from storefront.cart import store
+from storefront.cart.types import Source
 from storefront.extensions import db
 from tests.helpers import Browser
 
@@ -55,7 +55,7 @@ def test_signing_in_merges_the_guest_cart_as_one_revision_and_says_what_happened
     assert "2 × Honey Mug" in html and "kept 1 of 3 (not enough in stock)" in html
     with app.app_context():
         merges = db.session.scalars(
-            select(m.CartRevision).where(m.CartRevision.source == store.MERGE)
+            select(m.CartRevision).where(m.CartRevision.source == Source.MERGE)
         ).all()
         guest = db.session.scalar(select(m.Cart).where(m.Cart.user_id.is_(None)))
     assert len(merges) == 1 and merges[0].version == cart["version"]

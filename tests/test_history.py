@@ -119,8 +119,8 @@ def test_another_shoppers_revisions_are_not_found(browser, other_browser):
 
 def test_revisions_older_than_the_history_window_cannot_be_restored(app):
     from storefront.accounts.services import register
-    from storefront.cart import services
-    from storefront.cart.store import Owner
+    from storefront.cart import history, services
+    from storefront.cart.types import Owner
     from storefront.errors import NotFound
 
     with app.test_request_context():
@@ -131,7 +131,7 @@ def test_revisions_older_than_the_history_window_cannot_be_restored(app):
         services.add_line(request, "DEMO-0031", 1)
         with pytest.raises(NotFound):
             services.restore(request, 1)
-        assert [e.revision for e in services.history(owner)] == [2]
+        assert [e.revision for e in history.timeline(owner)] == [2]
         assert services.restore(request, 2).change.version == 3
 
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from storefront import clock
 from storefront.accounts.services import register
-from storefront.cart import history, retention, services
+from storefront.cart import history, retention, services, store, views
 from storefront.cart import models as m
-from storefront.cart.store import Owner
+from storefront.cart.types import Owner
 from storefront.extensions import db
 
 
@@ -44,7 +44,7 @@ def test_cleanup_removes_expired_guest_carts_and_keeps_fresh_and_account_carts(
     assert browser.cart()["item_count"] == 0
     assert other_browser.cart()["item_count"] == 1
     with app.test_request_context():
-        assert services.view(account).item_count == 1
+        assert views.view(account).item_count == 1
     assert "0 expired guest carts removed" in run_cleanup(app)  # safe to run twice
 
 
@@ -58,19 +58,19 @@ def test_cleanup_prunes_history_but_every_kept_revision_still_restores(app):
         for n in range(40):
             services.add_line(request, f"DEMO-{300 + n % 9:04d}", 1)
         expected = {}
-        cart_id = services.glance(owner).cart_id
+        cart_id = views.glance(owner).cart_id
         for version in range(41, 81):
-            expected[version] = history.state_at(cart_id, version)
-        current = services.view(owner)
+            expected[version] = store.state_at(cart_id, version)
+        current = views.view(owner)
         db.session.remove()
     clock.advance(timedelta(days=15))  # revisions 1-40 are now 35 days old, 41-80 are 15
     output = run_cleanup(app)
     assert "40 revisions" in output
     with app.test_request_context():
-        assert [e.revision for e in services.history(owner, limit=200)][-1] == 41
+        assert [e.revision for e in history.timeline(owner, limit=200)][-1] == 41
         for version, state in expected.items():
-            assert history.state_at(cart_id, version) == state
-        assert services.view(owner) == current  # the current cart is untouched
+            assert store.state_at(cart_id, version) == state
+        assert views.view(owner) == current  # the current cart is untouched
         assert services.restore(services.Request(owner), 41).change.after == expected[41]
     assert "0 revisions" in run_cleanup(app)
 
@@ -114,7 +114,7 @@ def test_writes_during_cleanup_are_not_lost(app):
     assert summary.revisions >= 4 * 30
     with app.test_request_context():
         for owner in owners:
-            cart = services.view(owner)
+            cart = views.view(owner)
             assert cart.item_count == 30 + 20 and cart.version == 50
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from storefront import create_app
-from storefront.cart import history
 from storefront.cart import models as m
+from storefront.cart import store
 from storefront.cart.sealing import keyring
 from storefront.config import ConfigError
 from storefront.crypto import Keyring
@@ -65,7 +65,7 @@ def test_rotate_drop_the_old_key_restart_and_everything_reads_back(app, browser,
     with fresh.app_context():
         cart = db.session.scalar(select(m.Cart))
         for version in range(1, cart.version + 1):
-            history.state_at(cart.id, version)  # every revision decrypts and replays
+            store.state_at(cart.id, version)  # every revision decrypts and replays
         db.engine.dispose()
     again = fresh.test_cli_runner().invoke(args=["rotate-keys"])
     assert "0 values re-encrypted" in again.output  # resumable: nothing left to do

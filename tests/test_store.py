@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from storefront import clock, create_app
-from storefront.cart import history, store
 from storefront.cart import models as m
+from storefront.cart import store
 from storefront.cart.opened import OpenedCarts
 from storefront.cart.state import Cart, Line
+from storefront.cart.types import Owner, Source
 from storefront.config import ConfigError
 from storefront.extensions import db
 from tests import dbs
@@ -44,7 +45,7 @@ def test_every_change_bumps_the_version_by_one_and_appends_one_revision(app, bro
     browser.api("DELETE", "/cart")
     rows = revisions(app)
     assert [r.version for r in rows] == [1, 2, 3, 4]
-    assert {r.source for r in rows} == {store.CHANGE}
+    assert {r.source for r in rows} == {Source.CHANGE}
     assert browser.cart()["version"] == 4
 
 
@@ -71,7 +72,7 @@ def test_the_state_at_any_revision_can_be_rebuilt(app, browser):
         cart_id = db.session.scalar(select(m.Cart.id))
         assert db.session.scalar(select(func.count()).select_from(m.CartSnapshot)) >= 1
         for version, expected in enumerate(carts, start=1):
-            rebuilt = history.state_at(cart_id, version)
+            rebuilt = store.state_at(cart_id, version)
             assert [(x.sku, x.quantity) for x in rebuilt.lines] == expected
 
 
@@ -116,7 +117,7 @@ def test_sealed_cart_data_is_bound_to_its_cart(app, browser, other_browser):
         mine.state, theirs.state = theirs.state, mine.state
         db.session.commit()
     with app.test_request_context(), pytest.raises(Exception, match="authentication"):
-        store.read(store.Owner(user_id=None, guest_key=mine.guest_key))
+        store.read(Owner(user_id=None, guest_key=mine.guest_key))
 
 
 def test_start_up_refuses_data_sealed_under_a_key_it_was_not_given(app, browser, tmp_path):

@@ -6,14 +6,14 @@ from storefront import devices
 from storefront.accounts import services
 from storefront.accounts.models import User
 from storefront.api.serialize import cart_json, history_json
-from storefront.cart import services as cart_services
-from storefront.cart.store import Owner
+from storefront.cart import history, views
+from storefront.cart.types import Owner
 
 
 def export(user: User) -> dict:
     owner = Owner.user(user.id)
     revisions, before = [], None
-    while page := cart_services.history(owner, before=before, limit=200):
+    while page := history.timeline(owner, before=before, limit=200):
         revisions.extend(history_json(entry) for entry in page)
         before = page[-1].revision
     return {
@@ -30,6 +30,6 @@ def export(user: User) -> dict:
             }
             for s in services.sessions_of(user)
         ],
-        "cart": cart_json(cart_services.view(owner)),
+        "cart": cart_json(views.view(owner)),
         "cart_history": revisions,
     }

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -23,7 +22,9 @@ from storefront.accounts import data, services
 from storefront.accounts.models import User
 from storefront.cart import notices
 from storefront.cart import services as cart_services
-from storefront.cart.store import Owner
+from storefront.cart import views as cart_views
+from storefront.cart.announce import announce
+from storefront.cart.types import Owner
 from storefront.errorpages import refusal
 from storefront.extensions import login_manager
 from storefront.security import REGISTER_LIMIT, SIGN_IN_LIMIT, client_address, limiter
@@ -35,18 +36,14 @@ NOT_ACTIVITY = {
     "static",
     "health.healthz",
     "health.readyz",
-    "realtime.cart_socket",
+    "realtime.page_socket",
     "accounts.session_status",
 }
 
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    user = services.resume_session(
-        token,
-        current_app.config["SESSION_TIMEOUT_MINUTES"],
-        renew=request.endpoint not in NOT_ACTIVITY,
-    )
+    user = services.resume_session(token, renew=request.endpoint not in NOT_ACTIVITY)
     if user is None and "_user_id" in session:
         session.pop("_user_id", None)
         session["idle_signed_out"] = True
@@ -71,7 +68,9 @@ def _end_current_session() -> None:
         token = current_user.get_id()
         services.end_session(token)
         realtime.close_sockets(
-            Owner.user(current_user.id), session=services.session_key(token), reason="signed out"
+            Owner.user(current_user.id).channel,
+            session=services.session_key(token),
+            reason="signed out",
         )
 
 
@@ -112,16 +111,14 @@ def _merge_guest_cart_into(user: User) -> tuple[str, int | None]:
         return "", None
     result = cart_services.merge_guest_cart(guest, user.id, shopper.device())
     # This browser's other tabs reconnect as the account (their cookie changes with ours).
-    realtime.close_sockets(guest, reason="signed in")
+    realtime.close_sockets(guest.channel, reason="signed in")
     report = result.report
-    names = cart_services.names_for(
+    names = cart_views.names_for(
         {a.sku for a in report.merged} | {s.sku for s in report.shortfalls}
     )
     if result.change.op is None:
         return notices.merge_notice(report, names), None
-    realtime.publish_resync(
-        Owner.user(user.id), "Items picked before signing in were added to this cart."
-    )
+    announce(Owner.user(user.id), result.change, origin="", seen=None)
     return notices.merge_notice(report, names), result.change.version - 1
 
 
@@ -130,15 +127,14 @@ def _merge_guest_cart_into(user: User) -> tuple[str, int | None]:
 def register():
     if request.method == "GET":
         return render_template("accounts/register.html")
+    guest = shopper.guest_owner_if_any()
     try:
-        user = services.register(request.form.get("email"), request.form.get("password"))
+        user = services.register(request.form.get("email"), request.form.get("password"), guest)
     except services.AccountError as exc:
         email = request.form.get("email", "")[:254]
         return render_template("accounts/register.html", error=exc.message, email=email), 422
-    guest = shopper.guest_owner_if_any()
     if guest is not None:
-        cart_services.adopt_guest_cart(guest, user.id)
-        realtime.close_sockets(guest, reason="registered")
+        realtime.close_sockets(guest.channel, reason="registered")
     _end_current_session()
     _sign_in(user)
     flash("Welcome! Your account is ready and your cart is saved with it.")
@@ -186,11 +182,8 @@ def session_seconds_left() -> int | None:
 
 def session_expires_at() -> datetime | None:
     """When this device's signed-in session ends if nothing happens before."""
-    if not current_user.is_authenticated:
-        return None
-    last_seen = services.session_last_seen(current_user.get_id())
-    minutes = current_app.config["SESSION_TIMEOUT_MINUTES"]
-    return None if last_seen is None else last_seen + timedelta(minutes=minutes)
+    token = shopper.session_token()
+    return None if token is None else services.session_deadline(token)
 
 
 @bp.get("/account")
@@ -219,7 +212,7 @@ def delete_account():
         services.delete_account(current_user, request.form.get("password"))
     except services.AccountError as exc:
         return render_template("accounts/account.html", error=exc.message), 403
-    realtime.close_sockets(Owner.user(user_id), reason="account deleted")
+    realtime.close_sockets(Owner.user(user_id).channel, reason="account deleted")
     logout_user()
     session.clear()
     flash("Your account, its carts and their history are deleted.")

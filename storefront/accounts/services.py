@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
 from storefront.accounts.models import AuthSession, User
 from storefront.cart import store as cart_store
+from storefront.cart.types import Owner
+from storefront.database import begin_write
 from storefront.errors import DomainError
 from storefront.extensions import db
 
@@ -48,12 +51,18 @@ def check_new_credentials(email: str, password: object) -> None:
         raise AccountError(f"Please choose a password of at least {MIN_PASSWORD} characters.")
 
 
-def register(email: object, password: object) -> User:
+def register(email: object, password: object, guest: Owner | None = None) -> User:
+    """A new account; the guest's cart (if any) becomes its cart, in the same transaction."""
     email = normalise_email(email)
     check_new_credentials(email, password)
-    user = User(email=email, password_hash=hasher.hash(password), created_at=clock.now())
+    password_hash = hasher.hash(password)  # slow on purpose: before the write lock, not in it
+    begin_write()
+    user = User(email=email, password_hash=password_hash, created_at=clock.now())
     db.session.add(user)
     try:
+        db.session.flush()
+        if guest is not None:
+            cart_store.adopt(guest, user.id)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -101,7 +110,18 @@ def end_session(token: str) -> None:
     db.session.commit()
 
 
-def resume_session(token: str, idle_minutes: int, *, renew: bool) -> User | None:
+def _deadline(record: AuthSession) -> datetime:
+    """A signed-in device session ends this long after it was last active."""
+    return record.last_seen_at + current_app.config["SESSION_TIMEOUT"]
+
+
+def session_deadline(token: str) -> datetime | None:
+    """When this device session ends unless something renews it (None: it has ended)."""
+    record = db.session.get(AuthSession, _token_hash(token))
+    return None if record is None else _deadline(record)
+
+
+def resume_session(token: str, *, renew: bool) -> User | None:
     """The user of a live session; an idle one is ended. ``renew`` counts this as activity."""
     if not isinstance(token, str) or not token or len(token) > 100:
         return None
@@ -109,7 +129,7 @@ def resume_session(token: str, idle_minutes: int, *, renew: bool) -> User | None
     if record is None:
         return None
     now = clock.now()
-    if now - record.last_seen_at > timedelta(minutes=idle_minutes):
+    if now > _deadline(record):
         db.session.delete(record)
         db.session.commit()
         return None
@@ -126,11 +146,6 @@ def resume_session(token: str, idle_minutes: int, *, renew: bool) -> User | None
 def session_key(token: str) -> str:
     """A name for a device session that does not reveal its token (sockets are filed by it)."""
     return _token_hash(token).hex()
-
-
-def session_last_seen(token: str):
-    record = db.session.get(AuthSession, _token_hash(token))
-    return None if record is None else record.last_seen_at
 
 
 def renew_session(token: str) -> None:

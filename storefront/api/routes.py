@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_wtf.csrf import generate_csrf
 
 from storefront import realtime, shopper
 from storefront.api import openapi
-from storefront.api.serialize import cart_json, history_json, minimal_json
-from storefront.cart import forms, notices, services
-from storefront.cart.services import CartView, ChangeView, Request
-from storefront.cart.store import Change
+from storefront.api.serialize import cart_json, history_json, minimal_json, shortfall_json
+from storefront.cart import forms, history, services, views
+from storefront.cart.announce import announce
+from storefront.cart.services import Request
+from storefront.cart.types import Change, Owner
+from storefront.cart.views import CartView, ChangeView
 from storefront.errors import BadRequest
 from storefront.security import cart_changes
 
@@ -50,7 +52,7 @@ def _expected_version() -> int | None:
     return int(match.group(1))
 
 
-def _request(owner, body: object) -> Request:
+def _request(owner: Owner, body: object) -> Request:
     return Request(
         owner=owner,
         device=shopper.device(),
@@ -72,28 +74,19 @@ def _respond(cart: CartView | ChangeView, **extra):
     return response
 
 
-def _view_change(change: Change) -> ChangeView:
-    # Only a full answer lists every line; a minimal one needs the totals alone.
-    return services.view_change(change, whole_cart=not _prefers_minimal())
-
-
-def _answer_change(view: ChangeView, **extra):
-    return _respond(view if _prefers_minimal() else view.whole, **extra)
-
-
-def _changed(owner, change: Change):
+def _changed(req: Request, change: Change, **extra):
+    """After the commit: announce the change, answer with the cart (or its totals)."""
     shopper.changed_cart()
-    view = _view_change(change)
-    g.cart_kept_until = services.changed_now(owner)
-    names = services.names_for(notices.skus_named_by(change), view.touched)
-    realtime.publish_change(
-        owner,
+    minimal = _prefers_minimal()
+    # Only a full answer lists every line; a minimal one needs the totals alone.
+    news = announce(
+        req.owner,
         change,
-        view,
-        notice=notices.change_notice_elsewhere(change, names),
-        seen=_expected_version(),
+        origin=realtime.requesting_page(),
+        seen=req.expected_version,
+        whole_cart=not minimal,
     )
-    return _answer_change(view)
+    return _respond(news.view if minimal else news.view.whole, **extra)
 
 
 def _only_keys(body: dict, allowed: set[str]) -> None:
@@ -105,7 +98,7 @@ def _only_keys(body: dict, allowed: set[str]) -> None:
 
 @bp.get("/cart")
 def get_cart():
-    return _respond(services.view(shopper.current_owner()))
+    return _respond(views.view(shopper.current_owner()))
 
 
 @bp.post("/cart/lines")
@@ -118,9 +111,8 @@ def add_line():
     options = body.get("options")
     if options is not None and not isinstance(options, dict):
         raise BadRequest('"options" must be an object of option names to text.')
-    owner = shopper.current_owner()
-    change = services.add_line(_request(owner, body), body["sku"], body["quantity"], options)
-    return _changed(owner, change)
+    req = _request(shopper.current_owner(), body)
+    return _changed(req, services.add_line(req, body["sku"], body["quantity"], options))
 
 
 @bp.patch("/cart/lines/<line_id>")
@@ -130,22 +122,22 @@ def set_quantity(line_id: str):
     _only_keys(body, {"quantity"})
     if "quantity" not in body:
         raise BadRequest('The body needs "quantity".')
-    owner = shopper.current_owner()
-    return _changed(owner, services.set_quantity(_request(owner, body), line_id, body["quantity"]))
+    req = _request(shopper.current_owner(), body)
+    return _changed(req, services.set_quantity(req, line_id, body["quantity"]))
 
 
 @bp.delete("/cart/lines/<line_id>")
 @cart_changes
 def remove_line(line_id: str):
-    owner = shopper.current_owner()
-    return _changed(owner, services.remove_line(_request(owner, None), line_id))
+    req = _request(shopper.current_owner(), None)
+    return _changed(req, services.remove_line(req, line_id))
 
 
 @bp.delete("/cart")
 @cart_changes
 def clear():
-    owner = shopper.current_owner()
-    return _changed(owner, services.clear(_request(owner, None)))
+    req = _request(shopper.current_owner(), None)
+    return _changed(req, services.clear(req))
 
 
 @bp.get("/openapi.json")
@@ -166,7 +158,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
 def cart_history():
     before = _int_arg("before", None, 1, 2**31 - 1)
     limit = _int_arg("limit", 50, 1, 200)
-    entries = services.history(shopper.current_owner(), before=before, limit=limit)
+    entries = history.timeline(shopper.current_owner(), before=before, limit=limit)
     return jsonify(revisions=[history_json(entry) for entry in entries])
 
 
@@ -178,9 +170,7 @@ def restore():
     revision = body.get("revision")
     if isinstance(revision, bool) or not isinstance(revision, int):
         raise BadRequest('The body needs "revision", a whole number.')
-    owner = shopper.current_owner()
-    result = services.restore(_request(owner, body), revision)
-    shopper.changed_cart()
-    if not result.change.replayed:
-        realtime.publish_resync(owner, notices.RESTORED_ELSEWHERE)
-    return _answer_change(_view_change(result.change), unrestored=result.unrestored)
+    req = _request(shopper.current_owner(), body)
+    result = services.restore(req, revision)
+    unrestored = [shortfall_json(short) for short in result.unrestored]
+    return _changed(req, result.change, unrestored=unrestored)

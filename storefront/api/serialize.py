@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from storefront.cart.services import CartView, HistoryEntry, LineView
+from storefront.cart.history import HistoryEntry
+from storefront.cart.state import Shortfall
+from storefront.cart.views import CartView, LineView
 
 
 def money(amount: Decimal) -> str:
@@ -49,4 +51,13 @@ def history_json(entry: HistoryEntry) -> dict:
         "summary": entry.summary,
         "source": entry.source,
         "device": entry.device,
+    }
+
+
+def shortfall_json(short: Shortfall) -> dict:
+    return {
+        "sku": short.sku,
+        "reason": short.reason.value,
+        "requested": short.requested,
+        "kept": short.kept,
     }

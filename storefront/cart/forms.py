@@ -7,7 +7,7 @@ import re
 
 from flask import request
 
-from storefront.cart.store import IdempotencyKey
+from storefront.cart.types import IdempotencyKey
 from storefront.errors import BadRequest, InvalidQuantity
 
 WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,30}$")

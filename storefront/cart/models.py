@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, SmallInteger, String
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
+from storefront.cart.types import CartStatus
 from storefront.clock import now
 from storefront.dbtypes import UTCDateTime
 from storefront.extensions import db
-
-OPEN = "open"
-MERGED = "merged"
 
 
 class Cart(db.Model):
@@ -29,7 +27,13 @@ class Cart(db.Model):
     )
     # SHA-256 of the guest's cookie token: the cookie alone can open the cart.
     guest_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=OPEN)
+    status: Mapped[CartStatus] = mapped_column(
+        # Stored as its text in a VARCHAR(16), as before the enum existed; no CHECK constraint.
+        Enum(
+            CartStatus, native_enum=False, length=16, values_callable=lambda e: [s.value for s in e]
+        ),
+        default=CartStatus.OPEN,
+    )
     version: Mapped[int] = mapped_column(default=0)
     state: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Bytes of operations written since the last snapshot; decides when the next one is due.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from storefront.cart.state import (
     AddLine,
@@ -11,17 +11,26 @@ from storefront.cart.state import (
     MergeReport,
     Op,
     Options,
+    Reason,
     RemoveLine,
     Replace,
     SetQuantity,
+    Shortfall,
 )
-from storefront.cart.store import Change
+from storefront.cart.types import Change, Source
 
-RESTORED_ELSEWHERE = "The cart was restored to an earlier version on another device."
 REASONS = {
-    "stock": "not enough in stock",
-    "quantity_limit": "that is the most one line can hold",
-    "line_limit": "your cart is full",
+    Reason.STOCK: "not enough in stock",
+    Reason.QUANTITY_LIMIT: "that is the most one line can hold",
+    Reason.LINE_LIMIT: "your cart is full",
+    Reason.RETIRED: "no longer sold",
+    Reason.SOLD_OUT: "sold out",
+}
+# Changes that replace much of the cart: other pages hear of them in one sentence.
+ELSEWHERE_BY_SOURCE = {
+    Source.MERGE: "Items picked before signing in were added to this cart.",
+    Source.RESTORE: "The cart was restored to an earlier version on another device.",
+    Source.SUPPORT: "Customer support restored an earlier version of your cart.",
 }
 
 
@@ -42,7 +51,7 @@ def merge_notice(report: MergeReport, names: Mapping[str, str]) -> str:
     for s in report.shortfalls:
         name = names.get(s.sku, s.sku)
         kept = f"kept {s.kept} of {s.requested}" if s.kept else f"could not add {s.requested}"
-        parts.append(f"{name}: {kept} ({REASONS.get(s.reason, s.reason)}).")
+        parts.append(f"{name}: {kept} ({REASONS[s.reason]}).")
     return " ".join(parts)
 
 
@@ -78,8 +87,9 @@ def skus_named_by(change: Change) -> set[str]:
 
 def change_notice_elsewhere(change: Change, names: Mapping[str, str]) -> str:
     """The same change as other pages of the shopper hear of it."""
-    op = change.op
-    match op:
+    if change.source in ELSEWHERE_BY_SOURCE:
+        return ELSEWHERE_BY_SOURCE[change.source]
+    match change.op:
         case AddLine(sku=sku, quantity=quantity, options=options):
             return f"{item(quantity, names.get(sku, sku), options)} added on another device."
         case SetQuantity(line_id=line_id, quantity=quantity):
@@ -130,21 +140,15 @@ def skus_in(op: Op) -> set[str]:
     return set()
 
 
-UNRESTORED_REASONS = {
-    "retired": "no longer sold",
-    "sold_out": "sold out",
-    "stock": "not enough in stock",
-    "quantity_limit": "more than one line can hold",
-    "line_limit": "the cart is full",
-}
-
-
 def restore_notice(
-    revision: int, unrestored: list[dict], names: Mapping[str, str], whose: str = "Your cart is"
+    revision: int,
+    unrestored: Iterable[Shortfall],
+    names: Mapping[str, str],
+    whose: str = "Your cart is",
 ) -> str:
     text = f"{whose} back as it was at revision {revision}."
-    for entry in unrestored:
-        name = names.get(entry["sku"], entry["sku"])
-        kept = f"kept {entry['kept']} of {entry['requested']}" if entry["kept"] else "not restored"
-        text += f" {name}: {kept} ({UNRESTORED_REASONS.get(entry['reason'], entry['reason'])})."
+    for short in unrestored:
+        name = names.get(short.sku, short.sku)
+        kept = f"kept {short.kept} of {short.requested}" if short.kept else "not restored"
+        text += f" {name}: {kept} ({REASONS[short.reason]})."
     return text

@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import and_, delete, func, select
 
 from storefront import clock
-from storefront.cart import codec, history, store
+from storefront.cart import codec, lifetime, store
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring
 from storefront.database import begin_write
@@ -48,7 +47,7 @@ def _batches(ids: list, size: int = BATCH) -> Iterator[list]:
 
 
 def expired_guest_cart_ids() -> list[int]:
-    cutoff = clock.now() - timedelta(days=current_app.config["GUEST_CART_DAYS"])
+    cutoff = lifetime.guest_cart_cutoff()
     return list(
         db.session.scalars(
             select(m.Cart.id).where(m.Cart.user_id.is_(None), m.Cart.updated_at < cutoff)
@@ -58,7 +57,7 @@ def expired_guest_cart_ids() -> list[int]:
 
 def remove_guest_carts(ids: list[int]) -> int:
     """Delete these guest carts if they are still expired (a change since renews them)."""
-    cutoff = clock.now() - timedelta(days=current_app.config["GUEST_CART_DAYS"])
+    cutoff = lifetime.guest_cart_cutoff()
     begin_write()
     stale = and_(m.Cart.id.in_(ids), m.Cart.user_id.is_(None), m.Cart.updated_at < cutoff)
     # History rows go with their cart (foreign keys cascade); deleted explicitly as well so a
@@ -75,13 +74,11 @@ def remove_guest_carts(ids: list[int]) -> int:
 def carts_with_old_history() -> list[int]:
     return list(
         db.session.scalars(
-            select(m.CartRevision.cart_id).where(m.CartRevision.at < _history_cutoff()).distinct()
+            select(m.CartRevision.cart_id)
+            .where(m.CartRevision.at < lifetime.history_cutoff())
+            .distinct()
         )
     )
-
-
-def _history_cutoff():
-    return clock.now() - timedelta(days=current_app.config["HISTORY_DAYS"])
 
 
 def prune_cart_history(cart_id: int) -> tuple[int, int]:
@@ -90,14 +87,14 @@ def prune_cart_history(cart_id: int) -> tuple[int, int]:
     row = db.session.scalar(select(m.Cart).where(m.Cart.id == cart_id).with_for_update())
     boundary = db.session.scalar(
         select(func.max(m.CartRevision.version)).where(
-            m.CartRevision.cart_id == cart_id, m.CartRevision.at < _history_cutoff()
+            m.CartRevision.cart_id == cart_id, m.CartRevision.at < lifetime.history_cutoff()
         )
     )
     if row is None or boundary is None:
         db.session.rollback()
         return 0, 0
     if db.session.get(m.CartSnapshot, (cart_id, boundary)) is None:
-        state = history.state_at(cart_id, boundary)
+        state = store.state_at(cart_id, boundary)
         sealed = keyring().seal(codec.encode_cart(state), aad("snap", cart_id, boundary))
         db.session.add(m.CartSnapshot(cart_id=cart_id, version=boundary, state=sealed))
         db.session.flush()

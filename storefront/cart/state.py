@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 
+from storefront.cart.ops import (
+    AddLine,
+    Clear,
+    MergeIn,
+    Op,
+    Options,
+    RemoveLine,
+    Replace,
+    SetQuantity,
+)
 from storefront.errors import (
     InvalidQuantity,
     LineLimit,
@@ -19,7 +30,6 @@ from storefront.errors import (
     QuantityLimit,
 )
 
-Options = tuple[tuple[str, str], ...]
 LineKey = tuple[str, Options]
 
 
@@ -105,57 +115,6 @@ class LineIdTaken(ValueError):
     """A new line was given the id of another line (ids are random: a programming error)."""
 
 
-# --- operations -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AddLine:
-    """Add units; a line with the same sku and options grows, otherwise ``line_id`` is new."""
-
-    line_id: str
-    sku: str
-    quantity: int
-    options: Options = ()
-
-
-@dataclass(frozen=True)
-class SetQuantity:
-    """Set a line's quantity; 0 removes it. ``sku`` only names the line in history."""
-
-    line_id: str
-    quantity: int
-    sku: str = ""
-
-
-@dataclass(frozen=True)
-class RemoveLine:
-    line_id: str
-    sku: str = ""
-
-
-@dataclass(frozen=True)
-class Clear:
-    pass
-
-
-@dataclass(frozen=True)
-class MergeIn:
-    """The lines a merge added, already clamped: replaying it needs no catalog."""
-
-    adds: tuple[AddLine, ...]
-
-
-@dataclass(frozen=True)
-class Replace:
-    """The whole cart set to these lines: a restore of revision ``restored``."""
-
-    lines: tuple[Line, ...]
-    restored: int = 0
-
-
-Op = AddLine | SetQuantity | RemoveLine | Clear | MergeIn | Replace
-
-
 def apply(cart: Cart, op: Op, limits: Limits | None = None) -> Cart:
     match op:
         case AddLine():
@@ -225,9 +184,11 @@ def _require_line(cart: Cart, line_id: str) -> Line:
     return line
 
 
-def _check_quantity(quantity: object, minimum: int) -> None:
+def check_quantity(quantity: object, minimum: int) -> int:
+    """A quantity a shopper asked for: a whole number (not a boolean) of at least ``minimum``."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < minimum:
         raise InvalidQuantity(f"Quantity must be a whole number of at least {minimum}.")
+    return quantity
 
 
 def _check_limits(sku: str, old: int, new: int, limits: Limits) -> None:
@@ -245,7 +206,7 @@ def _check_limits(sku: str, old: int, new: int, limits: Limits) -> None:
 def _add(cart: Cart, op: AddLine, limits: Limits | None) -> Cart:
     existing = cart.line_for((op.sku, op.options))
     if limits is not None:
-        _check_quantity(op.quantity, 1)
+        check_quantity(op.quantity, 1)
         old = existing.quantity if existing else 0
         _check_limits(op.sku, old, old + op.quantity, limits)
         if existing is None and len(cart) >= limits.max_lines:
@@ -261,7 +222,7 @@ def _add(cart: Cart, op: AddLine, limits: Limits | None) -> Cart:
 
 def _set_quantity(cart: Cart, op: SetQuantity, limits: Limits | None) -> Cart:
     if limits is not None:
-        _check_quantity(op.quantity, 0)
+        check_quantity(op.quantity, 0)
     line = _require_line(cart, op.line_id)
     if op.quantity == 0:
         return cart._without(line.id)
@@ -273,13 +234,23 @@ def _set_quantity(cart: Cart, op: SetQuantity, limits: Limits | None) -> Cart:
 # --- merge ------------------------------------------------------------------------------------
 
 
+class Reason(StrEnum):
+    """Why units of a line could not be kept (merge) or brought back (restore)."""
+
+    STOCK = "stock"  # fewer in stock than asked for
+    QUANTITY_LIMIT = "quantity_limit"
+    LINE_LIMIT = "line_limit"
+    RETIRED = "retired"  # none kept: the product is no longer sold
+    SOLD_OUT = "sold_out"  # none kept: none in stock
+
+
 @dataclass(frozen=True)
 class Shortfall:
     sku: str
     options: Options
     requested: int
     kept: int
-    reason: str  # "stock", "quantity_limit", "line_limit"
+    reason: Reason
 
 
 @dataclass(frozen=True)
@@ -311,11 +282,11 @@ def merge(into: Cart, other: Cart, limits: Limits) -> tuple[Cart, MergeReport]:
         have = existing.quantity if existing else 0
         cap = limits.cap(line.sku)
         if existing is None and len(cart) >= limits.max_lines:
-            take, reason = 0, "line_limit"
+            take, reason = 0, Reason.LINE_LIMIT
         else:
             take = max(0, min(line.quantity, cap - have))
             in_stock = limits.stock.get(line.sku, 0)
-            reason = "stock" if in_stock < limits.max_line_quantity else "quantity_limit"
+            reason = Reason.STOCK if in_stock < limits.max_line_quantity else Reason.QUANTITY_LIMIT
         if take:
             add = AddLine(_free_id(cart, line.id), line.sku, take, line.options)
             cart = _add(cart, add, None)

@@ -4,21 +4,21 @@ revision log. The only module that knows the cart tables.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storefront import clock
-from storefront.cart import codec, history
+from storefront.cart import codec, lifetime
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring, opened_carts
-from storefront.cart.state import EMPTY, Cart, Op
+from storefront.cart.state import EMPTY, Cart, Op, replay
+from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Source
 from storefront.database import begin_write
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
@@ -28,60 +28,21 @@ from storefront.extensions import db
 # of operations bounded by the cart's size.
 SNAPSHOT_FACTOR = 4
 
-CHANGE, MERGE, RESTORE, SUPPORT = 1, 2, 3, 4
-SOURCES = {CHANGE: "change", MERGE: "merge", RESTORE: "restore", SUPPORT: "support"}
-
-
-@dataclass(frozen=True)
-class Owner:
-    """Whose cart: a signed-in user's, or a guest's (by the hash of the cookie token)."""
-
-    user_id: int | None = None
-    guest_key: bytes | None = None
-
-    @classmethod
-    def guest(cls, token: str) -> Owner:
-        return cls(guest_key=hashlib.sha256(token.encode()).digest())
-
-    @classmethod
-    def user(cls, user_id: int) -> Owner:
-        return cls(user_id=user_id)
-
-
-@dataclass(frozen=True)
-class IdempotencyKey:
-    key: str
-    request: bytes  # method, path and canonical JSON body of the request
-
-    @property
-    def key_hash(self) -> bytes:
-        return hashlib.sha256(self.key.encode()).digest()[:16]
-
-    @property
-    def request_hash(self) -> bytes:
-        return hashlib.sha256(self.request).digest()[:16]
-
 
 @dataclass(frozen=True)
 class Snapshot:
     cart_id: int | None
     version: int
     cart: Cart
-
-
-@dataclass(frozen=True)
-class Change:
-    cart_id: int
-    version: int
-    before: Cart
-    after: Cart
-    op: Op | None
-    replayed: bool = False  # a repeat of an idempotency key: nothing was applied
+    changed_at: datetime | None = None
 
 
 # A decision sees the locked cart and returns the operation and the cart after it, or raises.
 # An operation of None changes nothing and writes no revision.
 Decide = Callable[[Cart], tuple[Op | None, Cart]]
+# Runs inside the change's transaction, after its revision is written: what must commit with
+# the change or not at all (a support action's audit row).
+AlsoWrite = Callable[[Change], None]
 
 
 def _open_cart(row: m.Cart) -> Cart:
@@ -102,14 +63,11 @@ def _owner_clause(owner: Owner):
 
 
 def _guest_expired(row: m.Cart) -> bool:
-    if row.user_id is not None:
-        return False
-    days = current_app.config["GUEST_CART_DAYS"]
-    return row.updated_at < clock.now() - timedelta(days=days)
+    return row.user_id is None and lifetime.guest_cart_expired(row.updated_at)
 
 
 def _find(owner: Owner, *, lock: bool) -> m.Cart | None:
-    stmt = select(m.Cart).where(_owner_clause(owner), m.Cart.status == m.OPEN)
+    stmt = select(m.Cart).where(_owner_clause(owner), m.Cart.status == CartStatus.OPEN)
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return db.session.scalar(stmt)
@@ -119,13 +77,7 @@ def read(owner: Owner) -> Snapshot:
     row = _find(owner, lock=False)
     if row is None or _guest_expired(row):
         return Snapshot(None, 0, EMPTY)
-    return Snapshot(row.id, row.version, _open_cart(row))
-
-
-def last_change(owner: Owner) -> datetime | None:
-    """When the owner's cart last changed, without opening it."""
-    stmt = select(m.Cart.updated_at).where(_owner_clause(owner), m.Cart.status == m.OPEN)
-    return db.session.scalar(stmt)
+    return Snapshot(row.id, row.version, _open_cart(row), row.updated_at)
 
 
 def _insert_cart(owner: Owner) -> None:
@@ -135,7 +87,7 @@ def _insert_cart(owner: Owner) -> None:
     stmt = insert(m.Cart).values(
         user_id=owner.user_id,
         guest_key=owner.guest_key,
-        status=m.OPEN,
+        status=CartStatus.OPEN,
         version=0,
         ops_since_snapshot=0,
         created_at=now,
@@ -148,7 +100,7 @@ def _insert_cart(owner: Owner) -> None:
 def _lock(owner: Owner, *, create: bool) -> m.Cart | None:
     row = _find(owner, lock=True)
     if row is not None and _guest_expired(row):
-        row.status, row.guest_key = "expired", None
+        row.status, row.guest_key = CartStatus.EXPIRED, None
         db.session.flush()
         row = None
     if row is None and create:
@@ -170,13 +122,15 @@ def write(
     owner: Owner,
     decide: Decide,
     *,
-    source: int = CHANGE,
+    source: Source = Source.CHANGE,
     device: int = 0,
     idempotency: IdempotencyKey | None = None,
     expected_version: int | None = None,
     create: bool = True,
+    also: AlsoWrite | None = None,
 ) -> Change:
-    """Run one change as one transaction; nothing is written if ``decide`` raises."""
+    """Run one change as one transaction; nothing is written if ``decide`` (or ``also``)
+    raises. Every change of every cart goes through here."""
     begin_write()
     try:
         row = _lock(owner, create=create)
@@ -194,19 +148,22 @@ def write(
             )
         before = _open_cart(row)
         op, after = decide(before)
+        now = clock.now()
         if op is not None:
-            _save(row, op, after, source=source, device=device, idempotency=idempotency)
+            _save(row, op, after, now, source=source, device=device, idempotency=idempotency)
+        change = Change(row.id, row.version, before, after, op, now, source)
+        if also is not None:
+            also(change)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    return Change(row.id, row.version, before, after, op)
+    return change
 
 
-def _save(row, op, after, *, source, device, idempotency) -> None:
+def _save(row, op, after, now, *, source, device, idempotency) -> None:
     ring = keyring()
     _remember_key_in_use()
-    now = clock.now()
     row.version += 1
     row.updated_at = now
     encoded = codec.encode_cart(after)
@@ -217,7 +174,12 @@ def _save(row, op, after, *, source, device, idempotency) -> None:
     sealed_op = ring.seal(codec.encode_op(op), aad("rev", row.id, row.version))
     db.session.add(
         m.CartRevision(
-            cart_id=row.id, version=row.version, at=now, source=source, device=device, op=sealed_op
+            cart_id=row.id,
+            version=row.version,
+            at=now,
+            source=int(source),
+            device=device,
+            op=sealed_op,
         )
     )
     row.ops_since_snapshot += len(sealed_op)
@@ -253,8 +215,33 @@ def _replay(row: m.Cart, idempotency: IdempotencyKey) -> Change | None:
         )
     bound_to = aad("idem", row.id, idempotency.key_hash.hex())
     version = json.loads(keyring().open(record.result, bound_to))["version"]
-    cart = _open_cart(row) if version == row.version else history.state_at(row.id, version)
-    return Change(row.id, version, cart, cart, None, replayed=True)
+    cart = _open_cart(row) if version == row.version else state_at(row.id, version)
+    return Change(row.id, version, cart, cart, None, row.updated_at, replayed=True)
+
+
+def state_at(cart_id: int, version: int) -> Cart:
+    """The cart as it was right after revision ``version``: nearest snapshot, then the log."""
+    ring = keyring()
+    snap = db.session.scalar(
+        select(m.CartSnapshot)
+        .where(m.CartSnapshot.cart_id == cart_id, m.CartSnapshot.version <= version)
+        .order_by(m.CartSnapshot.version.desc())
+        .limit(1)
+    )
+    start, cart = 0, EMPTY
+    if snap is not None:
+        start = snap.version
+        cart = codec.decode_cart(ring.open(snap.state, aad("snap", cart_id, snap.version)))
+    ops = db.session.execute(
+        select(m.CartRevision.version, m.CartRevision.op)
+        .where(
+            m.CartRevision.cart_id == cart_id,
+            m.CartRevision.version > start,
+            m.CartRevision.version <= version,
+        )
+        .order_by(m.CartRevision.version)
+    )
+    return replay(cart, (codec.decode_op(ring.open(op, aad("rev", cart_id, v))) for v, op in ops))
 
 
 def take_guest_cart(guest: Owner) -> Cart:
@@ -266,17 +253,15 @@ def take_guest_cart(guest: Owner) -> Cart:
     row = _lock(guest, create=False)
     if row is None:
         return EMPTY
-    row.status = m.MERGED
+    row.status = CartStatus.MERGED
     return _open_cart(row)
 
 
 def adopt(guest: Owner, user_id: int) -> None:
-    """A new account takes over the guest's cart as it is (registration)."""
-    begin_write()
+    """Inside a write: a new account takes over the guest's cart as it is (registration)."""
     row = _find(guest, lock=True)
     if row is not None and not _guest_expired(row):
         row.user_id, row.guest_key = user_id, None
-    db.session.commit()
 
 
 def user_cart_ids(user_id: int) -> list[int]:

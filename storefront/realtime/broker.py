@@ -15,10 +15,9 @@ import random
 import threading
 import time
 
-from storefront.realtime.registry import Registry
+from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
-RESYNC = '<template data-control="resync"></template>'
 
 
 class InProcessBroker:
@@ -40,7 +39,7 @@ class RedisBroker:
         import redis
 
         self.registry = registry
-        self.prefix = f"{prefix}:cart:"
+        self.prefix = f"{prefix}:cart:"  # the name predates non-cart channels; kept for upgrades
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         # The subscriber blocks on reads, so no read timeout; periodic PINGs find a dead server.
         self.listen_client = redis.Redis.from_url(

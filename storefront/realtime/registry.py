@@ -7,11 +7,27 @@ from __future__ import annotations
 import queue
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # Close codes. 1012 (service restart) makes pages reconnect by themselves, with backoff: used
 # for shutdown and for "your session changed, connect again with your new cookie".
 RECONNECT = 1012
+# Controls the page's script acts on instead of swapping: fetch everything once; stay alive.
+RESYNC = '<template data-control="resync"></template>'
+PING = '<template data-control="ping"></template>'
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Who a new socket listens as, decided by the app from the handshake's cookies."""
+
+    channel: str
+    hello: str  # the first message: tells the page what the server holds now
+    session: str | None = None  # the signed-in device session (its sockets close with it)
+    # When that session ends unless renewed; asked again only once the answer has passed.
+    deadline: Callable[[], datetime | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from storefront import realtime
-from storefront.cart import notices
-from storefront.cart import services as cart_services
-from storefront.cart.store import Owner
+from storefront.cart import notices, views
+from storefront.cart.announce import announce
+from storefront.cart.types import Owner
 from storefront.support import services
 
 bp = Blueprint("support", __name__, url_prefix="/support")
@@ -41,10 +40,8 @@ def restore():
         abort(400)
     customer = services.shopper(int(user_id))
     result = services.restore(current_user, customer, int(revision))
-    realtime.publish_resync(
-        Owner.user(customer.id), "Customer support restored an earlier version of your cart."
-    )
-    names = cart_services.names_for({entry["sku"] for entry in result.unrestored})
+    announce(Owner.user(customer.id), result.change, origin="", seen=None)
+    names = views.names_for({short.sku for short in result.unrestored})
     whose = f"The cart of {customer.email} is"
     flash(notices.restore_notice(int(revision), result.unrestored, names, whose))
     return redirect(url_for("support.index", email=customer.email))

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from storefront import clock, devices
 from storefront.accounts.models import User
 from storefront.accounts.services import normalise_email
+from storefront.cart import history
 from storefront.cart import services as cart_services
-from storefront.cart import store
-from storefront.cart.store import Owner
+from storefront.cart.types import Owner, Source
 from storefront.errors import NotFound
 from storefront.extensions import db
 from storefront.support.models import SupportAction
@@ -27,7 +27,8 @@ def shopper(user_id: int) -> User:
     return user
 
 
-def _log(agent: User, customer: User, action: str, detail: str) -> None:
+def _record(agent: User, customer: User, action: str, detail: str) -> None:
+    """Adds the audit row to the caller's transaction."""
     db.session.add(
         SupportAction(
             at=clock.now(),
@@ -39,26 +40,29 @@ def _log(agent: User, customer: User, action: str, detail: str) -> None:
             detail=detail[:500],
         )
     )
+
+
+def timeline(agent: User, customer: User) -> list[history.HistoryEntry]:
+    _record(agent, customer, "view_history", "viewed the cart's timeline")
     db.session.commit()
-
-
-def timeline(agent: User, customer: User) -> list[cart_services.HistoryEntry]:
-    _log(agent, customer, "view_history", "viewed the cart's timeline")
-    return cart_services.history(Owner.user(customer.id), limit=200)
+    return history.timeline(Owner.user(customer.id), limit=200)
 
 
 def restore(agent: User, customer: User, revision: int) -> cart_services.RestoreResult:
+    """The restore and its audit row commit together, or neither does."""
+
+    def audit(result: cart_services.RestoreResult) -> None:
+        left_out = ", ".join(f"{s.sku} ({s.reason})" for s in result.unrestored)
+        _record(
+            agent,
+            customer,
+            "restore",
+            f"restored revision {revision} as revision {result.change.version}"
+            + (f"; not restored: {left_out}" if left_out else ""),
+        )
+
     request = cart_services.Request(owner=Owner.user(customer.id), device=devices.SUPPORT)
-    result = cart_services.restore(request, revision, source=store.SUPPORT)
-    left_out = ", ".join(f"{e['sku']} ({e['reason']})" for e in result.unrestored)
-    _log(
-        agent,
-        customer,
-        "restore",
-        f"restored revision {revision} as revision {result.change.version}"
-        + (f"; not restored: {left_out}" if left_out else ""),
-    )
-    return result
+    return cart_services.restore(request, revision, source=Source.SUPPORT, also=audit)
 
 
 def recent_actions(limit: int = 50) -> list[SupportAction]:

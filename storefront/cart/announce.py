@@ -1,0 +1,98 @@
+"""The cart announces its own changes: after the commit, one call describes the change, words
+it, renders it once as out-of-band HTML of only what changed (session-agnostic: no CSRF token,
+no flash) and publishes it on the shopper's channel. The sender's own page gets the same
+fragment in its response. Also: who a live page's socket listens as.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from flask import render_template
+from markupsafe import Markup
+
+from storefront import realtime, shopper
+from storefront.accounts import services as accounts
+from storefront.cart import notices, store, views
+from storefront.cart.state import AddLine, Clear, SetQuantity
+from storefront.cart.types import Change, Owner
+from storefront.realtime.registry import RESYNC, Listener
+
+# Beyond this many changed lines a page is better off fetching the cart once.
+MAX_LINES_IN_EVENT = 50
+
+
+@dataclass(frozen=True)
+class Announcement:
+    view: views.ChangeView
+    fragment: Markup  # the change's out-of-band pieces, for the sender's own response
+    message: str  # what the change did, in words, for the sender
+
+
+def announce(
+    owner: Owner, change: Change, *, origin: str, seen: int | None, whole_cart: bool = False
+) -> Announcement:
+    """``origin``: the page that asked (its own notice is not news to it); ``seen``: the
+    version it showed; ``whole_cart``: the answer lists every line (API)."""
+    view = views.view_change(owner, change, whole_cart=whole_cart)
+    names = views.names_for(notices.skus_named_by(change), view.touched)
+    fragment = _fragment(change, view, origin=origin, seen=seen)
+    if not change.replayed:
+        elsewhere = notices.change_notice_elsewhere(change, names)
+        notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
+        realtime.publish(owner.channel, notice + fragment)
+    return Announcement(view, Markup(fragment), notices.change_notice(change, names))
+
+
+def _fragment(change: Change, view: views.ChangeView, *, origin: str, seen: int | None) -> str:
+    if change.replayed:
+        # A repeated idempotency key (an offline queue's replay, a retry after a lost answer):
+        # nothing changed now, so there is no difference to send, yet the page asking may never
+        # have seen the first result. It gets the whole cart as of that change, which it
+        # applies only if it shows an older version.
+        return render_template("cart/_sync.html", cart=view.whole)
+    before, after, op = change.before, change.after, change.op
+    if isinstance(op, Clear) and len(before):
+        new, changed, removed, cleared = [], [], [], True
+    else:
+        new = [line for line in view.touched if before.line(line.id) is None]
+        changed = [line for line in view.touched if before.line(line.id) is not None]
+        removed = [line.id for line in before.lines if after.line(line.id) is None]
+        cleared = False
+        if len(new) + len(changed) + len(removed) > MAX_LINES_IN_EVENT:
+            return RESYNC
+    return render_template(
+        "cart/_change.html",
+        cart=view,
+        new=new,
+        changed=changed,
+        removed=removed,
+        cleared=cleared,
+        origin=origin,
+        seen=seen,
+        op="set" if isinstance(op, SetQuantity) else "add" if isinstance(op, AddLine) else "",
+        line_id=getattr(op, "line_id", ""),
+        quantity=getattr(op, "quantity", ""),
+    )
+
+
+def _notice_elsewhere(text: str, origin: str) -> str:
+    return render_template("cart/_notice_elsewhere.html", text=text, origin=origin)
+
+
+def listener() -> Listener:
+    """A live page listens on its shopper's channel; a signed-in device's pages stop hearing
+    when that device's session ends."""
+    owner = shopper.current_owner()
+    snap = store.read(owner)
+    hello = render_template("cart/_hello.html", cart_id=snap.cart_id or "", version=snap.version)
+    token = shopper.session_token()
+    if token is None:
+        return Listener(owner.channel, hello)
+    return Listener(
+        owner.channel,
+        hello,
+        session=accounts.session_key(token),
+        deadline=partial(accounts.session_deadline, token),
+    )

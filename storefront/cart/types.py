@@ -1,0 +1,86 @@
+"""The values every layer of the cart passes around: whose cart, which request, what changed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from storefront.cart.state import Cart, Op
+
+
+class CartStatus(StrEnum):
+    """A cart row is never deleted by the shopper's actions; its status says what became of it."""
+
+    OPEN = "open"
+    MERGED = "merged"  # a guest cart taken into an account's at sign-in
+    EXPIRED = "expired"  # a guest cart idle past its lifetime
+
+
+class Source(IntEnum):
+    """What made a revision (stored as its number)."""
+
+    CHANGE = 1
+    MERGE = 2
+    RESTORE = 3
+    SUPPORT = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose cart: a signed-in user's, or a guest's (by the hash of the cookie token)."""
+
+    user_id: int | None = None
+    guest_key: bytes | None = None
+
+    @classmethod
+    def guest(cls, token: str) -> Owner:
+        return cls(guest_key=hashlib.sha256(token.encode()).digest())
+
+    @classmethod
+    def user(cls, user_id: int) -> Owner:
+        return cls(user_id=user_id)
+
+    @property
+    def is_guest(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def channel(self) -> str:
+        """The shopper's one name outside the database: live-sync channel, rate-limit key."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        return f"guest:{self.guest_key.hex()}"
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    key: str
+    request: bytes  # method, path and canonical JSON body of the request
+
+    @property
+    def key_hash(self) -> bytes:
+        return hashlib.sha256(self.key.encode()).digest()[:16]
+
+    @property
+    def request_hash(self) -> bytes:
+        return hashlib.sha256(self.request).digest()[:16]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed change (or, ``replayed``, the answer remembered for a repeated key)."""
+
+    cart_id: int
+    version: int
+    before: Cart
+    after: Cart
+    op: Op | None
+    at: datetime  # when it was committed (for a replay: when it was answered again)
+    source: Source = Source.CHANGE
+    replayed: bool = False  # a repeat of an idempotency key: nothing was applied

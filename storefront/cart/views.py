@@ -1,0 +1,193 @@
+"""The cart as pages, pushes and the API show it: live catalog prices, availability, totals.
+
+Money stays in integer cents until it is shown.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from storefront.cart import lifetime, store
+from storefront.cart.state import Cart, Line
+from storefront.cart.types import Change, Owner
+from storefront.catalog import services as catalog
+
+CENT = Decimal("0.01")
+MISSING = catalog.ProductFacts("", "", 0, 0, False)
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    id: str
+    sku: str
+    name: str
+    quantity: int
+    options: dict[str, str]
+    unit_cents: int
+    available: bool
+    in_stock: int
+
+    @property
+    def unit_price(self) -> Decimal:
+        return self.unit_cents * CENT
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_cents * self.quantity * CENT
+
+
+@dataclass(frozen=True)
+class CartView:
+    cart_id: int | None
+    version: int
+    lines: tuple[LineView, ...]
+    currency: str = "USD"
+    kept_until: datetime | None = None  # guests: when the cart is forgotten unless it changes
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def subtotal_cents(self) -> int:
+        return sum(ln.unit_cents * ln.quantity for ln in self.lines if ln.available)
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.subtotal_cents * CENT
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """A committed change as its responses and pushes need it: the whole cart's totals, and
+    views of only the lines the change added or altered. Describing every line of a 1,000-line
+    cart again, for one add, was most of the add's time."""
+
+    cart_id: int | None
+    version: int
+    item_count: int
+    subtotal_cents: int
+    line_count: int
+    touched: tuple[LineView, ...]
+    # The whole cart, described when an answer lists every line or the change is a replayed
+    # key (the page asking may have missed everything); None otherwise.
+    whole: CartView | None = None
+    currency: str = "USD"
+    kept_until: datetime | None = None
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.subtotal_cents * CENT
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What every page's header needs: no catalog look-up."""
+
+    cart_id: int | None
+    version: int
+    item_count: int
+
+
+def _line_views(lines: Iterable[Line]) -> tuple[LineView, ...]:
+    """Lines with live catalog prices and availability."""
+    lines = tuple(lines)
+    products = catalog.facts_for(line.sku for line in lines)
+    views = []
+    for line in lines:
+        product = products.get(line.sku, MISSING)
+        views.append(
+            LineView(
+                line.id,
+                line.sku,
+                product.name or line.sku,
+                line.quantity,
+                dict(line.options),
+                product.price_cents,
+                # catalog.subtotal_cents counts the same lines: keep the two rules alike.
+                product.active and product.stock > 0,
+                product.stock if product.active else 0,
+            )
+        )
+    return tuple(views)
+
+
+def _kept_until(owner: Owner, changed_at: datetime | None) -> datetime | None:
+    if not owner.is_guest or changed_at is None:
+        return None
+    return lifetime.guest_cart_kept_until(changed_at)
+
+
+def view(owner: Owner) -> CartView:
+    """The owner's whole cart."""
+    snap = store.read(owner)
+    lines = _line_views(snap.cart.lines)
+    return CartView(
+        snap.cart_id, snap.version, lines, kept_until=_kept_until(owner, snap.changed_at)
+    )
+
+
+def glance(owner: Owner) -> Glance:
+    snap = store.read(owner)
+    return Glance(snap.cart_id, snap.version, snap.cart.item_count)
+
+
+def touched_lines(before: Cart, after: Cart) -> list[Line]:
+    """The lines of ``after`` that ``before`` lacks or holds differently."""
+    touched = []
+    for line in after.lines:
+        old = before.line(line.id)
+        # Unchanged lines are the very same objects: the identity test spares comparing them.
+        if old is not line and old != line:
+            touched.append(line)
+    return touched
+
+
+def view_change(owner: Owner, change: Change, *, whole_cart: bool = False) -> ChangeView:
+    after = change.after
+    touched = touched_lines(change.before, after)
+    kept_until = _kept_until(owner, change.at)
+    if whole_cart or change.replayed:
+        whole = CartView(
+            change.cart_id, change.version, _line_views(after.lines), kept_until=kept_until
+        )
+        ids = {line.id for line in touched}
+        return ChangeView(
+            change.cart_id,
+            change.version,
+            whole.item_count,
+            whole.subtotal_cents,
+            whole.line_count,
+            tuple(line for line in whole.lines if line.id in ids),
+            whole,
+            kept_until=kept_until,
+        )
+    quantities: Counter[str] = Counter()
+    for line in after.lines:
+        quantities[line.sku] += line.quantity
+    return ChangeView(
+        change.cart_id,
+        change.version,
+        sum(quantities.values()),
+        catalog.subtotal_cents(quantities),
+        len(after),
+        _line_views(touched),
+        kept_until=kept_until,
+    )
+
+
+def names_for(skus: set[str], known: Iterable[LineView] = ()) -> dict[str, str]:
+    """Product names; those of ``known`` lines (just described) cost no query."""
+    names = {line.sku: line.name for line in known}
+    missing = skus - names.keys()
+    if missing:
+        names.update((sku, facts.name) for sku, facts in catalog.facts_for(missing).items())
+    return names
