@@ -256,6 +256,39 @@ def test_support_finds_a_shopper_sees_the_timeline_restores_and_is_audited(app, 
     assert agent.page("/support").status_code == 403
 
 
+def test_a_support_restore_and_its_audit_row_commit_together(app, browser, monkeypatch):
+    from storefront.support import models as support_models
+    from storefront.support.models import SupportAction
+
+    customer = Browser(app.test_client())
+    customer.register(EMAIL)
+    customer.add("DEMO-0030", 2)
+    customer.api("DELETE", "/cart")
+    agent = Browser(app.test_client())
+    agent.register("help@example.com")
+    app.test_cli_runner().invoke(args=["users", "grant-support", "help@example.com"])
+    html = agent.page(f"/support?email={EMAIL}").get_data(as_text=True)
+    user_id = re.search(r'name="user_id" value="(\d+)"', html).group(1)
+
+    def audit_row_fails(*args, **kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    # The audit row cannot be written: the restore must not happen either.
+    monkeypatch.setattr("storefront.support.services.SupportAction", audit_row_fails)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert agent.form("/support/restore", {"user_id": user_id, "revision": "1"}).status_code == 500
+    assert customer.cart()["version"] == 2 and customer.cart()["lines"] == []
+    with app.app_context():
+        from storefront.extensions import db
+
+        actions = db.session.query(SupportAction.action).all()
+        assert [a for (a,) in actions] == ["view_history"]  # no restore recorded either
+    monkeypatch.setattr("storefront.support.services.SupportAction", support_models.SupportAction)
+    assert agent.form("/support/restore", {"user_id": user_id, "revision": "1"}).status_code == 302
+    assert customer.cart()["version"] == 3
+    assert "restored revision 1 as revision 3" in agent.page("/support").get_data(as_text=True)
+
+
 def test_support_restore_refuses_unknown_shoppers_and_revisions(app, browser):
     agent = Browser(app.test_client())
     agent.register("help@example.com")

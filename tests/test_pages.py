@@ -230,6 +230,14 @@ def test_health_endpoints(browser):
     assert browser.page("/readyz").json == {"status": "ok"}
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/static/css/site.css"])
+def test_health_checks_and_static_files_never_make_a_shopper(app, path):
+    # A load balancer's probes (and a page's assets) get no cookie and leave no session.
+    response = app.test_client().get(path)
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+
+
 @pytest.mark.parametrize("value", ["Ab-12_x.y~z", "a b", "ä", "x/y", "__row__"])
 def test_row_urls_are_the_urls_url_for_builds(app, value):
     from flask import url_for
