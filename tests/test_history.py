@@ -231,13 +231,18 @@ def test_support_is_forbidden_to_guests_and_shoppers(app, browser):
     assert browser.page("/support?email=shopper@example.com").status_code == 403
 
 
-def test_support_finds_a_shopper_sees_the_timeline_restores_and_is_audited(app, browser):
+def _customer_with_an_emptied_cart_and_an_agent(app) -> tuple[Browser, Browser]:
     customer = Browser(app.test_client())
     customer.register(EMAIL)
     customer.add("DEMO-0030", 2)
     customer.api("DELETE", "/cart")
     agent = Browser(app.test_client())
     agent.register("help@example.com")
+    return customer, agent
+
+
+def test_support_finds_a_shopper_sees_the_timeline_restores_and_is_audited(app, browser):
+    customer, agent = _customer_with_an_emptied_cart_and_an_agent(app)
     result = app.test_cli_runner().invoke(args=["users", "grant-support", "help@example.com"])
     assert result.exit_code == 0 and "granted" in result.output
     html = agent.page(f"/support?email={EMAIL}").get_data(as_text=True)
@@ -260,12 +265,7 @@ def test_a_support_restore_and_its_audit_row_commit_together(app, browser, monke
     from storefront.support import models as support_models
     from storefront.support.models import SupportAction
 
-    customer = Browser(app.test_client())
-    customer.register(EMAIL)
-    customer.add("DEMO-0030", 2)
-    customer.api("DELETE", "/cart")
-    agent = Browser(app.test_client())
-    agent.register("help@example.com")
+    customer, agent = _customer_with_an_emptied_cart_and_an_agent(app)
     app.test_cli_runner().invoke(args=["users", "grant-support", "help@example.com"])
     html = agent.page(f"/support?email={EMAIL}").get_data(as_text=True)
     user_id = re.search(r'name="user_id" value="(\d+)"', html).group(1)
