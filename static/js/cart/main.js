@@ -7,8 +7,10 @@
 //   stale-token     a change refused for a stale CSRF token, sent again with a fresh one
 //   conflicts       "keep mine" when another device overrode this page's quantity
 //   socket, status  the connection and the indicator that shows it
+//   add-form        the add form's quantity after a burst of adds
 // Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
 // document order), and before DOMContentLoaded, when htmx starts processing the page.
+import * as addForm from "./add-form.js";
 import { onKeepMine, tell } from "./conflicts.js";
 import { replayQueue } from "./offline-queue.js";
 import { onBeforeRequest, onConfigRequest } from "./outgoing.js";
@@ -30,6 +32,8 @@ document.addEventListener("click", onKeepMine);
 document.addEventListener("htmx:configRequest", onConfigRequest);
 document.addEventListener("htmx:beforeRequest", onBeforeRequest);
 document.addEventListener("htmx:beforeSwap", onBeforeSwap);
+document.addEventListener("htmx:beforeSend", addForm.onBeforeSend);
+document.addEventListener("htmx:afterRequest", addForm.onAfterRequest);
 
 document.addEventListener("htmx:wsConnecting", socket.onConnecting);
 document.addEventListener("htmx:wsOpen", socket.onOpen);
