@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from playwright.sync_api import expect
 
 from e2e.shop import (
     add_to_cart,
+    api_cart,
     badge,
     cart_contents,
     cart_line,
@@ -89,6 +92,52 @@ def test_refusal_is_shown_in_the_notice_and_changes_nothing(new_device):
         expect(badge(page)).to_have_text("3")
     visit(page, "/cart")
     expect(cart_line(page, "DEMO-1500").get_by_test_id("line-quantity")).to_have_value("3")
+
+
+def test_a_quick_double_click_on_add_adds_twice_through_htmx_without_a_reload(new_device):
+    """Two quick clicks are two adds, each applied once: the second waits behind the first
+    (hx-sync queue), under a key of its own, with the quantity and options the shopper chose.
+    The form is never swapped out under the second click, so it is never submitted natively."""
+    page = new_device()
+    product = open_product(page, "DEMO-0002")  # a required size
+    page.evaluate(
+        """() => {
+          window.__e2eClicks = 0;
+          document.addEventListener('click', (e) => {
+            if (e.target.closest('[data-testid=add-to-cart]')) window.__e2eClicks += 1;
+          });
+        }"""
+    )
+    keys: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            keys.append(parse_qs(r.post_data or "")["idempotency_key"][0])
+            if r.method == "POST" and r.url.endswith("/cart/lines")
+            else None
+        ),
+    )
+
+    def answer_after_the_second_click(route):
+        answer = route.fetch()
+        page.wait_for_function("() => window.__e2eClicks >= 2")  # the first add is in flight
+        route.fulfill(response=answer)
+
+    page.route("**/cart/lines", answer_after_the_second_click)
+    with same_page(page):
+        page.locator('[name="option-size"]').select_option("L")
+        page.get_by_test_id("add-quantity").fill("2")
+        page.get_by_test_id("add-to-cart").dblclick()
+        expect(badge(page)).to_have_text("4")
+        expect(notice(page)).to_contain_text(f"Added 2 × {product.name}")
+        # Once both went through, the quantity is ready for the next add; the size stays.
+        expect(page.get_by_test_id("add-quantity")).to_have_value("1")
+        expect(page.locator('[name="option-size"]')).to_have_value("L")
+
+    assert len(keys) == 2 and keys[0] != keys[1], keys
+    lines = [(line["sku"], line["options"], line["quantity"]) for line in api_cart(page)["lines"]]
+    assert lines == [("DEMO-0002", {"size": "L"}, 4)], lines
+    expect(badge(page)).to_have_text("4")
 
 
 def test_emptying_the_cart_twice_from_one_page_empties_it(new_device):

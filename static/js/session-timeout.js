@@ -9,6 +9,8 @@
   const warnBefore = () => Math.min(2 * 60 * 1000, (minutes * 60 * 1000) / 5);
   const notice = () => document.getElementById("notice");
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+  // Addresses come from <body> (rendered with url_for), never spelled out here.
+  const url = (name) => document.body.dataset[name];
 
   function schedule() {
     clearTimeout(timer);
@@ -27,7 +29,7 @@
   // renewing anything) before warning or saying the session has ended.
   async function checkThen(act) {
     try {
-      const response = await fetch("/session/status", { credentials: "same-origin" });
+      const response = await fetch(url("sessionStatusUrl"), { credentials: "same-origin" });
       const status = await response.json();
       if (status.signed_in && status.seconds_left * 1000 > warnBefore()) {
         expiresAt = Date.now() + status.seconds_left * 1000;
@@ -54,7 +56,8 @@
     expiresAt = 0;
     notice().innerHTML =
       '<p class="notice" data-testid="session-ended">You were signed out after a while without activity. ' +
-      'Your cart is saved with your account: <a href="/login">sign in</a> to see it.</p>';
+      'Your cart is saved with your account: <a>sign in</a> to see it.</p>';
+    notice().querySelector("[data-testid=session-ended] a").setAttribute("href", url("loginUrl"));
   }
 
   function clearWarning() {
@@ -63,7 +66,7 @@
   }
 
   async function stay() {
-    const response = await fetch("/session/renew", {
+    const response = await fetch(url("sessionRenewUrl"), {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf(), Accept: "application/json" },

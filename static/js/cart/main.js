@@ -1,0 +1,53 @@
+// Live cart sync: what htmx alone cannot do, wired to htmx's events. Each module does one job:
+//   version-guard   never swap in an older cart; drop pieces aimed at elements the page lacks
+//   pushes          the socket's messages: control messages, gaps, events for another cart
+//   resync          the whole cart once, when this page may have missed something
+//   outgoing        headers, keys and versions on every change; what its answer tells us
+//   offline-queue   changes kept while offline, replayed in order under their keys
+//   stale-token     a change refused for a stale CSRF token, sent again with a fresh one
+//   conflicts       "keep mine" when another device overrode this page's quantity
+//   socket, status  the connection and the indicator that shows it
+//   add-form        the add form's quantity after a burst of adds
+// Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
+// document order), and before DOMContentLoaded, when htmx starts processing the page.
+import * as addForm from "./add-form.js";
+import { onKeepMine, tell } from "./conflicts.js";
+import { replayQueue } from "./offline-queue.js";
+import { onBeforeRequest, onConfigRequest } from "./outgoing.js";
+import { onMessage } from "./pushes.js";
+import { isQueueEvent } from "./queue-store.js";
+import { resync } from "./resync.js";
+import * as socket from "./socket.js";
+import { onBeforeSwap } from "./stale-token.js";
+import { showStatus } from "./status.js";
+import { onlyPresentTargets, onOobBeforeSwap } from "./version-guard.js";
+
+htmx.defineExtension("cart-sync", { transformResponse: (text) => onlyPresentTargets(text) });
+
+document.addEventListener("htmx:oobBeforeSwap", onOobBeforeSwap);
+document.addEventListener("htmx:wsBeforeMessage", onMessage);
+document.addEventListener("htmx:wsAfterMessage", tell);
+document.addEventListener("click", onKeepMine);
+
+document.addEventListener("htmx:configRequest", onConfigRequest);
+document.addEventListener("htmx:beforeRequest", onBeforeRequest);
+document.addEventListener("htmx:beforeSwap", onBeforeSwap);
+document.addEventListener("htmx:beforeSend", addForm.onBeforeSend);
+document.addEventListener("htmx:afterRequest", addForm.onAfterRequest);
+
+document.addEventListener("htmx:wsConnecting", socket.onConnecting);
+document.addEventListener("htmx:wsOpen", socket.onOpen);
+document.addEventListener("htmx:wsClose", socket.onClose);
+window.addEventListener("offline", () => showStatus("offline"));
+// Every tab shows the same count: another tab's queued or sent change updates this one too.
+window.addEventListener("storage", (evt) => { if (isQueueEvent(evt)) showStatus(); });
+window.addEventListener("online", () => {
+  showStatus(socket.isOpen() ? "connected" : "connecting");
+  replayQueue().then(resync);
+});
+window.addEventListener("focus", () => resync());
+document.addEventListener("visibilitychange", () => { if (!document.hidden) resync(); });
+document.addEventListener("DOMContentLoaded", () => {
+  showStatus(navigator.onLine ? "connecting" : "offline");
+  replayQueue();
+});

@@ -1,0 +1,42 @@
+// What the socket pushes: control messages (hello, resync) handled here, cart events let
+// through to htmx only when they are the next version of the cart this page shows.
+import { inspect } from "./conflicts.js";
+import { replayQueue } from "./offline-queue.js";
+import { pageId, parse, say, shown } from "./page.js";
+import { resync } from "./resync.js";
+import { heard } from "./socket.js";
+import { place } from "./version-guard.js";
+
+export function onMessage(evt) {
+  const content = parse(evt.detail.message);
+  const control = content.querySelector("template[data-control]");
+  if (control) {
+    evt.preventDefault();
+    handleControl(control, content);
+    return;
+  }
+  const state = content.querySelector("#cart-state");
+  if (!state) return;
+  heard(state.dataset.cartId);
+  const where = place(state);
+  if (where === "next") {
+    inspect(state);
+    return;
+  }
+  evt.preventDefault();
+  if (where !== "old") resync(); // another cart, or a gap: the whole cart, once
+}
+
+function handleControl(control, content) {
+  const kind = control.dataset.control;
+  if (kind === "hello") {
+    heard(control.dataset.cartId);
+    const now = shown();
+    if (control.dataset.cartId !== now.cart || Number(control.dataset.cartVersion) !== now.version) resync();
+    replayQueue();
+  } else if (kind === "resync") {
+    const notice = content.querySelector("#notice");
+    if (notice && notice.dataset.originPage !== pageId()) say(notice.innerHTML);
+    resync();
+  }
+}

@@ -1,0 +1,58 @@
+// Never show an older cart than the page shows, and never let htmx look for elements the
+// page lacks. Every piece of a cart change carries data-cart-version; #cart-state says which
+// version the page shows, and it moves last, once every piece of a change is in.
+import { pageId, parse, shown } from "./page.js";
+
+let wholeCart = false; // a resync's answer is the whole cart: it replaces, whatever it says
+
+export function onOobBeforeSwap(evt) {
+  const fragment = evt.detail.fragment;
+  const el = fragment && fragment.nodeType === 11 ? fragment.firstElementChild : fragment;
+  if (!el || !el.dataset) return;
+  // Only the notice: #cart-state names its origin too, and the page that made the change must
+  // still move to the version it produced.
+  const target = evt.detail.target;
+  if (target && target.id === "notice" && el.dataset.originPage && el.dataset.originPage === pageId()) {
+    evt.preventDefault(); // "on another device" is not news to the page that did it
+    return;
+  }
+  if (wholeCart || el.dataset.cartVersion === undefined) return;
+  if (Number(el.dataset.cartVersion) <= shown().version) evt.preventDefault();
+}
+
+// Where a pushed event stands against what the page shows (its #cart-state element):
+// "elsewhere" (another cart), "old" (already shown), "gap" (events were missed) or "next".
+export function place(state) {
+  const now = shown();
+  const version = Number(state.dataset.cartVersion);
+  if (now.cart && state.dataset.cartId !== now.cart) return "elsewhere";
+  if (version <= now.version) return "old";
+  if (version > now.version + 1) return "gap";
+  return "next";
+}
+
+// Pieces aimed at parts this page does not have (line rows on a product page) are dropped
+// before htmx looks for their targets. Used as the cart-sync extension's transformResponse.
+export function onlyPresentTargets(text) {
+  if (text.indexOf("hx-swap-oob") < 0) return text;
+  const content = parse(text);
+  let dropped = false;
+  content.querySelectorAll("[hx-swap-oob]").forEach((el) => {
+    const value = el.getAttribute("hx-swap-oob");
+    const selector = value.indexOf(":") > 0 ? value.slice(value.indexOf(":") + 1) : el.id && `#${CSS.escape(el.id)}`;
+    if (selector && !document.querySelector(selector)) { el.remove(); dropped = true; }
+  });
+  if (!dropped) return text;
+  const holder = document.createElement("div");
+  holder.appendChild(content);
+  return holder.innerHTML;
+}
+
+export function applyOutOfBand(html) {
+  htmx.swap(document.body, onlyPresentTargets(html), { swapStyle: "none" });
+}
+
+export function applyWholeCart(html) {
+  wholeCart = true;
+  try { applyOutOfBand(html); } finally { wholeCart = false; }
+}
