@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from storefront import clock, create_app
 from storefront.cart import models as m
 from storefront.cart import store
 from storefront.cart.opened import OpenedCarts
-from storefront.cart.state import Cart, Line
+from storefront.cart.state import AddLine, Cart, Line, apply
 from storefront.cart.types import Owner, Source
 from storefront.config import ConfigError
 from storefront.extensions import db
@@ -186,6 +187,47 @@ def test_a_cart_changed_by_another_instance_is_never_served_stale(app, browser, 
         "DEMO-0032",
     ]
     with other.app_context():
+        db.engine.dispose()
+
+
+def test_two_workers_recording_the_new_key_at_once_both_write(app, tmp_path):
+    """A fresh shop's workers each record the encryption key at their first write; when two do
+    it at once, neither change may fail (it once answered 500: duplicate key)."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    second = create_app(app_settings(url, str(tmp_path / "second")))
+    first_holds_its_insert, first_may_commit = threading.Event(), threading.Event()
+    outcome = {}
+
+    def add_one(worker, name: str, hold: bool):
+        def hold_open(_change):
+            if hold:  # the key's row is inserted, not yet committed
+                first_holds_its_insert.set()
+                first_may_commit.wait(10)
+
+        with worker.test_request_context():
+            try:
+                op = AddLine(name, "DEMO-0030", 1)
+                change = store.write(
+                    Owner.guest(name * 8), lambda cart: (op, apply(cart, op)), also=hold_open
+                )
+                outcome[name] = change.version
+            except Exception as exc:  # what the worker would have answered 500 for
+                outcome[name] = repr(exc)
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=add_one, args=(app, "aaaa", True))
+    first.start()
+    assert first_holds_its_insert.wait(10)
+    other = threading.Thread(target=add_one, args=(second, "bbbb", False))
+    other.start()
+    other.join(0.5)  # PostgreSQL: it now waits on the first's row; SQLite: on its write lock
+    first_may_commit.set()
+    first.join(10)
+    other.join(10)
+    assert outcome == {"aaaa": 1, "bbbb": 1}
+    with second.app_context():
+        assert db.session.scalar(select(func.count()).select_from(m.EncryptionKeyInUse)) == 1
         db.engine.dispose()
 
 

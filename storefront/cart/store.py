@@ -80,11 +80,15 @@ def read(owner: Owner) -> Snapshot:
     return Snapshot(row.id, row.version, _open_cart(row), row.updated_at)
 
 
-def _insert_cart(owner: Owner) -> None:
+def _insert(table):
+    """INSERT for this database, with ON CONFLICT available."""
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _insert_cart(owner: Owner) -> None:
     now = clock.now()
-    stmt = insert(m.Cart).values(
+    stmt = _insert(m.Cart).values(
         user_id=owner.user_id,
         guest_key=owner.guest_key,
         status=CartStatus.OPEN,
@@ -113,8 +117,10 @@ def _remember_key_in_use() -> None:
     ring = keyring()
     if current_app.extensions.get("storefront.key_registered") == ring.primary_id:
         return
-    if db.session.get(m.EncryptionKeyInUse, ring.primary_id) is None:
-        db.session.add(m.EncryptionKeyInUse(key_id=ring.primary_id, first_used_at=clock.now()))
+    # Every worker of a fresh shop records the key at its first write, some at the same moment:
+    # a look-then-insert let two of them insert, and the loser's change failed with a 500.
+    stmt = _insert(m.EncryptionKeyInUse).values(key_id=ring.primary_id, first_used_at=clock.now())
+    db.session.execute(stmt.on_conflict_do_nothing())
     current_app.extensions["storefront.key_registered"] = ring.primary_id
 
 
