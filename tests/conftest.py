@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from storefront import clock, create_app
 from storefront.catalog.demo import load_demo
 from storefront.extensions import db
-from tests import dbs
+from tests import dbs, factories
 from tests.helpers import Browser
 
 # Property tests: capped examples, no per-example deadline (CI machines are shared).
@@ -98,6 +98,29 @@ def app(database_url, tmp_path, settings):
         db.session.remove()
         db.engine.dispose()
     clock.reset()
+
+
+@pytest.fixture
+def make_product(app):
+    """``make_product(sku=None, *, name, price, stock, options, active, description) -> sku``:
+    a new product in this test's catalog (see tests/factories.py)."""
+
+    def make(sku: str | None = None, **properties) -> str:
+        with app.app_context():
+            return factories.make_product(sku, **properties)
+
+    return make
+
+
+@pytest.fixture
+def make_products(app):
+    """``make_products(count, **properties) -> [sku, ...]``: that many new products, alike."""
+
+    def make(count: int, **properties) -> list[str]:
+        with app.app_context():
+            return factories.make_products(count, **properties)
+
+    return make
 
 
 @pytest.fixture
