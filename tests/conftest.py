@@ -124,6 +124,13 @@ def make_products(app):
 
 
 @pytest.fixture
+def sample_catalog(app):
+    """Products ``PLAIN``, ``SIZED``, ``ENGRAVABLE`` and ``LAST_THREE`` (tests/factories.py)."""
+    with app.app_context():
+        factories.make_sample_catalog()
+
+
+@pytest.fixture
 def browser(app):
     return Browser(app.test_client())
 

@@ -90,6 +90,21 @@ def make_product(
     return sku
 
 
+# A small catalog with one product of each kind, for parametrised tests, which must name
+# their products before any exists: the ``sample_catalog`` fixture makes it.
+PLAIN = "PLAIN"  # no options, more in stock than one line may hold
+SIZED = "SIZED"  # a required size: S, M, L or XL
+ENGRAVABLE = "ENGRAVABLE"  # optional engraving, free text of at most 40 characters
+LAST_THREE = "LAST-THREE"  # only 3 in stock
+
+
+def make_sample_catalog() -> None:
+    make_product(PLAIN, stock=10_000)
+    make_product(SIZED, options="size:S|M|L|XL!")
+    make_product(ENGRAVABLE, options="engraving:text(40)")
+    make_product(LAST_THREE, stock=3)
+
+
 def _import(rows: list[dict]) -> None:
     text = io.StringIO()
     writer = csv.DictWriter(text, COLUMNS)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.factories import ENGRAVABLE, LAST_THREE, PLAIN, SIZED
+
 
 def test_an_empty_cart_reads_as_version_zero(browser):
     cart = browser.cart()
@@ -191,18 +193,6 @@ def test_openapi_describes_every_endpoint(browser):
 
 # --- refusals ---------------------------------------------------------------------------------
 
-# Products the refusals below are tried on, made by the ``hostile_catalog`` fixture.
-PLAIN, SIZED, ENGRAVABLE, LAST_THREE = "PLAIN", "SIZED", "ENGRAVABLE", "LAST-THREE"
-
-
-@pytest.fixture
-def hostile_catalog(make_product):
-    make_product(PLAIN, stock=10_000)  # more than a line may hold
-    make_product(SIZED, options="size:S|M|L|XL!")
-    make_product(ENGRAVABLE, options="engraving:text(40)")
-    make_product(LAST_THREE, stock=3)
-
-
 HOSTILE_ADDS = [
     ({"sku": PLAIN, "quantity": 0}, 422, "invalid_quantity"),
     ({"sku": PLAIN, "quantity": -3}, 422, "invalid_quantity"),
@@ -238,7 +228,7 @@ def snapshot(browser) -> dict:
 
 @pytest.mark.parametrize(("body", "status", "code"), HOSTILE_ADDS)
 def test_hostile_adds_are_refused_clearly_and_change_nothing(
-    browser, make_product, hostile_catalog, body, status, code
+    browser, make_product, sample_catalog, body, status, code
 ):
     browser.add(make_product(), 2)
     before = snapshot(browser)
