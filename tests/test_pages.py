@@ -23,7 +23,7 @@ def badge(html: str) -> str:
 
 
 def test_every_page_carries_the_csrf_meta_badge_and_notice_region(browser, make_product):
-    product = f"/products/{make_product()}"
+    product = f"/products/{make_product(options='size:S|M|L|XL!')}"
     for path in ("/", product, "/cart", "/login", "/register", "/products/NOPE"):
         html = browser.page(path).get_data(as_text=True)
         assert '<meta name="csrf-token" content="' in html, path
