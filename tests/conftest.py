@@ -144,15 +144,6 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL' if dbs.POSTGRES_URL else 'SQLite'}; CI={os.environ.get('CI')}"
 
 
-@pytest.fixture(autouse=True)
-def _push_request_context():
-    """Replaces pytest-flask's fixture of the same name, which keeps one request context (and
-    so one app context, one ``g`` and one database session) open across a whole test: requests
-    would then share a CSRF token cache and a stale read transaction, which production never does.
-    """
-    yield
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():
     """Argon2 with its production cost makes every sign-up in the suite slow; the checks under
