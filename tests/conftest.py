@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from storefront import clock, create_app
 from storefront.catalog.demo import load_demo
 from storefront.extensions import db
-from tests import dbs
+from tests import dbs, factories
 from tests.helpers import Browser
 
 # Property tests: capped examples, no per-example deadline (CI machines are shared).
@@ -101,6 +101,36 @@ def app(database_url, tmp_path, settings):
 
 
 @pytest.fixture
+def make_product(app):
+    """``make_product(sku=None, *, name, price, stock, options, active, description) -> sku``:
+    a new product in this test's catalog (see tests/factories.py)."""
+
+    def make(sku: str | None = None, **properties) -> str:
+        with app.app_context():
+            return factories.make_product(sku, **properties)
+
+    return make
+
+
+@pytest.fixture
+def make_products(app):
+    """``make_products(count, **properties) -> [sku, ...]``: that many new products, alike."""
+
+    def make(count: int, **properties) -> list[str]:
+        with app.app_context():
+            return factories.make_products(count, **properties)
+
+    return make
+
+
+@pytest.fixture
+def sample_catalog(app):
+    """Products ``PLAIN``, ``SIZED``, ``ENGRAVABLE`` and ``LAST_THREE`` (tests/factories.py)."""
+    with app.app_context():
+        factories.make_sample_catalog()
+
+
+@pytest.fixture
 def browser(app):
     return Browser(app.test_client())
 
@@ -112,15 +142,6 @@ def other_browser(app):
 
 def pytest_report_header(config):
     return f"database: {'PostgreSQL' if dbs.POSTGRES_URL else 'SQLite'}; CI={os.environ.get('CI')}"
-
-
-@pytest.fixture(autouse=True)
-def _push_request_context():
-    """Replaces pytest-flask's fixture of the same name, which keeps one request context (and
-    so one app context, one ``g`` and one database session) open across a whole test: requests
-    would then share a CSRF token cache and a stale read transaction, which production never does.
-    """
-    yield
 
 
 @pytest.fixture(autouse=True, scope="session")

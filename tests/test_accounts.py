@@ -28,29 +28,35 @@ def account_with(app, items: dict[str, int]) -> None:
     device.logout()
 
 
-def test_registering_turns_the_guest_cart_into_the_account_cart(app, browser):
-    browser.add("DEMO-0030", 2)
+def test_registering_turns_the_guest_cart_into_the_account_cart(app, browser, make_product):
+    sku = make_product()
+    browser.add(sku, 2)
     response = browser.register(EMAIL)
     assert response.status_code == 302
-    assert [(x["sku"], x["quantity"]) for x in browser.cart()["lines"]] == [("DEMO-0030", 2)]
+    assert [(x["sku"], x["quantity"]) for x in browser.cart()["lines"]] == [(sku, 2)]
     with app.app_context():
         cart = db.session.scalar(select(m.Cart))
         assert cart.user_id is not None and cart.guest_key is None
 
 
-def test_signing_in_merges_the_guest_cart_as_one_revision_and_says_what_happened(app, browser):
-    account_with(app, {"DEMO-0030": 1, "DEMO-1500": 2})
-    browser.add("DEMO-0030", 2)
-    browser.add("DEMO-1500", 3)
-    browser.add("DEMO-0031", 1)
+def test_signing_in_merges_the_guest_cart_as_one_revision_and_says_what_happened(
+    app, browser, make_product
+):
+    honey_mug = make_product(name="Honey Mug")
+    scarce = make_product(stock=3)
+    guest_only = make_product()
+    account_with(app, {honey_mug: 1, scarce: 2})
+    browser.add(honey_mug, 2)
+    browser.add(scarce, 3)
+    browser.add(guest_only, 1)
     response = browser.form("/login", {"email": EMAIL, "password": "correct horse battery"})
     assert response.status_code == 302 and response.location.endswith("/cart")
     html = browser.page("/cart").get_data(as_text=True)
     cart = browser.cart()
     assert [(x["sku"], x["quantity"]) for x in cart["lines"]] == [
-        ("DEMO-0030", 3),
-        ("DEMO-1500", 3),
-        ("DEMO-0031", 1),
+        (honey_mug, 3),
+        (scarce, 3),
+        (guest_only, 1),
     ]
     assert "2 × Honey Mug" in html and "kept 1 of 3 (not enough in stock)" in html
     with app.app_context():
@@ -62,9 +68,11 @@ def test_signing_in_merges_the_guest_cart_as_one_revision_and_says_what_happened
     assert guest.status == "merged"
 
 
-def test_after_sign_in_the_old_guest_cookie_opens_nothing_and_the_session_is_replaced(app, browser):
+def test_after_sign_in_the_old_guest_cookie_opens_nothing_and_the_session_is_replaced(
+    app, browser, make_product
+):
     account_with(app, {})
-    browser.add("DEMO-0030", 2)
+    browser.add(make_product(), 2)
     guest_cookie = cookie(browser)
     browser.login(EMAIL)
     assert cookie(browser) != guest_cookie
@@ -73,20 +81,20 @@ def test_after_sign_in_the_old_guest_cookie_opens_nothing_and_the_session_is_rep
     assert thief.get("/api/v1/cart").json["item_count"] == 0
 
 
-def test_an_empty_guest_cart_merges_nothing_and_makes_no_revision(app, browser):
-    account_with(app, {"DEMO-0030": 1})
+def test_an_empty_guest_cart_merges_nothing_and_makes_no_revision(app, browser, make_product):
+    account_with(app, {make_product(): 1})
     browser.page("/")
     browser.login(EMAIL)
     cart = browser.cart()
     assert cart["version"] == 1 and cart["item_count"] == 1
 
 
-def test_a_second_device_signing_in_sees_the_same_cart(app, browser, other_browser):
+def test_a_second_device_signing_in_sees_the_same_cart(app, browser, other_browser, make_product):
     browser.register(EMAIL)
-    browser.add("DEMO-0030", 2)
+    browser.add(make_product(), 2)
     other_browser.login(EMAIL)
     assert other_browser.cart() == browser.cart()
-    other_browser.add("DEMO-0031", 1)
+    other_browser.add(make_product(), 1)
     assert browser.cart()["item_count"] == 3
 
 
@@ -111,9 +119,9 @@ def test_registration_refuses_bad_input_and_taken_emails(app, browser):
         assert 'role="alert"' in response.get_data(as_text=True)
 
 
-def test_signing_out_ends_this_devices_session_even_for_a_copied_cookie(app, browser):
+def test_signing_out_ends_this_devices_session_even_for_a_copied_cookie(app, browser, make_product):
     browser.register(EMAIL)
-    browser.add("DEMO-0030")
+    browser.add(make_product())
     copied = cookie(browser)
     browser.logout()
     assert browser.cart()["item_count"] == 0
@@ -122,9 +130,9 @@ def test_signing_out_ends_this_devices_session_even_for_a_copied_cookie(app, bro
     assert thief.get("/api/v1/cart").json["item_count"] == 0
 
 
-def test_the_idle_timeout_signs_out_and_the_cart_stays_with_the_account(app, browser):
+def test_the_idle_timeout_signs_out_and_the_cart_stays_with_the_account(app, browser, make_product):
     browser.register(EMAIL)
-    browser.add("DEMO-0030", 2)
+    browser.add(make_product(), 2)
     clock.advance(timedelta(minutes=25))
     assert browser.cart()["item_count"] == 2  # a request renews the session
     clock.advance(timedelta(minutes=25))

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.factories import ENGRAVABLE, LAST_THREE, PLAIN, SIZED
+
 
 def test_an_empty_cart_reads_as_version_zero(browser):
     cart = browser.cart()
@@ -19,52 +21,57 @@ def test_an_empty_cart_reads_as_version_zero(browser):
     }
 
 
-def test_add_returns_the_whole_cart_with_live_prices(browser):
-    response = browser.add("DEMO-0001", 3, {"size": "M"})
+def test_add_returns_the_whole_cart_with_live_prices(browser, make_product):
+    sku = make_product(name="Blue Mug", price="13.99", options="size:S|M|L|XL!")
+    response = browser.add(sku, 3, {"size": "M"})
     assert response.status_code == 200
     assert response.headers["ETag"] == '"1"'
     cart = response.json
     (line,) = cart["lines"]
     assert cart["version"] == 1 and cart["item_count"] == 3
-    assert line["sku"] == "DEMO-0001" and line["options"] == {"size": "M"}
+    assert line["sku"] == sku and line["options"] == {"size": "M"}
     assert line["available"] is True and line["name"] == "Blue Mug"
     assert cart["subtotal"] == line["line_total"] == f"{3 * float(line['unit_price']):.2f}"
-    assert len(line["id"]) >= 16 and "DEMO" not in line["id"]
+    assert len(line["id"]) >= 16 and sku not in line["id"]
 
 
-def test_same_sku_and_options_add_to_the_existing_line(browser):
-    browser.add("DEMO-0001", 1, {"size": "M"})
-    browser.add("DEMO-0001", 2, {"size": "M"})
-    cart = browser.add("DEMO-0001", 1, {"size": "L"}).json
+def test_same_sku_and_options_add_to_the_existing_line(browser, make_product):
+    sku = make_product(options="size:S|M|L|XL!")
+    browser.add(sku, 1, {"size": "M"})
+    browser.add(sku, 2, {"size": "M"})
+    cart = browser.add(sku, 1, {"size": "L"}).json
     assert [(x["options"]["size"], x["quantity"]) for x in cart["lines"]] == [("M", 3), ("L", 1)]
     assert cart["version"] == 3
 
 
-def test_lines_without_options_have_an_empty_options_object(browser):
-    assert browser.add("DEMO-0030").json["lines"][0]["options"] == {}
-    assert browser.add("DEMO-0011", 1, {"engraving": "  "}).json["lines"][1]["options"] == {}
+def test_lines_without_options_have_an_empty_options_object(browser, make_product):
+    plain, engravable = make_product(), make_product(options="engraving:text(40)")
+    assert browser.add(plain).json["lines"][0]["options"] == {}
+    assert browser.add(engravable, 1, {"engraving": "  "}).json["lines"][1]["options"] == {}
 
 
-def test_patch_sets_quantity_and_zero_removes(browser):
-    browser.add("DEMO-0030", 2)
-    line_id = browser.line_id("DEMO-0030")
+def test_patch_sets_quantity_and_zero_removes(browser, make_product):
+    sku = make_product()
+    browser.add(sku, 2)
+    line_id = browser.line_id(sku)
     cart = browser.api("PATCH", f"/cart/lines/{line_id}", json={"quantity": 5}).json
     assert cart["lines"][0]["quantity"] == 5 and cart["version"] == 2
     cart = browser.api("PATCH", f"/cart/lines/{line_id}", json={"quantity": 0}).json
     assert cart["lines"] == [] and cart["version"] == 3
 
 
-def test_delete_line_and_clear(browser):
-    browser.add("DEMO-0030")
-    browser.add("DEMO-0031")
-    cart = browser.api("DELETE", f"/cart/lines/{browser.line_id('DEMO-0030')}").json
-    assert [x["sku"] for x in cart["lines"]] == ["DEMO-0031"]
+def test_delete_line_and_clear(browser, make_product):
+    one, two = make_product(), make_product()
+    browser.add(one)
+    browser.add(two)
+    cart = browser.api("DELETE", f"/cart/lines/{browser.line_id(one)}").json
+    assert [x["sku"] for x in cart["lines"]] == [two]
     cart = browser.api("DELETE", "/cart").json
     assert cart["lines"] == [] and cart["version"] == 4
 
 
-def test_prefer_return_minimal_answers_only_the_summary(browser):
-    response = browser.add("DEMO-0030", 2, Prefer="return=minimal")
+def test_prefer_return_minimal_answers_only_the_summary(browser, make_product):
+    response = browser.add(make_product(), 2, Prefer="return=minimal")
     assert response.json == {
         "version": 1,
         "item_count": 2,
@@ -73,87 +80,95 @@ def test_prefer_return_minimal_answers_only_the_summary(browser):
     assert response.headers["Preference-Applied"] == "return=minimal"
 
 
-def test_if_match_is_honoured_strictly(browser):
-    browser.add("DEMO-0030")
-    stale = browser.add("DEMO-0031", **{"If-Match": '"0"'})
+def test_if_match_is_honoured_strictly(browser, make_product):
+    one, two = make_product(), make_product()
+    browser.add(one)
+    stale = browser.add(two, **{"If-Match": '"0"'})
     assert stale.status_code == 412 and stale.json["error"]["code"] == "version_conflict"
-    fresh = browser.add("DEMO-0031", **{"If-Match": '"1"'})
+    fresh = browser.add(two, **{"If-Match": '"1"'})
     assert fresh.status_code == 200 and fresh.json["version"] == 2
-    malformed = browser.add("DEMO-0031", **{"If-Match": "2"})
+    malformed = browser.add(two, **{"If-Match": "2"})
     assert malformed.status_code == 400
     assert browser.cart()["version"] == 2
 
 
-def test_an_idempotency_key_replays_the_first_result_and_applies_once(browser):
-    first = browser.add("DEMO-0030", 2, **{"Idempotency-Key": "k-1"})
-    again = browser.add("DEMO-0030", 2, **{"Idempotency-Key": "k-1"})
+def test_an_idempotency_key_replays_the_first_result_and_applies_once(browser, make_product):
+    one, two = make_product(), make_product()
+    first = browser.add(one, 2, **{"Idempotency-Key": "k-1"})
+    again = browser.add(one, 2, **{"Idempotency-Key": "k-1"})
     assert again.status_code == 200 and again.json == first.json
     assert browser.cart()["item_count"] == 2 and browser.cart()["version"] == 1
-    browser.add("DEMO-0031", 1)
-    later = browser.add("DEMO-0030", 2, **{"Idempotency-Key": "k-1"})
+    browser.add(two, 1)
+    later = browser.add(one, 2, **{"Idempotency-Key": "k-1"})
     assert later.json["version"] == 1 and later.json["item_count"] == 2  # the first result
     assert browser.cart()["item_count"] == 3
 
 
-def test_an_idempotency_key_reused_for_another_request_is_422(browser):
-    browser.add("DEMO-0030", 2, **{"Idempotency-Key": "k-2"})
-    other = browser.add("DEMO-0030", 3, **{"Idempotency-Key": "k-2"})
+def test_an_idempotency_key_reused_for_another_request_is_422(browser, make_product):
+    sku = make_product()
+    browser.add(sku, 2, **{"Idempotency-Key": "k-2"})
+    other = browser.add(sku, 3, **{"Idempotency-Key": "k-2"})
     assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
     assert browser.cart()["item_count"] == 2
 
 
-def test_json_bodies_compare_as_parsed_json_for_idempotency(browser):
+def test_json_bodies_compare_as_parsed_json_for_idempotency(browser, make_product):
+    sku = make_product()
     key = {"Idempotency-Key": "k-3", "Content-Type": "application/json"}
-    one = '{"sku": "DEMO-0030", "quantity": 1}'
-    two = '{"quantity":1,"sku":"DEMO-0030"}'
+    one = f'{{"sku": "{sku}", "quantity": 1}}'
+    two = f'{{"quantity":1,"sku":"{sku}"}}'
     assert browser.api("POST", "/cart/lines", data=one, headers=key).status_code == 200
     assert browser.api("POST", "/cart/lines", data=two, headers=key).json["version"] == 1
     assert browser.cart()["item_count"] == 1
 
 
-def test_a_refused_request_can_be_retried_under_the_same_key(browser):
-    refused = browser.add("DEMO-1500", 4, **{"Idempotency-Key": "k-4"})
+def test_a_refused_request_can_be_retried_under_the_same_key(browser, make_product):
+    sku = make_product(stock=3)
+    refused = browser.add(sku, 4, **{"Idempotency-Key": "k-4"})
     assert refused.status_code == 409
-    assert browser.add("DEMO-1500", 3, **{"Idempotency-Key": "k-4"}).status_code == 200
+    assert browser.add(sku, 3, **{"Idempotency-Key": "k-4"}).status_code == 200
 
 
-def test_unavailable_lines_stay_but_leave_the_subtotal(app, browser):
-    browser.add("DEMO-0030", 1)
-    browser.add("DEMO-0031", 2)
+def test_unavailable_lines_stay_but_leave_the_subtotal(app, browser, make_product):
+    retired, sold_out = make_product(), make_product()
+    browser.add(retired, 1)
+    browser.add(sold_out, 2)
     with app.app_context():
         from storefront.catalog.services import by_sku
         from storefront.extensions import db
 
-        by_sku("DEMO-0030").active = False
-        by_sku("DEMO-0031").stock = 0
+        by_sku(retired).active = False
+        by_sku(sold_out).stock = 0
         db.session.commit()
     cart = browser.cart()
     assert [x["available"] for x in cart["lines"]] == [False, False]
     assert cart["subtotal"] == "0.00" and cart["item_count"] == 3
 
 
-def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(app, browser):
-    browser.add("DEMO-0001", 2, {"size": "M"})
-    browser.add("DEMO-0001", 1, {"size": "L"})  # the same SKU on a second line
-    browser.add("DEMO-0030", 1)
-    browser.add("DEMO-0031", 2)
-    browser.add("DEMO-0032", 3)
+def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(app, browser, make_product):
+    sized = make_product(options="size:S|M|L|XL!")
+    retired, sold_out, repriced, last = (make_product() for _ in range(4))
+    browser.add(sized, 2, {"size": "M"})
+    browser.add(sized, 1, {"size": "L"})  # the same SKU on a second line
+    browser.add(retired, 1)
+    browser.add(sold_out, 2)
+    browser.add(repriced, 3)
     with app.app_context():
         from storefront.catalog.services import by_sku
         from storefront.extensions import db
 
-        by_sku("DEMO-0030").active = False
-        by_sku("DEMO-0031").stock = 0
-        by_sku("DEMO-0032").price_cents = 1234
+        by_sku(retired).active = False
+        by_sku(sold_out).stock = 0
+        by_sku(repriced).price_cents = 1234
         db.session.commit()
-    minimal = browser.add("DEMO-0040", 1, Prefer="return=minimal").json
+    minimal = browser.add(last, 1, Prefer="return=minimal").json
     full = browser.cart()
     assert minimal == {k: full[k] for k in ("version", "item_count", "subtotal")}
     assert full["item_count"] == 10
     expected = sum(Decimal(x["line_total"]) for x in full["lines"] if x["available"])
     assert Decimal(full["subtotal"]) == expected
-    assert [x["line_total"] for x in full["lines"] if x["sku"] == "DEMO-0032"] == ["37.02"]
-    line_id = browser.line_id("DEMO-0032")
+    assert [x["line_total"] for x in full["lines"] if x["sku"] == repriced] == ["37.02"]
+    line_id = browser.line_id(repriced)
     minimal = browser.api(
         "PATCH", f"/cart/lines/{line_id}", {"quantity": 1}, {"Prefer": "return=minimal"}
     ).json
@@ -161,14 +176,11 @@ def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(app, browser):
     assert minimal["item_count"] == 8
 
 
-def test_the_totals_of_costly_lines_do_not_overflow(app, browser):
-    with app.app_context():
-        from storefront.catalog.services import MAX_PRICE_CENTS, by_sku
-        from storefront.extensions import db
+def test_the_totals_of_costly_lines_do_not_overflow(browser, make_product):
+    from storefront.catalog.services import MAX_PRICE_CENTS
 
-        by_sku("DEMO-0033").price_cents = MAX_PRICE_CENTS
-        db.session.commit()
-    answer = browser.add("DEMO-0033", 3, Prefer="return=minimal")
+    sku = make_product(price=str(Decimal(MAX_PRICE_CENTS).scaleb(-2)))
+    answer = browser.add(sku, 3, Prefer="return=minimal")
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.json["subtotal"] == "64424509.41" == browser.cart()["subtotal"]
 
@@ -182,31 +194,31 @@ def test_openapi_describes_every_endpoint(browser):
 # --- refusals ---------------------------------------------------------------------------------
 
 HOSTILE_ADDS = [
-    ({"sku": "DEMO-0030", "quantity": 0}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": -3}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": 1.5}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": 2.0}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": True}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": "2"}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": None}, 422, "invalid_quantity"),
-    ({"sku": "DEMO-0030", "quantity": 10**40}, 409, "quantity_limit"),
-    ({"sku": "DEMO-0030", "quantity": 1000}, 409, "quantity_limit"),
-    ({"sku": "DEMO-1500", "quantity": 4}, 409, "out_of_stock"),
+    ({"sku": PLAIN, "quantity": 0}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": -3}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": 1.5}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": 2.0}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": True}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": "2"}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": None}, 422, "invalid_quantity"),
+    ({"sku": PLAIN, "quantity": 10**40}, 409, "quantity_limit"),
+    ({"sku": PLAIN, "quantity": 1000}, 409, "quantity_limit"),
+    ({"sku": LAST_THREE, "quantity": 4}, 409, "out_of_stock"),
     ({"sku": "NOPE-1", "quantity": 1}, 422, "unknown_sku"),
     ({"sku": "X" * 10_000, "quantity": 1}, 422, "unknown_sku"),
     ({"sku": 42, "quantity": 1}, 422, "unknown_sku"),
-    ({"sku": "DEMO-0001", "quantity": 1}, 422, "invalid_option"),
-    ({"sku": "DEMO-0001", "quantity": 1, "options": {"size": "XXL"}}, 422, "invalid_option"),
-    ({"sku": "DEMO-0030", "quantity": 1, "options": {"size": "M"}}, 422, "invalid_option"),
+    ({"sku": SIZED, "quantity": 1}, 422, "invalid_option"),
+    ({"sku": SIZED, "quantity": 1, "options": {"size": "XXL"}}, 422, "invalid_option"),
+    ({"sku": PLAIN, "quantity": 1, "options": {"size": "M"}}, 422, "invalid_option"),
     (
-        {"sku": "DEMO-0011", "quantity": 1, "options": {"engraving": "x" * 41}},
+        {"sku": ENGRAVABLE, "quantity": 1, "options": {"engraving": "x" * 41}},
         422,
         "invalid_option",
     ),
-    ({"sku": "DEMO-0011", "quantity": 1, "options": {"engraving": 7}}, 422, "invalid_option"),
-    ({"sku": "DEMO-0011", "quantity": 1, "options": ["engraving"]}, 400, "bad_request"),
+    ({"sku": ENGRAVABLE, "quantity": 1, "options": {"engraving": 7}}, 422, "invalid_option"),
+    ({"sku": ENGRAVABLE, "quantity": 1, "options": ["engraving"]}, 400, "bad_request"),
     ({"quantity": 1}, 400, "bad_request"),
-    ({"sku": "DEMO-0030", "quantity": 1, "extra": 1}, 400, "bad_request"),
+    ({"sku": PLAIN, "quantity": 1, "extra": 1}, 400, "bad_request"),
 ]
 
 
@@ -215,8 +227,10 @@ def snapshot(browser) -> dict:
 
 
 @pytest.mark.parametrize(("body", "status", "code"), HOSTILE_ADDS)
-def test_hostile_adds_are_refused_clearly_and_change_nothing(browser, body, status, code):
-    browser.add("DEMO-0031", 2)
+def test_hostile_adds_are_refused_clearly_and_change_nothing(
+    browser, make_product, sample_catalog, body, status, code
+):
+    browser.add(make_product(), 2)
     before = snapshot(browser)
     response = browser.api("POST", "/cart/lines", json=body)
     assert response.status_code == status, response.json
@@ -243,8 +257,8 @@ def test_malformed_bodies_are_400(browser, data, content_type):
     assert snapshot(browser) == before
 
 
-def test_oversized_bodies_are_413_with_the_json_error(browser):
-    body = json.dumps({"sku": "DEMO-0030", "quantity": 1, "options": {"x": "y" * 70_000}})
+def test_oversized_bodies_are_413_with_the_json_error(browser, make_product):
+    body = json.dumps({"sku": make_product(), "quantity": 1, "options": {"x": "y" * 70_000}})
     response = browser.api(
         "POST", "/cart/lines", data=body, headers={"Content-Type": "application/json"}
     )
@@ -252,19 +266,23 @@ def test_oversized_bodies_are_413_with_the_json_error(browser):
 
 
 @pytest.mark.parametrize("quantity", [-1, 1.5, "3", None, False])
-def test_hostile_patches_are_422(browser, quantity):
-    browser.add("DEMO-0030", 2)
+def test_hostile_patches_are_422(browser, make_product, quantity):
+    sku = make_product()
+    browser.add(sku, 2)
     before = snapshot(browser)
-    line_id = browser.line_id("DEMO-0030")
+    line_id = browser.line_id(sku)
     response = browser.api("PATCH", f"/cart/lines/{line_id}", json={"quantity": quantity})
     assert response.status_code == 422 and response.json["error"]["code"] == "invalid_quantity"
     assert snapshot(browser) == before
 
 
-def test_unknown_and_foreign_line_ids_are_404_and_change_nothing(browser, other_browser):
-    browser.add("DEMO-0030", 2)
-    other_browser.add("DEMO-0031", 1)
-    theirs = other_browser.line_id("DEMO-0031")
+def test_unknown_and_foreign_line_ids_are_404_and_change_nothing(
+    browser, other_browser, make_product
+):
+    mine, their_product = make_product(), make_product()
+    browser.add(mine, 2)
+    other_browser.add(their_product, 1)
+    theirs = other_browser.line_id(their_product)
     mine_before, theirs_before = snapshot(browser), snapshot(other_browser)
     for line_id in (theirs, "nope", "x" * 300):
         for method, body in (("PATCH", {"quantity": 5}), ("DELETE", None)):
@@ -279,12 +297,13 @@ def test_a_line_id_on_a_guest_without_a_cart_is_404(browser):
     assert response.status_code == 404
 
 
-def test_mutations_without_the_csrf_token_are_403(browser):
-    browser.add("DEMO-0030")
+def test_mutations_without_the_csrf_token_are_403(browser, make_product):
+    sku = make_product()
+    browser.add(sku)
     before = snapshot(browser)
     for method, path, body in (
-        ("POST", "/cart/lines", {"sku": "DEMO-0030", "quantity": 1}),
-        ("PATCH", f"/cart/lines/{browser.line_id('DEMO-0030')}", {"quantity": 4}),
+        ("POST", "/cart/lines", {"sku": sku, "quantity": 1}),
+        ("PATCH", f"/cart/lines/{browser.line_id(sku)}", {"quantity": 4}),
         ("DELETE", "/cart", None),
     ):
         response = browser.client.open("/api/v1" + path, method=method, json=body)
@@ -303,6 +322,6 @@ def test_unknown_paths_and_methods_answer_json_errors(browser):
     assert wrong.status_code == 405 and wrong.json["error"]["code"] == "bad_request"
 
 
-def test_idempotency_keys_longer_than_200_characters_are_refused(browser):
-    response = browser.add("DEMO-0030", 1, **{"Idempotency-Key": "k" * 201})
+def test_idempotency_keys_longer_than_200_characters_are_refused(browser, make_product):
+    response = browser.add(make_product(), 1, **{"Idempotency-Key": "k" * 201})
     assert response.status_code == 400 and snapshot(browser)["version"] == 0

@@ -8,6 +8,7 @@ import re
 import pytest
 import simple_websocket
 
+from tests.factories import PLAIN, SIZED
 from tests.helpers import Browser
 from tests.live import HttpShopper, serve
 
@@ -16,11 +17,12 @@ ROLES = ("guest", "other", "owner", "support")
 
 
 @pytest.fixture
-def world(app):
+def world(app, make_product, sample_catalog):
+    owned = make_product()
     owner = Browser(app.test_client())
     owner.register(OWNER)
-    owner.add("DEMO-0030", 2)
-    owner.add("DEMO-0031", 1)
+    owner.add(owned, 2)
+    owner.add(make_product(), 1)
     other = Browser(app.test_client())
     other.register(OTHER)
     agent = Browser(app.test_client())
@@ -34,7 +36,7 @@ def world(app):
     ).group(1)
     return {
         "browsers": {"guest": guest, "other": other, "owner": owner, "support": agent},
-        "line": owner.line_id("DEMO-0030"),
+        "line": owner.line_id(owned),
         "owner_id": owner_id,
         "owner": owner,
     }
@@ -43,7 +45,7 @@ def world(app):
 # (method, path, form or JSON body, expected status for guest, other, owner, support)
 ROUTES = [
     ("GET", "/", None, (200, 200, 200, 200)),
-    ("GET", "/products/DEMO-0001", None, (200, 200, 200, 200)),
+    ("GET", f"/products/{SIZED}", None, (200, 200, 200, 200)),
     ("GET", "/cart", None, (200, 200, 200, 200)),
     ("GET", "/cart/history", None, (200, 200, 200, 200)),
     ("GET", "/cart/sync", None, (200, 200, 200, 200)),
@@ -53,7 +55,7 @@ ROUTES = [
     ("GET", "/account/export", None, (401, 200, 200, 200)),
     ("GET", "/support", None, (403, 403, 403, 200)),
     ("GET", "/healthz", None, (200, 200, 200, 200)),
-    ("FORM", "/cart/lines", {"sku": "DEMO-0040", "quantity": "1"}, (302, 302, 302, 302)),
+    ("FORM", "/cart/lines", {"sku": PLAIN, "quantity": "1"}, (302, 302, 302, 302)),
     ("FORM", "/cart/lines/{line}", {"quantity": "5"}, (404, 404, 302, 404)),
     ("FORM", "/cart/lines/{line}/remove", {}, (404, 404, 302, 404)),
     ("FORM", "/cart/restore", {"revision": "1"}, (404, 404, 302, 404)),
@@ -65,7 +67,7 @@ ROUTES = [
     ("GET", "/api/v1/cart", None, (200, 200, 200, 200)),
     ("GET", "/api/v1/cart/history", None, (200, 200, 200, 200)),
     ("GET", "/api/v1/openapi.json", None, (200, 200, 200, 200)),
-    ("POST", "/api/v1/cart/lines", {"sku": "DEMO-0040", "quantity": 1}, (200, 200, 200, 200)),
+    ("POST", "/api/v1/cart/lines", {"sku": PLAIN, "quantity": 1}, (200, 200, 200, 200)),
     ("PATCH", "/api/v1/cart/lines/{line}", {"quantity": 4}, (404, 404, 200, 404)),
     ("DELETE", "/api/v1/cart/lines/{line}", None, (404, 404, 200, 404)),
     ("POST", "/api/v1/cart/restore", {"revision": 1}, (404, 404, 200, 404)),

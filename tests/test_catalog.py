@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storefront.catalog.models import Product
+from storefront.catalog.services import PAGE_SIZE
 from storefront.extensions import db
 
 
@@ -38,15 +39,18 @@ def test_running_demo_twice_changes_nothing(app):
     )
 
 
-def test_catalog_search_and_pagination(browser):
+def test_catalog_search_and_pagination(browser, make_product, make_products):
+    make_products(PAGE_SIZE, name="Paper Notebook")  # with the two below, more than a page
+    mug = make_product(name="Quokka Mug")
+    make_product(name="Quokka T-Shirt")
     page = browser.page("/").get_data(as_text=True)
-    assert "1500 products" in page or "products, page 1 of" in page
+    assert "products, page 1 of" in page
     assert "Next page" in page
     second = browser.page("/?page=2").get_data(as_text=True)
     assert "page 2 of" in second
     mugs = browser.page("/?q=mug").get_data(as_text=True)
     assert "Mug" in mugs and "T-Shirt" not in mugs
-    by_sku = browser.page("/?q=DEMO-1500").get_data(as_text=True)
+    by_sku = browser.page(f"/?q={mug}").get_data(as_text=True)
     assert "1 product" in by_sku
     nothing = browser.page("/?q=%25%25zzz").get_data(as_text=True)
     assert "No products match" in nothing
@@ -54,14 +58,16 @@ def test_catalog_search_and_pagination(browser):
     assert browser.page("/?page=-1").status_code == 200
 
 
-def test_catalog_search_as_an_htmx_fragment(browser):
+def test_catalog_search_as_an_htmx_fragment(browser, make_product):
+    make_product(name="Quokka Mug")
     response = browser.client.get("/?q=mug", headers={"HX-Request": "true", "HX-Target": "results"})
     body = response.get_data(as_text=True)
     assert "<html" not in body and "Mug" in body
 
 
-def test_product_page_has_the_add_form_and_unknown_products_are_404(browser):
-    body = browser.page("/products/DEMO-0001").get_data(as_text=True)
+def test_product_page_has_the_add_form_and_unknown_products_are_404(browser, make_product):
+    sku = make_product(options="size:S|M|L|XL!")
+    body = browser.page(f"/products/{sku}").get_data(as_text=True)
     assert 'data-testid="add-to-cart"' in body and 'data-testid="add-quantity"' in body
     assert 'name="option-size"' in body
     assert browser.page("/products/NOPE-1").status_code == 404
@@ -73,7 +79,7 @@ TEA-1,Green Tea,4.50,100,Loose leaf,,true
 TEA-2,Black Tea,abc,100,,,
 TEA-3,Chai,3.00,-5,,,
 MUG-9,Custom Mug,12.00,5,,colour:red|blue!;text:text(20),
-DEMO-0002,Renamed Demo,1.00,7,,,false
+OLD-1,Renamed Product,1.00,7,,,false
 ,No SKU,1.00,1,,,
 TEA-1,Duplicate,1.00,1,,,
 GOLD-1,Gold Bar,21474836.47,1,,,
@@ -81,7 +87,8 @@ GOLD-2,Gold Statue,21474836.48,1,,,
 """
 
 
-def test_import_products_keeps_good_rows_and_reports_bad_ones_by_line(app, tmp_path):
+def test_import_products_keeps_good_rows_and_reports_bad_ones_by_line(app, tmp_path, make_product):
+    make_product("OLD-1", name="Old Product", stock=20)
     path = tmp_path / "products.csv"
     path.write_text(CSV)
     result = app.test_cli_runner().invoke(args=["import-products", str(path)])
@@ -96,8 +103,8 @@ def test_import_products_keeps_good_rows_and_reports_bad_ones_by_line(app, tmp_p
     assert product(app, "TEA-1").price_cents == 450
     mug = product(app, "MUG-9")
     assert [(s.name, s.required) for s in mug.option_specs] == [("colour", True), ("text", False)]
-    retired = product(app, "DEMO-0002")
-    assert retired.active is False and retired.name == "Renamed Demo"
+    retired = product(app, "OLD-1")
+    assert retired.active is False and retired.name == "Renamed Product"
 
 
 def test_import_products_refuses_a_file_without_the_required_columns(app, tmp_path):
@@ -107,18 +114,22 @@ def test_import_products_refuses_a_file_without_the_required_columns(app, tmp_pa
     assert result.exit_code == 1 and "missing column(s): price, stock" in result.output
 
 
-def test_a_retired_product_leaves_the_catalog_and_cannot_be_added(app, browser, tmp_path):
+def test_a_retired_product_leaves_the_catalog_and_cannot_be_added(
+    app, browser, tmp_path, make_product
+):
+    sku = make_product()
     path = tmp_path / "retire.csv"
-    path.write_text("sku,name,price,stock,active\nDEMO-0100,Gone,1.00,10,false\n")
+    path.write_text(f"sku,name,price,stock,active\n{sku},Gone,1.00,10,false\n")
     assert app.test_cli_runner().invoke(args=["import-products", str(path)]).exit_code == 0
-    assert ">0 products<" in browser.page("/?q=DEMO-0100").get_data(as_text=True)
-    page = browser.page("/products/DEMO-0100").get_data(as_text=True)
+    assert ">0 products<" in browser.page(f"/?q={sku}").get_data(as_text=True)
+    page = browser.page(f"/products/{sku}").get_data(as_text=True)
     assert "no longer sold" in page and 'data-testid="add-to-cart"' not in page
-    response = browser.add("DEMO-0100")
+    response = browser.add(sku)
     assert response.status_code == 409 and response.json["error"]["code"] == "out_of_stock"
 
 
-def test_live_search_updates_the_heading_and_title_with_the_results(browser):
+def test_live_search_updates_the_heading_and_title_with_the_results(browser, make_product):
+    make_product(name="Quokka Mug")
     response = browser.client.get("/?q=mug", headers={"HX-Request": "true", "HX-Target": "results"})
     body = response.get_data(as_text=True)
     assert "<title>Search: mug · Storefront</title>" in body

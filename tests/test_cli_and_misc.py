@@ -62,8 +62,8 @@ def test_a_misconfigured_start_names_the_variable(tmp_path):
     assert done.returncode != 0 and "STOREFRONT_MAX_LINES must be from 1 to 10000" in done.stderr
 
 
-def test_visiting_pages_creates_no_cart_row(app, browser):
-    for path in ("/", "/products/DEMO-0030", "/cart", "/api/v1/cart"):
+def test_visiting_pages_creates_no_cart_row(app, browser, make_product):
+    for path in ("/", f"/products/{make_product()}", "/cart", "/api/v1/cart"):
         browser.page(path)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(m.Cart)) == 0

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 import simple_websocket
 
+from tests.factories import ENGRAVABLE, PLAIN, SIZED
 from tests.helpers import Browser
 from tests.live import HttpShopper, serve
 
@@ -18,17 +19,13 @@ HUGE = [10**100, -(10**100), 2**63, 1e308, float("inf") if False else 1e-9]
 
 API = [
     ("POST", "/cart/lines", lambda v: {"sku": v, "quantity": 1}),
-    ("POST", "/cart/lines", lambda v: {"sku": "DEMO-0030", "quantity": v}),
+    ("POST", "/cart/lines", lambda v: {"sku": PLAIN, "quantity": v}),
     (
         "POST",
         "/cart/lines",
-        lambda v: {"sku": "DEMO-0011", "quantity": 1, "options": {"engraving": v}},
+        lambda v: {"sku": ENGRAVABLE, "quantity": 1, "options": {"engraving": v}},
     ),
-    (
-        "POST",
-        "/cart/lines",
-        lambda v: {"sku": "DEMO-0001", "quantity": 1, "options": {str(v): "M"}},
-    ),
+    ("POST", "/cart/lines", lambda v: {"sku": SIZED, "quantity": 1, "options": {str(v): "M"}}),
     ("PATCH", "/cart/lines/{line}", lambda v: {"quantity": v}),
     ("PATCH", "/cart/lines/{v}", lambda v: {"quantity": 1}),
     ("DELETE", "/cart/lines/{v}", lambda v: None),
@@ -47,11 +44,11 @@ def cases():
 
 @pytest.mark.parametrize(("method", "path", "body", "value"), list(cases()))
 def test_hostile_api_input_is_refused_clearly_and_changes_nothing(
-    browser, method, path, body, value
+    browser, sample_catalog, method, path, body, value
 ):
-    browser.add("DEMO-0030", 2)
+    browser.add(PLAIN, 2)
     before = browser.cart()
-    url = path.replace("{line}", browser.line_id("DEMO-0030"))
+    url = path.replace("{line}", browser.line_id(PLAIN))
     if "{v}" in url:
         # As a browser would send it: percent-encoded bytes, invalid UTF-8 included.
         url = url.replace("{v}", "") + quote(value.encode("utf-8", "surrogatepass")[:300], safe="")
@@ -70,9 +67,9 @@ def test_hostile_api_input_is_refused_clearly_and_changes_nothing(
 
 
 @pytest.mark.parametrize(
-    "raw", [b"\xff\xfe\x00", b'{"sku": "DEMO-0030", "quantity": 1', b"[]" * 40_000]
+    "raw", [b"\xff\xfe\x00", b'{"sku": "PLAIN", "quantity": 1', b"[]" * 40_000]
 )
-def test_invalid_utf8_and_broken_bodies_are_400_or_413(browser, raw):
+def test_invalid_utf8_and_broken_bodies_are_400_or_413(browser, sample_catalog, raw):
     before = browser.cart()
     response = browser.api(
         "POST", "/cart/lines", data=raw, headers={"Content-Type": "application/json"}
@@ -84,15 +81,15 @@ def test_invalid_utf8_and_broken_bodies_are_400_or_413(browser, raw):
 @pytest.mark.parametrize(
     "form",
     [
-        {"sku": "DEMO-0030", "quantity": "\x00"},
-        {"sku": "DEMO-0030\x00", "quantity": "1"},
+        {"sku": PLAIN, "quantity": "\x00"},
+        {"sku": PLAIN + "\x00", "quantity": "1"},
         {"sku": SCRIPT, "quantity": "1"},
-        {"sku": "DEMO-0011", "quantity": "1", "option-engraving": "x" * 5000},
-        {"sku": "DEMO-0001", "quantity": "1", "option-size": SCRIPT},
-        {"sku": "DEMO-0030", "quantity": "1", "idempotency_key": "k" * 500},
+        {"sku": ENGRAVABLE, "quantity": "1", "option-engraving": "x" * 5000},
+        {"sku": SIZED, "quantity": "1", "option-size": SCRIPT},
+        {"sku": PLAIN, "quantity": "1", "idempotency_key": "k" * 500},
     ],
 )
-def test_hostile_forms_get_a_4xx_page_and_change_nothing(browser, form):
+def test_hostile_forms_get_a_4xx_page_and_change_nothing(browser, sample_catalog, form):
     before = browser.cart()
     for htmx in (False, True):
         response = browser.form("/cart/lines", form, htmx=htmx)
@@ -101,9 +98,10 @@ def test_hostile_forms_get_a_4xx_page_and_change_nothing(browser, form):
     assert browser.cart() == before
 
 
-def test_script_in_free_text_is_escaped_everywhere_it_appears(app, browser):
+def test_script_in_free_text_is_escaped_everywhere_it_appears(app, browser, make_product):
     other_tab = HttpShopper
-    response = browser.add("DEMO-0011", 1, {"engraving": SCRIPT})
+    engravable = make_product(options="engraving:text(40)")
+    response = browser.add(engravable, 1, {"engraving": SCRIPT})
     assert (
         response.status_code == 200 and response.json["lines"][0]["options"]["engraving"] == SCRIPT
     )
@@ -121,7 +119,7 @@ def test_script_in_free_text_is_escaped_everywhere_it_appears(app, browser):
         tab.call(
             "POST",
             "/cart/lines",
-            {"sku": "DEMO-0011", "quantity": 1, "options": {"engraving": SCRIPT}},
+            {"sku": engravable, "quantity": 1, "options": {"engraving": SCRIPT}},
         )
         deadline, pushed = time.monotonic() + 5, ""
         while "cart-state" not in pushed and time.monotonic() < deadline:
@@ -130,8 +128,9 @@ def test_script_in_free_text_is_escaped_everywhere_it_appears(app, browser):
     assert "cart-state" in pushed and "&lt;script&gt;" in pushed and SCRIPT not in pushed
 
 
-def test_forged_cookies_get_a_fresh_guest_on_pages_and_403_on_changes(app, browser):
-    browser.add("DEMO-0030")
+def test_forged_cookies_get_a_fresh_guest_on_pages_and_403_on_changes(app, browser, make_product):
+    sku = make_product()
+    browser.add(sku)
     for forged in ("", "garbage", "eyJ0ZXN0IjoxfQ.AAAA.BBBB", "x" * 4000):
         stranger = Browser(app.test_client())
         stranger.client.set_cookie("storefront", forged)
@@ -141,7 +140,7 @@ def test_forged_cookies_get_a_fresh_guest_on_pages_and_403_on_changes(app, brows
         )
         response = stranger.client.post(
             "/api/v1/cart/lines",
-            json={"sku": "DEMO-0030", "quantity": 1},
+            json={"sku": sku, "quantity": 1},
             headers={"X-CSRF-Token": browser.csrf},
         )
         assert response.status_code == 403

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.factories import ENGRAVABLE, PLAIN, SIZED
+
 
 def lines_on_page(html: str) -> list[tuple[str, int]]:
     rows = re.findall(
@@ -20,44 +22,48 @@ def badge(html: str) -> str:
     return re.search(r'data-testid="cart-count"[^>]*>(\d+)<', html).group(1)
 
 
-def test_every_page_carries_the_csrf_meta_badge_and_notice_region(browser):
-    for path in ("/", "/products/DEMO-0001", "/cart", "/login", "/register", "/products/NOPE"):
+def test_every_page_carries_the_csrf_meta_badge_and_notice_region(browser, make_product):
+    product = f"/products/{make_product(options='size:S|M|L|XL!')}"
+    for path in ("/", product, "/cart", "/login", "/register", "/products/NOPE"):
         html = browser.page(path).get_data(as_text=True)
         assert '<meta name="csrf-token" content="' in html, path
         assert badge(html) == "0", path
         assert 'data-testid="notice"' in html and 'aria-live="polite"' in html, path
 
 
-def test_no_js_add_redirects_back_to_the_product_with_a_notice(browser):
-    response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "2"})
-    assert response.status_code == 302 and response.location.endswith("/products/DEMO-0030")
+def test_no_js_add_redirects_back_to_the_product_with_a_notice(browser, make_product):
+    sku = make_product(name="Honey Mug")
+    response = browser.form("/cart/lines", {"sku": sku, "quantity": "2"})
+    assert response.status_code == 302 and response.location.endswith(f"/products/{sku}")
     html = browser.page(response.location).get_data(as_text=True)
     assert badge(html) == "2" and "Added 2 × Honey Mug" in html
 
 
-def test_no_js_cart_page_lists_lines_with_their_controls_and_subtotal(browser):
-    browser.form("/cart/lines", {"sku": "DEMO-0001", "quantity": "2", "option-size": "M"})
+def test_no_js_cart_page_lists_lines_with_their_controls_and_subtotal(browser, make_product):
+    sku = make_product(options="size:S|M|L|XL!")
+    browser.form("/cart/lines", {"sku": sku, "quantity": "2", "option-size": "M"})
     html = browser.page("/cart").get_data(as_text=True)
-    assert lines_on_page(html) == [("DEMO-0001", 2)]
+    assert lines_on_page(html) == [(sku, 2)]
     assert 'data-testid="line-remove"' in html and "size: M" in html
     subtotal = re.search(r'data-testid="cart-subtotal">\$([\d,.]+)<', html).group(1)
     assert subtotal == browser.cart()["subtotal"]
 
 
-def test_no_js_update_and_remove_redirect_to_the_cart(browser):
-    browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "2"})
-    line_id = browser.line_id("DEMO-0030")
+def test_no_js_update_and_remove_redirect_to_the_cart(browser, make_product):
+    sku = make_product(name="Honey Mug")
+    browser.form("/cart/lines", {"sku": sku, "quantity": "2"})
+    line_id = browser.line_id(sku)
     response = browser.form(f"/cart/lines/{line_id}", {"quantity": "5"})
     assert response.status_code == 302 and response.location.endswith("/cart")
-    assert lines_on_page(browser.page("/cart").get_data(as_text=True)) == [("DEMO-0030", 5)]
+    assert lines_on_page(browser.page("/cart").get_data(as_text=True)) == [(sku, 5)]
     response = browser.form(f"/cart/lines/{line_id}/remove")
     assert response.status_code == 302
     html = browser.page("/cart").get_data(as_text=True)
     assert lines_on_page(html) == [] and "Removed Honey Mug" in html
 
 
-def test_a_resubmitted_form_is_not_applied_twice(browser):
-    form = {"sku": "DEMO-0030", "quantity": "2", "idempotency_key": "form-key-1"}
+def test_a_resubmitted_form_is_not_applied_twice(browser, make_product):
+    form = {"sku": make_product(), "quantity": "2", "idempotency_key": "form-key-1"}
     browser.form("/cart/lines", form)
     browser.form("/cart/lines", form)
     assert browser.cart()["item_count"] == 2
@@ -72,9 +78,12 @@ def forms_on_page(html: str) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-def test_every_row_form_on_the_cart_page_posts_to_its_line_under_a_key_of_its_own(browser):
-    browser.add("DEMO-0030", 1)
-    browser.add("DEMO-0031", 1)
+def test_every_row_form_on_the_cart_page_posts_to_its_line_under_a_key_of_its_own(
+    browser, make_product
+):
+    one, two = make_product(), make_product()
+    browser.add(one, 1)
+    browser.add(two, 1)
     ids = {line["sku"]: line["id"] for line in browser.cart()["lines"]}
     html = browser.page("/cart").get_data(as_text=True)
     rows = [(a, f) for a, f in forms_on_page(html) if a.startswith("/cart/lines/")]
@@ -84,9 +93,9 @@ def test_every_row_form_on_the_cart_page_posts_to_its_line_under_a_key_of_its_ow
     keys = [f["idempotency_key"] for _, f in rows]
     assert len(set(keys)) == 4 and all(keys)
     assert all(f["csrf_token"] == browser.csrf for _, f in rows)
-    assert 'href="/products/DEMO-0030"' in html
+    assert f'href="/products/{one}"' in html
     # The quantity form of one row, sent twice as rendered (a double click without JavaScript).
-    action, fields = next((a, f) for a, f in rows if a == f"/cart/lines/{ids['DEMO-0031']}")
+    action, fields = next((a, f) for a, f in rows if a == f"/cart/lines/{ids[two]}")
     for _ in range(2):
         assert browser.form(action, {**fields, "quantity": "3"}).status_code == 302
     assert browser.cart()["item_count"] == 4 and browser.cart()["version"] == 3
@@ -99,16 +108,20 @@ def test_every_row_form_on_the_cart_page_posts_to_its_line_under_a_key_of_its_ow
     assert not set(again) & set(keys)
 
 
-def test_the_shown_version_never_refuses_a_page_change(browser):
-    browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1", "version": "0"})
-    response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1", "version": "0"})
+def test_the_shown_version_never_refuses_a_page_change(browser, make_product):
+    sku = make_product()
+    browser.form("/cart/lines", {"sku": sku, "quantity": "1", "version": "0"})
+    response = browser.form("/cart/lines", {"sku": sku, "quantity": "1", "version": "0"})
     assert response.status_code == 302 and browser.cart()["item_count"] == 2
 
 
-def test_htmx_add_keeps_the_form_and_updates_badge_and_notice_out_of_band(browser):
-    page = browser.page("/products/DEMO-0030").get_data(as_text=True)
+def test_htmx_add_keeps_the_form_and_updates_badge_and_notice_out_of_band(
+    browser, make_product
+):
+    sku = make_product(name="Honey Mug")
+    page = browser.page(f"/products/{sku}").get_data(as_text=True)
     assert re.search(r'<form id="add-form"[^>]*hx-swap="none"', page)
-    response = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "3"}, htmx=True)
+    response = browser.form("/cart/lines", {"sku": sku, "quantity": "3"}, htmx=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     # The form is not replaced (a quick second click must find htmx's own form): only
@@ -118,14 +131,15 @@ def test_htmx_add_keeps_the_form_and_updates_badge_and_notice_out_of_band(browse
     assert 'id="notice" hx-swap-oob="innerHTML"' in html and "Added 3 × Honey Mug" in html
 
 
-def test_htmx_quantity_change_returns_the_row_and_the_summary(browser):
-    browser.add("DEMO-0030", 1)
-    browser.add("DEMO-0031", 1)
-    line_id = browser.line_id("DEMO-0030")
+def test_htmx_quantity_change_returns_the_row_and_the_summary(browser, make_product):
+    changed, other = make_product(), make_product()
+    browser.add(changed, 1)
+    browser.add(other, 1)
+    line_id = browser.line_id(changed)
     html = browser.form(f"/cart/lines/{line_id}", {"quantity": "4"}, htmx=True).get_data(
         as_text=True
     )
-    assert lines_on_page(html) == [("DEMO-0030", 4)]  # only the changed row travels
+    assert lines_on_page(html) == [(changed, 4)]  # only the changed row travels
     assert re.search(r'id="cart-summary"[^>]*hx-swap-oob="true"', html)
     assert re.search(r'id="cart-state"[^>]*data-cart-version="3"', html)
     assert re.search(r'id="cart-count"[^>]*>5<', html)
@@ -134,36 +148,40 @@ def test_htmx_quantity_change_returns_the_row_and_the_summary(browser):
     assert f'data-testid="cart-subtotal">${browser.cart()["subtotal"]}<' in html
 
 
-def test_htmx_remove_returns_no_row(browser):
-    browser.add("DEMO-0030", 1)
-    line_id = browser.line_id("DEMO-0030")
+def test_htmx_remove_returns_no_row(browser, make_product):
+    sku = make_product()
+    browser.add(sku, 1)
+    line_id = browser.line_id(sku)
     html = browser.form(f"/cart/lines/{line_id}/remove", htmx=True).get_data(as_text=True)
     assert 'data-testid="cart-line"' not in html and "Your cart is empty" in html
 
 
-def test_htmx_refusals_retarget_the_notice_with_the_reason(browser):
-    response = browser.form("/cart/lines", {"sku": "DEMO-1500", "quantity": "4"}, htmx=True)
+def test_htmx_refusals_retarget_the_notice_with_the_reason(browser, make_product):
+    sku = make_product(stock=3)
+    response = browser.form("/cart/lines", {"sku": sku, "quantity": "4"}, htmx=True)
     assert response.status_code == 409
     assert response.headers["HX-Retarget"] == "#notice"
-    assert "Only 3 of DEMO-1500 in stock" in response.get_data(as_text=True)
+    assert f"Only 3 of {sku} in stock" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
     ("form", "status"),
     [
-        ({"sku": "DEMO-0030", "quantity": "abc"}, 422),
-        ({"sku": "DEMO-0030", "quantity": "1.5"}, 422),
-        ({"sku": "DEMO-0030", "quantity": "0"}, 422),
-        ({"sku": "DEMO-0030", "quantity": "9" * 40}, 422),
-        ({"sku": "DEMO-0030", "quantity": "99999999999"}, 409),
+        ({"sku": PLAIN, "quantity": "abc"}, 422),
+        ({"sku": PLAIN, "quantity": "1.5"}, 422),
+        ({"sku": PLAIN, "quantity": "0"}, 422),
+        ({"sku": PLAIN, "quantity": "9" * 40}, 422),
+        ({"sku": PLAIN, "quantity": "99999999999"}, 409),
         ({"sku": "NOPE", "quantity": "1"}, 422),
-        ({"sku": "DEMO-0001", "quantity": "1"}, 422),
-        ({"sku": "DEMO-0001", "quantity": "1", "option-size": "XXL"}, 422),
-        ({"sku": "DEMO-0011", "quantity": "1", "option-engraving": "x" * 41}, 422),
+        ({"sku": SIZED, "quantity": "1"}, 422),
+        ({"sku": SIZED, "quantity": "1", "option-size": "XXL"}, 422),
+        ({"sku": ENGRAVABLE, "quantity": "1", "option-engraving": "x" * 41}, 422),
     ],
 )
-def test_bad_forms_get_a_friendly_page_and_change_nothing(browser, form, status):
-    browser.add("DEMO-0031", 1)
+def test_bad_forms_get_a_friendly_page_and_change_nothing(
+    browser, make_product, sample_catalog, form, status
+):
+    browser.add(make_product(), 1)
     before = browser.cart()
     response = browser.form("/cart/lines", form)
     assert response.status_code == status
@@ -172,12 +190,13 @@ def test_bad_forms_get_a_friendly_page_and_change_nothing(browser, form, status)
     assert browser.cart() == before
 
 
-def test_forms_without_a_valid_csrf_token_are_refused(browser):
-    browser.add("DEMO-0030")
+def test_forms_without_a_valid_csrf_token_are_refused(browser, make_product):
+    sku = make_product()
+    browser.add(sku)
     before = browser.cart()
-    line_id = browser.line_id("DEMO-0030")
+    line_id = browser.line_id(sku)
     for path, data in (
-        ("/cart/lines", {"sku": "DEMO-0030", "quantity": "1"}),
+        ("/cart/lines", {"sku": sku, "quantity": "1"}),
         (f"/cart/lines/{line_id}", {"quantity": "9"}),
         (f"/cart/lines/{line_id}/remove", {}),
         ("/cart/clear", {}),
@@ -187,8 +206,9 @@ def test_forms_without_a_valid_csrf_token_are_refused(browser):
     assert browser.cart() == before
 
 
-def test_a_tampered_cookie_serves_a_fresh_guest_and_mutations_get_403(app, browser):
-    browser.add("DEMO-0030", 2)
+def test_a_tampered_cookie_serves_a_fresh_guest_and_mutations_get_403(app, browser, make_product):
+    sku = make_product()
+    browser.add(sku, 2)
     value = browser.client.get_cookie("storefront").value
     tampered = value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB")
     stranger = app.test_client()
@@ -197,29 +217,31 @@ def test_a_tampered_cookie_serves_a_fresh_guest_and_mutations_get_403(app, brows
     assert page.status_code == 200 and badge(page.get_data(as_text=True)) == "0"
     response = stranger.post(
         "/api/v1/cart/lines",
-        json={"sku": "DEMO-0030", "quantity": 1},
+        json={"sku": sku, "quantity": 1},
         headers={"X-CSRF-Token": browser.csrf},
     )
     assert response.status_code == 403 and response.json["error"]["code"] == "csrf_failed"
     assert browser.cart()["item_count"] == 2
 
 
-def test_other_foreign_line_ids_on_pages_are_404(browser, other_browser):
-    browser.add("DEMO-0030")
-    other_browser.add("DEMO-0031")
-    theirs = other_browser.line_id("DEMO-0031")
+def test_other_foreign_line_ids_on_pages_are_404(browser, other_browser, make_product):
+    browser.add(make_product())
+    their_product = make_product()
+    other_browser.add(their_product)
+    theirs = other_browser.line_id(their_product)
     assert browser.form(f"/cart/lines/{theirs}", {"quantity": "3"}).status_code == 404
     assert browser.form(f"/cart/lines/{theirs}/remove").status_code == 404
     assert other_browser.cart()["lines"][0]["quantity"] == 1
 
 
-def test_unavailable_lines_say_so_on_the_cart_page(app, browser):
-    browser.add("DEMO-0030")
+def test_unavailable_lines_say_so_on_the_cart_page(app, browser, make_product):
+    sku = make_product()
+    browser.add(sku)
     with app.app_context():
         from storefront.catalog.services import by_sku
         from storefront.extensions import db
 
-        by_sku("DEMO-0030").stock = 0
+        by_sku(sku).stock = 0
         db.session.commit()
     html = browser.page("/cart").get_data(as_text=True)
     assert "No longer available" in html and "$0.00" in html

@@ -103,31 +103,33 @@ def test_the_handshake_needs_the_pages_own_origin(live):
     assert handshake_status(live, live, shopper.cookie) == 101
 
 
-def test_a_socket_gets_the_current_cart_at_once_then_every_change(live):
+def test_a_socket_gets_the_current_cart_at_once_then_every_change(live, make_product):
+    first, second = make_product(), make_product()
     phone = HttpShopper(live)
-    phone.call("POST", "/cart/lines", {"sku": "DEMO-0030", "quantity": 1})
+    phone.call("POST", "/cart/lines", {"sku": first, "quantity": 1})
     laptop = HttpShopper(live, cookie=phone.cookie)  # another tab of the same browser
     ws = connect(live, laptop)
     hello = receive_until(ws, "hello")
     assert 'data-cart-version="1"' in hello
-    phone.call("POST", "/cart/lines", {"sku": "DEMO-0031", "quantity": 2})
+    phone.call("POST", "/cart/lines", {"sku": second, "quantity": 2})
     event = receive_until(ws, "cart-state")
     assert 'data-cart-version="2"' in event
     assert re.search(r'data-testid="cart-count"[^>]*>3<', event)
     assert "added on another device" in event
-    assert 'data-sku="DEMO-0031"' in event and 'data-sku="DEMO-0030"' not in event
+    assert f'data-sku="{second}"' in event and f'data-sku="{first}"' not in event
     assert "csrf_token" not in event
     ws.close()
 
 
-def test_another_shopper_receives_nothing(live):
+def test_another_shopper_receives_nothing(live, make_product):
+    alices, bobs = make_product(), make_product()
     alice, bob = HttpShopper(live), HttpShopper(live)
     ws = connect(live, bob)
     receive_until(ws, "hello")
-    alice.call("POST", "/cart/lines", {"sku": "DEMO-0030", "quantity": 1})
-    bob.call("POST", "/cart/lines", {"sku": "DEMO-0031", "quantity": 1})
+    alice.call("POST", "/cart/lines", {"sku": alices, "quantity": 1})
+    bob.call("POST", "/cart/lines", {"sku": bobs, "quantity": 1})
     event = receive_until(ws, "cart-state")
-    assert 'data-sku="DEMO-0031"' in event and "DEMO-0030" not in event
+    assert f'data-sku="{bobs}"' in event and alices not in event
     ws.close()
 
 

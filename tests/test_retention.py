@@ -29,14 +29,15 @@ def run_cleanup(app) -> str:
 
 
 def test_cleanup_removes_expired_guest_carts_and_keeps_fresh_and_account_carts(
-    app, browser, other_browser
+    app, browser, other_browser, make_product
 ):
-    browser.add("DEMO-0030")  # will expire
+    browser.add(make_product())  # will expire
     clock.advance(timedelta(days=5))
-    other_browser.add("DEMO-0031")  # fresh guest
+    other_browser.add(make_product())  # fresh guest
+    kept = make_product()
     with app.test_request_context():
         account = Owner.user(register("keep@example.com", "long enough pw").id)
-        services.add_line(services.Request(account), "DEMO-0032", 1)
+        services.add_line(services.Request(account), kept, 1)
     clock.advance(timedelta(days=3))
     output = run_cleanup(app)
     assert "1 expired guest carts removed" in output
@@ -48,15 +49,16 @@ def test_cleanup_removes_expired_guest_carts_and_keeps_fresh_and_account_carts(
     assert "0 expired guest carts removed" in run_cleanup(app)  # safe to run twice
 
 
-def test_cleanup_prunes_history_but_every_kept_revision_still_restores(app):
+def test_cleanup_prunes_history_but_every_kept_revision_still_restores(app, make_products):
+    earlier, later = make_products(9), make_products(9)
     with app.test_request_context():
         owner = Owner.user(register("long@example.com", "long enough pw").id)
         request = services.Request(owner)
         for n in range(40):
-            services.add_line(request, f"DEMO-{200 + n % 9:04d}", 1)
+            services.add_line(request, earlier[n % 9], 1)
         clock.advance(timedelta(days=20))
         for n in range(40):
-            services.add_line(request, f"DEMO-{300 + n % 9:04d}", 1)
+            services.add_line(request, later[n % 9], 1)
         expected = {}
         cart_id = views.glance(owner).cart_id
         for version in range(41, 81):
@@ -75,21 +77,22 @@ def test_cleanup_prunes_history_but_every_kept_revision_still_restores(app):
     assert "0 revisions" in run_cleanup(app)
 
 
-def test_cleanup_forgets_idempotency_keys_after_two_days(app, browser):
-    browser.add("DEMO-0030", **{"Idempotency-Key": "old"})
+def test_cleanup_forgets_idempotency_keys_after_two_days(app, browser, make_product):
+    browser.add(make_product(), **{"Idempotency-Key": "old"})
     clock.advance(timedelta(days=1))
-    browser.add("DEMO-0031", **{"Idempotency-Key": "new"})
+    browser.add(make_product(), **{"Idempotency-Key": "new"})
     clock.advance(timedelta(hours=25))
     run_cleanup(app)
     assert count(app, m.IdempotencyRecord) == 1
 
 
-def test_writes_during_cleanup_are_not_lost(app):
+def test_writes_during_cleanup_are_not_lost(app, make_product, make_products):
+    skus, added_during_cleanup = make_products(30), make_product()
     with app.test_request_context():
         owners = [Owner.user(register(f"u{n}@example.com", "long enough pw").id) for n in range(4)]
         for owner in owners:
-            for n in range(30):
-                services.add_line(services.Request(owner), f"DEMO-{400 + n:04d}", 1)
+            for sku in skus:
+                services.add_line(services.Request(owner), sku, 1)
         db.session.remove()
     clock.advance(timedelta(days=40))
     errors = []
@@ -99,7 +102,7 @@ def test_writes_during_cleanup_are_not_lost(app):
             with app.test_request_context():
                 for _ in range(20):
                     for owner in owners:
-                        services.add_line(services.Request(owner), "DEMO-0999", 1)
+                        services.add_line(services.Request(owner), added_during_cleanup, 1)
                 db.session.remove()
         except Exception as exc:  # surfaced below
             errors.append(exc)
@@ -118,9 +121,11 @@ def test_writes_during_cleanup_are_not_lost(app):
             assert cart.item_count == 30 + 20 and cart.version == 50
 
 
-def test_a_guest_sees_how_long_the_cart_is_kept_and_a_warning_in_its_last_day(browser):
+def test_a_guest_sees_how_long_the_cart_is_kept_and_a_warning_in_its_last_day(
+    browser, make_product
+):
     clock.freeze(clock.now().replace(year=2026, month=11, day=21, hour=12, minute=0))
-    browser.add("DEMO-0030")
+    browser.add(make_product())
     html = browser.page("/cart").get_data(as_text=True)
     assert "We keep this cart until 28 November" in html and "sign in</a> to keep it" in html
     clock.advance(timedelta(days=6, hours=13))
@@ -129,16 +134,16 @@ def test_a_guest_sees_how_long_the_cart_is_kept_and_a_warning_in_its_last_day(br
     assert 'data-testid="cart-expiry" role="alert"' in html
 
 
-def test_signed_in_carts_show_no_expiry(browser):
+def test_signed_in_carts_show_no_expiry(browser, make_product):
     browser.register("a@example.com")
-    browser.add("DEMO-0030")
+    browser.add(make_product())
     assert 'data-testid="cart-expiry"' not in browser.page("/cart").get_data(as_text=True)
 
 
-def test_stay_signed_in_renews_the_idle_timeout(browser):
+def test_stay_signed_in_renews_the_idle_timeout(browser, make_product):
     clock.freeze(clock.now())
     browser.register("b@example.com")
-    browser.add("DEMO-0030")
+    browser.add(make_product())
     page = browser.page("/").get_data(as_text=True)
     assert 'data-session-left="1800"' in page and 'data-session-minutes="30"' in page
     clock.advance(timedelta(minutes=28))

@@ -38,10 +38,13 @@ def key_ids(app) -> set[bytes]:
         return ids
 
 
-def test_rotate_drop_the_old_key_restart_and_everything_reads_back(app, browser, tmp_path):
+def test_rotate_drop_the_old_key_restart_and_everything_reads_back(
+    app, browser, tmp_path, make_product, make_products
+):
+    skus = make_products(6)
     for n in range(25):
-        browser.add(f"DEMO-{500 + n % 6:04d}", 1, **{"Idempotency-Key": f"k{n}"})
-    browser.add("DEMO-0011", 1, {"engraving": "Rotate me"})
+        browser.add(skus[n % 6], 1, **{"Idempotency-Key": f"k{n}"})
+    browser.add(make_product(options="engraving:text(40)"), 1, {"engraving": "Rotate me"})
     before = browser.cart()
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     cookie = browser.client.get_cookie("storefront").value
@@ -71,8 +74,8 @@ def test_rotate_drop_the_old_key_restart_and_everything_reads_back(app, browser,
     assert "0 values re-encrypted" in again.output  # resumable: nothing left to do
 
 
-def test_without_the_new_key_start_up_refuses_rotated_data(app, browser, tmp_path):
-    browser.add("DEMO-0030")
+def test_without_the_new_key_start_up_refuses_rotated_data(app, browser, tmp_path, make_product):
+    browser.add(make_product())
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     rotated = create_app(
         app_settings(url, str(tmp_path), STOREFRONT_ENCRYPTION_KEYS=f"{NEW_KEY},{KEY}")

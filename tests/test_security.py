@@ -14,6 +14,7 @@ from storefront import create_app
 from storefront.cart import models as m
 from storefront.extensions import db
 from storefront.logs import JsonFormatter
+from tests import factories
 from tests.conftest import app_settings
 from tests.helpers import Browser
 
@@ -41,8 +42,9 @@ def test_https_responses_send_hsts_and_secure_cookies(app):
     assert "Secure" in response.headers["Set-Cookie"]
 
 
-def test_pages_have_no_inline_script(browser):
-    for path in ("/", "/products/DEMO-0001", "/cart", "/login", "/register", "/cart/history"):
+def test_pages_have_no_inline_script(browser, make_product):
+    product = f"/products/{make_product(options='size:S|M|L|XL!')}"
+    for path in ("/", product, "/cart", "/login", "/register", "/cart/history"):
         html = browser.page(path).get_data(as_text=True)
         assert "<script>" not in html and " onclick=" not in html and "style=" not in html
 
@@ -52,16 +54,17 @@ def settings():
     return {"STOREFRONT_CART_RATE_LIMIT": "3/minute"}
 
 
-def test_cart_changes_are_rate_limited_per_shopper(browser, other_browser):
+def test_cart_changes_are_rate_limited_per_shopper(browser, other_browser, make_product):
+    sku = make_product()
     for _ in range(3):
-        assert browser.add("DEMO-0030").status_code == 200
-    refused = browser.add("DEMO-0030")
+        assert browser.add(sku).status_code == 200
+    refused = browser.add(sku)
     assert refused.status_code == 429
     assert refused.json["error"]["code"] == "rate_limited" and "Retry-After" in refused.headers
     assert browser.cart()["item_count"] == 3
-    page = browser.form("/cart/lines", {"sku": "DEMO-0030", "quantity": "1"})
+    page = browser.form("/cart/lines", {"sku": sku, "quantity": "1"})
     assert page.status_code == 429
-    assert other_browser.add("DEMO-0030").status_code == 200  # another shopper is not slowed
+    assert other_browser.add(sku).status_code == 200  # another shopper is not slowed
 
 
 def test_sign_in_is_rate_limited(browser):
@@ -80,25 +83,28 @@ def test_rate_limits_are_shared_across_processes_through_redis(database_url, tmp
     }
     one = create_app(app_settings(database_url, str(tmp_path), **shared))
     two = create_app(app_settings(database_url, str(tmp_path), **shared))
+    with one.app_context():
+        sku = factories.make_product()
     first = Browser(one.test_client())
-    assert first.add("DEMO-0030").status_code == 200
+    assert first.add(sku).status_code == 200
     second = Browser(two.test_client())
     second.client.set_cookie("storefront", first.client.get_cookie("storefront").value)
     second.csrf = first.csrf
-    assert second.add("DEMO-0030").status_code == 200
-    assert first.add("DEMO-0030").status_code == 429
+    assert second.add(sku).status_code == 200
+    assert first.add(sku).status_code == 429
 
 
-def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser):
+def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_product):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("storefront")
     logger.addHandler(handler)
     engraving = "Secret engraving for Ada"
+    sku = make_product(options="engraving:text(40)")
     try:
         browser.register(EMAIL, PASSWORD)
-        browser.add("DEMO-0011", 1, {"engraving": engraving})
+        browser.add(sku, 1, {"engraving": engraving})
         browser.page("/cart")
         browser.page(f"/?q={EMAIL}")
         browser.api("GET", "/cart/history")
@@ -112,28 +118,29 @@ def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser):
     lines = [json.loads(line) for line in output.splitlines()]
     assert len(lines) > 8 and all(line["request_id"] for line in lines if "path" in line)
     cookie = browser.client.get_cookie("storefront").value
-    for secret in (EMAIL, PASSWORD, engraving, cookie, browser.csrf, "DEMO-0011"):
+    for secret in (EMAIL, PASSWORD, engraving, cookie, browser.csrf, sku):
         assert secret not in output, secret
 
 
-def test_a_shopper_can_download_their_data(browser):
+def test_a_shopper_can_download_their_data(browser, make_product):
+    sku = make_product(name="Honey Mug")
     browser.register(EMAIL, PASSWORD)
-    browser.add("DEMO-0030", 2)
+    browser.add(sku, 2)
     response = browser.page("/account/export")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
     data = response.json
     assert data["account"]["email"] == EMAIL
-    assert data["cart"]["lines"][0]["sku"] == "DEMO-0030"
+    assert data["cart"]["lines"][0]["sku"] == sku
     assert data["cart_history"][0]["summary"] == "Added 2 × Honey Mug"
     assert data["signed_in_devices"][0]["device"] == "Chrome on Linux"
     browser.logout()
     assert browser.page("/account/export").status_code == 401
 
 
-def test_deleting_an_account_takes_its_carts_history_and_sessions(app, browser):
+def test_deleting_an_account_takes_its_carts_history_and_sessions(app, browser, make_product):
     browser.register(EMAIL, PASSWORD)
-    browser.add("DEMO-0030", 2)
+    browser.add(make_product(), 2)
     copied = browser.client.get_cookie("storefront").value
     wrong = browser.form("/account/delete", {"password": "not my password"})
     assert wrong.status_code == 403 and browser.cart()["item_count"] == 2
