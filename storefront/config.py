@@ -112,7 +112,8 @@ def for_app(overrides: Mapping[str, object], instance_path: str) -> dict:
         "SESSION_COOKIE_NAME": "storefront",
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_REFRESH_EACH_REQUEST": False,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Database errors reach the logs: they must not carry the statement's values.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRF-Token", "X-CSRFToken"],

@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 from storefront import security, shopper
 
@@ -31,8 +31,14 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             **getattr(record, "fields", {}),
         }
+        if has_request_context() and "request_id" not in entry:
+            entry["request_id"] = g.get("request_id")  # ties an error to its access line
         if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
+            # The whole traceback: an operator must be able to tell what failed. (Exceptions
+            # hold no SQL parameters: the engine is set to hide them, see config.)
+            trace = self.formatException(record.exc_info)
+            entry["error"] = trace.splitlines()[-1]
+            entry["traceback"] = trace
         return json.dumps(entry, default=str)
 
 

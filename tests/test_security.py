@@ -122,6 +122,32 @@ def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_p
         assert secret not in output, secret
 
 
+def test_a_server_error_is_logged_with_its_traceback_and_request_id(app, browser, monkeypatch):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("storefront")
+    logger.addHandler(handler)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("the cart view broke")
+
+    monkeypatch.setattr("storefront.cart.routes.views.view", broken)
+    try:
+        response = browser.page("/cart")
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == 500
+    errors = [e for e in map(json.loads, stream.getvalue().splitlines()) if e["level"] == "error"]
+    assert len(errors) == 1
+    error = errors[0]
+    assert error["error"] == "ZeroDivisionError: the cart view broke"
+    assert "Traceback (most recent call last)" in error["traceback"]
+    assert "storefront/cart/routes.py" in error["traceback"] and "in page" in error["traceback"]
+    assert error["request_id"] == response.headers["X-Request-Id"]
+
+
 def test_a_shopper_can_download_their_data(browser, make_product):
     sku = make_product(name="Honey Mug")
     browser.register(EMAIL, PASSWORD)
