@@ -2,7 +2,11 @@
 
 SQLite: WAL, a generous busy timeout, and transactions begun by us, so a writer can ask for
 ``BEGIN IMMEDIATE`` and take the write lock before it reads (no lost updates, no upgrade
-deadlocks). PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``.
+deadlocks). Writers of one process also queue on a lock of the process first: SQLite's own
+busy handler waits by sleeping (1, 2, 5 ... 100 ms at a time), so under concurrent writes a
+change sat asleep long after the lock was free; a lock hands over at once. Other processes
+(the CLI) still meet the busy timeout. PostgreSQL: writers lock the cart row with
+``SELECT ... FOR UPDATE``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from storefront.extensions import db, migrate
 
 WRITE = {"storefront_write": True}
 CHECKPOINT_SECONDS = 1.0
+WRITE_LOCK_TIMEOUT = 30.0  # as long as SQLite's busy timeout
+HOLDS_WRITE_LOCK = "storefront_holds_write_lock"
+# One per SQLite file, shared by every engine of this process that opens it.
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
 
 
 def init_app(app: Flask, *, migrations: Path) -> None:
@@ -62,9 +72,40 @@ def configure(engine: Engine) -> None:
 
 def begin_write() -> None:
     """Start the session's transaction as a writer (call before the first read)."""
-    if db.session().in_transaction():
-        db.session.commit()
-    db.session.connection(execution_options=WRITE)
+    session = db.session()
+    if session.in_transaction():
+        session.commit()
+    lock = _write_lock_for(session.get_bind())
+    if lock is not None:
+        if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+            raise TimeoutError("the database stayed busy with other changes")
+        session.info[HOLDS_WRITE_LOCK] = lock  # released when the transaction ends
+    try:
+        session.connection(execution_options=WRITE)
+    except BaseException:
+        _release_write_lock(session)
+        raise
+
+
+def _write_lock_for(engine: Engine) -> threading.Lock | None:
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        return None
+    with _write_locks_guard:
+        return _write_locks.setdefault(os.path.realpath(path), threading.Lock())
+
+
+def _release_write_lock(session) -> None:
+    lock = session.info.pop(HOLDS_WRITE_LOCK, None)
+    if lock is not None:
+        lock.release()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session, transaction) -> None:
+    # After the COMMIT or ROLLBACK reached SQLite: the next writer finds the file free.
+    if transaction.parent is None:
+        _release_write_lock(session)
 
 
 def _start_checkpointer(engine: Engine, path: str) -> None:

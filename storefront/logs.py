@@ -7,8 +7,11 @@ tokens, emails and cart contents are never passed to a logger.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import re
 import secrets
 import sys
@@ -43,13 +46,23 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    """Lines are formatted in the request's thread (they need its request id) and written by
+    one thread of their own: a request never waits on stderr or on the other requests' writes
+    (about a tenth of a loaded worker's time went to the handler's lock, profiled)."""
     root = logging.getLogger("storefront")
-    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        root.addHandler(handler)
     root.setLevel(logging.INFO)
     root.propagate = False
+    if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        return
+    lines: queue.SimpleQueue = queue.SimpleQueue()
+    handler = logging.handlers.QueueHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(logging.Formatter("%(message)s"))
+    listener = logging.handlers.QueueListener(lines, writer)
+    listener.start()
+    atexit.register(listener.stop)  # what is queued is written before the process ends
+    root.addHandler(handler)
 
 
 def _shopper() -> str:
