@@ -35,9 +35,9 @@ HTTP_MESSAGES = {
 }
 
 
-def refusal(status: int, code: str, message: str):
+def refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None):
     # Scripts recognise a refusal by this code, never by matching the English message.
-    headers = {"X-Error-Code": code}
+    headers = {**(headers or {}), "X-Error-Code": code}
     if request.path.startswith("/api/"):
         return jsonify(error={"code": code, "message": message}), status, headers
     if is_htmx():
@@ -69,4 +69,14 @@ def register(app: Flask) -> None:
         code = {404: "not_found", 429: "rate_limited"}.get(
             status, "bad_request" if status < 500 else "internal_error"
         )
-        return refusal(status, code, message)
+        return refusal(status, code, message, _protocol_headers(exc))
+
+
+def _protocol_headers(exc: HTTPException) -> dict[str, str]:
+    """The headers the exception itself carries (a 405's ``Allow``, required by RFC 9110;
+    a 416's ``Content-Range``), without its own Content-Type: the refusal sets the body's."""
+    return {
+        name: value
+        for name, value in exc.get_headers()
+        if name.lower() not in ("content-type", "content-length")
+    }

@@ -28,12 +28,30 @@ def _error(description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
 
 
-def _cart_result() -> dict:
-    return {
+# Where a line id comes from: a whole cart lists its lines (a minimal answer lists none).
+LINE_LINKS = {
+    "SetQuantityOfFirstLine": {
+        "operationId": "setQuantity",
+        "parameters": {"line_id": "$response.body#/lines/0/id"},
+        "description": "Change the quantity of the cart's first line.",
+    },
+    "RemoveFirstLine": {
+        "operationId": "removeLine",
+        "parameters": {"line_id": "$response.body#/lines/0/id"},
+        "description": "Remove the cart's first line.",
+    },
+}
+
+
+def _cart_result(links: bool = False) -> dict:
+    result = {
         "description": "The cart (or, with Prefer: return=minimal, its summary).",
         "headers": {"ETag": {"schema": {"type": "string"}, "description": 'The version, "7".'}},
         "content": {"application/json": {"schema": {"anyOf": [_ref("Cart"), _ref("CartSummary")]}}},
     }
+    if links:
+        result["links"] = LINE_LINKS
+    return result
 
 
 MUTATION_ERRORS = {
@@ -47,23 +65,46 @@ MUTATION_ERRORS = {
     "429": _error("Too many changes; slow down."),
 }
 
+# The grammar storefront.api.routes.IF_MATCH accepts: one quoted cart version. Anything else,
+# the empty string included, is 400 bad_request.
+IF_MATCH_PATTERN = r'^\s*"[0-9]{1,18}"\s*$'
+# The grammar of a SKU (storefront.catalog.services.SKU); a string outside it is no product.
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
 MUTATION_PARAMETERS = [
     {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200}},
-    {"name": "If-Match", "in": "header", "schema": {"type": "string"}},
+    {
+        "name": "If-Match",
+        "in": "header",
+        "description": 'The cart version the client last saw, quoted: "7".',
+        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN, "examples": ['"7"']},
+    },
     {"name": "Prefer", "in": "header", "schema": {"type": "string"}},
     {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}},
 ]
 
 
-def _mutation(summary: str, body: dict | None = None, path_line: bool = False) -> dict:
+def _mutation(
+    operation_id: str,
+    summary: str,
+    body: dict | None = None,
+    path_line: bool = False,
+    links: bool = False,
+) -> dict:
     operation = {
+        "operationId": operation_id,
         "summary": summary,
         "parameters": list(MUTATION_PARAMETERS),
-        "responses": {"200": _cart_result(), **MUTATION_ERRORS},
+        "responses": {"200": _cart_result(links), **MUTATION_ERRORS},
     }
     if path_line:
         operation["parameters"].append(
-            {"name": "line_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": "line_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+            }
         )
     if body:
         operation["requestBody"] = {
@@ -137,7 +178,7 @@ SCHEMAS = {
         "required": ["sku", "quantity"],
         "additionalProperties": False,
         "properties": {
-            "sku": {"type": "string", "maxLength": 64},
+            "sku": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SKU_PATTERN},
             "quantity": {"type": "integer", "minimum": 1},
             "options": {"type": "object", "additionalProperties": {"type": "string"}},
         },
@@ -181,14 +222,24 @@ def document() -> dict:
         "servers": [{"url": "/api/v1"}],
         "paths": {
             "/cart": {
-                "get": {"summary": "The cart", "responses": {"200": _cart_result()}},
-                "delete": _mutation("Empty the cart"),
+                "get": {
+                    "operationId": "getCart",
+                    "summary": "The cart",
+                    "responses": {"200": _cart_result(links=True)},
+                },
+                "delete": _mutation("emptyCart", "Empty the cart"),
             },
             "/cart/lines": {
-                "post": _mutation("Add a line (or add to the matching line)", _ref("AddLine"))
+                "post": _mutation(
+                    "addLine",
+                    "Add a line (or add to the matching line)",
+                    _ref("AddLine"),
+                    links=True,
+                )
             },
             "/cart/history": {
                 "get": {
+                    "operationId": "history",
                     "summary": "The cart's revisions, newest first",
                     "parameters": [
                         {
@@ -206,19 +257,30 @@ def document() -> dict:
                         "200": {
                             "description": "Revisions still restorable.",
                             "content": {"application/json": {"schema": _ref("History")}},
+                            "links": {
+                                "RestoreNewest": {
+                                    "operationId": "restore",
+                                    "requestBody": {
+                                        "revision": "$response.body#/revisions/0/revision"
+                                    },
+                                    "description": "Bring back the newest revision listed.",
+                                }
+                            },
                         },
                         "400": _error("before or limit out of range."),
                     },
                 }
             },
             "/cart/restore": {
-                "post": _mutation("Bring back the cart as it was at a revision", _ref("Restore"))
+                "post": _mutation(
+                    "restore", "Bring back the cart as it was at a revision", _ref("Restore")
+                )
             },
             "/cart/lines/{line_id}": {
                 "patch": _mutation(
-                    "Set a line's quantity; 0 removes it", _ref("SetQuantity"), True
+                    "setQuantity", "Set a line's quantity; 0 removes it", _ref("SetQuantity"), True
                 ),
-                "delete": _mutation("Remove a line", None, True),
+                "delete": _mutation("removeLine", "Remove a line", None, True),
             },
         },
         "components": {"schemas": SCHEMAS},
