@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from e2e.shop import (
     add_to_cart,
+    api_add,
     api_cart,
     badge,
     cart_contents,
@@ -196,3 +197,19 @@ def test_keyboard_only_shopper_adds_to_cart(new_device):
 
     visit(page, "/cart")
     expect(cart_line(page, "DEMO-0050").get_by_test_id("line-quantity")).to_have_value("4")
+
+
+def test_a_large_cart_loads_its_remaining_rows_as_the_shopper_scrolls(new_device):
+    page = new_device()
+    visit(page, "/")
+    skus = [f"DEMO-{n:04d}" for n in range(100, 250)]
+    for sku in skus:
+        api_add(page, sku)
+    visit(page, "/cart")
+    rows = page.get_by_test_id("cart-line")
+    expect(rows).to_have_count(100)  # the first rows come with the page
+    with same_page(page):
+        page.locator("#more-lines").scroll_into_view_if_needed()
+        expect(rows).to_have_count(150)
+    assert [row.get_attribute("data-sku") for row in rows.all()] == skus
+    expect(page.locator("#more-lines")).to_have_count(0)

@@ -270,3 +270,39 @@ def test_row_urls_are_the_urls_url_for_builds(app, value):
         url_for_row("cart.remove", "line_id", "warm-the-shape")
         assert url_for_row("cart.remove", "line_id", value) == url_for("cart.remove", line_id=value)
         assert url_for_row("catalog.product", "sku", value) == url_for("catalog.product", sku=value)
+
+
+def test_a_large_cart_page_shows_its_first_rows_and_fetches_the_rest_in_order(
+    browser, make_products
+):
+    skus = make_products(230)
+    for sku in skus:
+        assert browser.add(sku, Prefer="return=minimal").status_code == 200
+    html = browser.page("/cart").get_data(as_text=True)
+    assert [sku for sku, _ in lines_on_page(html)] == skus[:100]
+    assert "230 items in 230 lines" in html  # the summary counts the whole cart
+    more = re.search(r'id="more-lines"[^>]*hx-get="([^"]+)"[^>]*hx-trigger="revealed"', html)
+    assert more and 'href="/cart?rows=all"' in html  # without JavaScript: every row
+    seen = lines_on_page(html)
+    url = more.group(1).replace("&amp;", "&")
+    while url:
+        part = browser.page(url).get_data(as_text=True)
+        seen += lines_on_page(part)
+        found = re.search(r'id="more-lines"[^>]*hx-get="([^"]+)"', part)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    assert [sku for sku, _ in seen] == skus
+    everything = browser.page("/cart?rows=all").get_data(as_text=True)
+    assert [sku for sku, _ in lines_on_page(everything)] == skus
+    assert 'id="more-lines"' not in everything
+
+
+def test_rows_fetched_after_a_removal_skip_and_repeat_nothing(browser, make_products):
+    skus = make_products(150)
+    for sku in skus:
+        browser.add(sku, Prefer="return=minimal")
+    html = browser.page("/cart").get_data(as_text=True)
+    url = re.search(r'id="more-lines"[^>]*hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    # Another device removes a row this page already shows, before it scrolls down.
+    browser.api("DELETE", f"/cart/lines/{browser.line_id(skus[10])}")
+    rest = lines_on_page(browser.page(url).get_data(as_text=True))
+    assert [sku for sku, _ in rest] == skus[100:]

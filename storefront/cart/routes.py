@@ -15,6 +15,10 @@ from storefront.web import is_htmx, safe_next
 
 bp = Blueprint("cart", __name__)
 PAGE = 50
+# A large cart's page shows this many rows at first; htmx loads the rest as the shopper
+# scrolls, and without JavaScript a link shows them all. Rendering 1,000 rows was most of the
+# page's time.
+ROWS = 100
 
 
 @bp.app_context_processor
@@ -46,7 +50,19 @@ def _fragment_answer(template: str, news: Announcement):
 @bp.get("/cart")
 def page():
     cart = views.view(shopper.current_owner())
-    return render_template("cart/page.html", cart=cart)
+    shown = cart.line_count if request.args.get("rows") == "all" else ROWS
+    return render_template("cart/page.html", cart=cart, start=0, stop=shown)
+
+
+@bp.get("/cart/rows")
+def rows():
+    """The rows after the page's last shown row (``after``, its line id: the cart may have
+    changed since, so an offset alone could skip or repeat a row; ``at`` if it is gone)."""
+    cart = views.view(shopper.current_owner())
+    after, at = request.args.get("after", ""), request.args.get("at", "")
+    ids = [line.id for line in cart.lines]
+    start = ids.index(after) + 1 if after in ids else int(at) if at.isdigit() and len(at) < 6 else 0
+    return render_template("cart/_rows.html", cart=cart, start=start, stop=start + ROWS)
 
 
 @bp.get("/cart/sync")

@@ -40,7 +40,9 @@ export function onlyPresentTargets(text) {
   content.querySelectorAll("[hx-swap-oob]").forEach((el) => {
     const value = el.getAttribute("hx-swap-oob");
     const selector = value.indexOf(":") > 0 ? value.slice(value.indexOf(":") + 1) : el.id && `#${CSS.escape(el.id)}`;
-    if (selector && !document.querySelector(selector)) { el.remove(); dropped = true; }
+    // New lines go last; while the page has not loaded its last rows yet they come with them.
+    const notLoadedYet = value === "beforeend:#cart-lines" && document.getElementById("more-lines");
+    if ((selector && !document.querySelector(selector)) || notLoadedYet) { el.remove(); dropped = true; }
   });
   if (!dropped) return text;
   const holder = document.createElement("div");
