@@ -43,6 +43,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         instance_path=overrides.pop("INSTANCE_PATH", None) or str(ROOT / "instance"),
     )
     app.config.update(config.for_app(overrides, app.instance_path))
+    app.json.sort_keys = False  # keys as built: the documented order, and less work per line
 
     sessions.init_app(app)
     database.init_app(app, migrations=ROOT / "migrations")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from storefront.cart.history import HistoryEntry
 from storefront.cart.state import Shortfall
 from storefront.cart.views import CartView, LineView
 
 
-def money(amount: Decimal) -> str:
-    return str(amount.quantize(Decimal("0.01")))
+def money(cents: int) -> str:
+    """Integer cents as the API's decimal string ("13.99"): exact, and cheap enough for the
+    2,000 amounts of a 1,000-line cart."""
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
 def line_json(line: LineView) -> dict:
@@ -19,9 +20,9 @@ def line_json(line: LineView) -> dict:
         "sku": line.sku,
         "name": line.name,
         "quantity": line.quantity,
-        "unit_price": money(line.unit_price),
+        "unit_price": money(line.unit_cents),
         "options": line.options,
-        "line_total": money(line.line_total),
+        "line_total": money(line.unit_cents * line.quantity),
         "available": line.available,
     }
 
@@ -31,7 +32,7 @@ def cart_json(cart: CartView) -> dict:
         "version": cart.version,
         "currency": cart.currency,
         "item_count": cart.item_count,
-        "subtotal": money(cart.subtotal),
+        "subtotal": money(cart.subtotal_cents),
         "lines": [line_json(line) for line in cart.lines],
     }
 
@@ -40,7 +41,7 @@ def minimal_json(cart: CartView) -> dict:
     return {
         "version": cart.version,
         "item_count": cart.item_count,
-        "subtotal": money(cart.subtotal),
+        "subtotal": money(cart.subtotal_cents),
     }
 
 
