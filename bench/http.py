@@ -841,7 +841,8 @@ def section_load(
         f"Carts read back: {sum(units.values()):,} units in {len(units)} carts; "
         f"{sum(acked.values()):,} adds acknowledged (2xx); lost: {lost} "
         f"(in {short} carts); applied but not acknowledged: {extra} (wrk stopped with at most "
-        f"{args.connections} in flight; timeouts {got['errors']['timeout']}).\n"
+        f"{args.connections} in flight; timeouts {got['errors']['timeout']}). The server "
+        "figures include the requests still in flight when wrk stopped, which wrk's do not.\n"
     )
     checks = [
         (
@@ -929,7 +930,7 @@ def main() -> int:
     print(f"- sections: {', '.join(sections)}")
     print(
         "- the shop runs as `python -m gunicorn wsgi:app -b 127.0.0.1:<port>` from the repository "
-        "root (gunicorn.conf.py decides the rest). Not the repository's instance/ folder: "
+        "root (gunicorn.conf.py decides the rest). On SQLite, not the repository's instance/ folder: "
         "STOREFRONT_DATABASE_URL=sqlite:////tmp/bench-http-…/<section>.db, generated "
         "STOREFRONT_SECRET_KEY and STOREFRONT_ENCRYPTION_KEYS, STOREFRONT_CART_RATE_LIMIT=100000/second",
         flush=True,
