@@ -83,6 +83,7 @@ import base64
 import collections
 import contextlib
 import http.client
+import io
 import json
 import os
 import platform
@@ -114,6 +115,7 @@ SHOPPERS = 200
 CONNECTIONS = 16
 SKUS_PER_SHOPPER = 5
 DURATION_S = 15
+SINGLE_S = 5  # the load's comparison run: one connection
 
 TARGET_ADD_OVER_BARE_MS = 10.0
 TARGET_GET_JSON_P99_MS = 15.0
@@ -148,14 +150,32 @@ def sku(n: int) -> str:
     return f"DEMO-{n:04d}"
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (all their threads), in seconds."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU time of these processes (all their threads), in seconds."""
+    user = system = 0
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK")
+            user += int(fields[11])  # utime (field 14 of stat)
+            system += int(fields[12])  # stime (field 15)
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
+def measured_run(pids: list[int], run) -> dict:
+    """``run()`` (a wrk run), plus the CPU the server's workers and wrk itself used meanwhile."""
+    import resource
+
+    user0, system0 = cpu_seconds(pids)
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = run()
+    user1, system1 = cpu_seconds(pids)
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu_user"], result["cpu_system"] = user1 - user0, system1 - system0
+    result["client_cpu"] = (children1.ru_utime + children1.ru_stime) - (
+        children0.ru_utime + children0.ru_stime
+    )
+    return result
 
 
 def server_ms(log_path: Path) -> dict[str, float]:
@@ -639,7 +659,7 @@ def profile(server: Gunicorn, url: str, script: Path, seconds: int, args, work: 
                 frames = [shorten(f) for f in stack.split(";")]
                 n = int(count)
                 total += n
-                own[frames[-1]] += n
+                own[frames[-1].rsplit(":", 1)[0] + ")"] += n  # by function, lines summed
                 by_package[package(frames[-1])] += n
                 for function in {f.rsplit(":", 1)[0] + ")" for f in frames if "(storefront/" in f}:
                     inclusive[function] += n
@@ -686,6 +706,31 @@ def package(frame: str) -> str:
     """The top-level package or standard-library module of a shortened frame."""
     match = re.match(r"^.* \(([^/:]+)(/|\.py)", frame)
     return match.group(1) if match else frame
+
+
+def settle_log(log_path: Path, quiet_s: float = 0.5, limit_s: float = 35.0) -> None:
+    """Wait until the server's log has stopped growing for ``quiet_s`` (at most ``limit_s``)."""
+    deadline = time.monotonic() + limit_s
+    size, since = log_path.stat().st_size, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet_s:
+        time.sleep(0.1)
+        now = log_path.stat().st_size
+        if now != size:
+            size, since = now, time.monotonic()
+
+
+def adds_ms(log_path: Path, start: int, end: int) -> list[float]:
+    """The shop's own "ms" of the load's adds logged between these two offsets of its log."""
+    found = []
+    with log_path.open("rb") as log:
+        log.seek(start)
+        for raw in log.read(end - start).splitlines():
+            if raw.startswith(b'{"') and b'"request_id": "w' in raw:
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(raw)
+                    if entry.get("path") == "/api/v1/cart/lines":
+                        found.append(float(entry["ms"]))
+    return found
 
 
 def section_load(
@@ -745,15 +790,25 @@ def section_load(
 
         baseline.start()  # the shop stays up, idle, warm
         base_workers = baseline.worker_pids()
-        cpu0 = cpu_seconds(base_workers)
-        base = run_wrk(baseline.url, script, args.duration, args.connections, args.wrk_threads)
-        base["cpu"] = cpu_seconds(base_workers) - cpu0
+        base = measured_run(
+            base_workers,
+            lambda: run_wrk(
+                baseline.url, script, args.duration, args.connections, args.wrk_threads
+            ),
+        )
         baseline.stop()
 
-        cpu0 = cpu_seconds(shop_workers)
         mark = shop.log_path.stat().st_size
-        got = run_wrk(shop.url, script, args.duration, args.connections, args.wrk_threads)
-        got["cpu"] = cpu_seconds(shop_workers) - cpu0
+        got = measured_run(
+            shop_workers,
+            lambda: run_wrk(shop.url, script, args.duration, args.connections, args.wrk_threads),
+        )
+        # For comparison: the same adds one at a time (no concurrency, no waiting on each other),
+        # once the requests left in flight by wrk have been answered (their lines logged).
+        settle_log(shop.log_path)
+        mark_single = shop.log_path.stat().st_size
+        single = measured_run(shop_workers, lambda: run_wrk(shop.url, script, SINGLE_S, 1, 1))
+        mark_end = shop.log_path.stat().st_size
 
         # Every cart, read back with its shopper's own cookie.
         units = {}
@@ -765,23 +820,18 @@ def section_load(
             units[n] = json.loads(data)["item_count"]
             shopper.close()
 
-        with shop.log_path.open(errors="replace") as log:
-            log.seek(mark)
-            own = []
-            for line in log:
-                if line.startswith('{"') and '"request_id": "w' in line:
-                    with contextlib.suppress(ValueError):
-                        entry = json.loads(line)
-                        if entry.get("path") == "/api/v1/cart/lines":
-                            own.append(float(entry["ms"]))
+        own = adds_ms(shop.log_path, mark, mark_single)
+        own_single = adds_ms(shop.log_path, mark_single, mark_end)
 
+        profiled = io.StringIO()
         if args.profile:
-            profile(shop, shop.url, script, args.profile, args, work)
+            with contextlib.redirect_stdout(profiled):
+                profile(shop, shop.url, script, args.profile, args, work)
     finally:
         for server in servers:
             server.stop()
 
-    acked = got["acks"]
+    acked = collections.Counter(got["acks"]) + collections.Counter(single["acks"])
     lost = sum(max(0, acked.get(n, 0) - units[n]) for n in units)
     extra = sum(max(0, units[n] - acked.get(n, 0)) for n in units)
     short = sum(1 for n in units if units[n] < acked.get(n, 0))
@@ -793,8 +843,8 @@ def section_load(
         f"`POST /api/v1/cart/lines` (1 unit, `Prefer: return=minimal`). Shop: gunicorn.conf.py, "
         f"{workers_note}. Baseline (run first): Flask-SQLAlchemy, one ORM INSERT + commit per "
         "request, `gunicorn -k sync -w 2` (a new connection per request). Latency in ms, from wrk; "
-        "server = the shop's access-log \"ms\" of the same requests. CPU = the workers' user + "
-        "system time during the run.\n"
+        "server = the shop's access-log \"ms\" of the same requests. CPU: the server's workers' "
+        "user and system time (from /proc) and the client's (wrk), during the run.\n"
     )
 
     def cells(name: str, r: dict, server: list[float] | None) -> list[str]:
@@ -811,7 +861,10 @@ def section_load(
             str(r["5xx"]),
             str(r["other"]),
             f"{errs['connect'] + errs['read'] + errs['write']} / {errs['timeout']}",
-            f"{1000 * r['cpu'] / max(1, r['requests']):.2f}",
+            f"{1000 * r['cpu_user'] / max(1, r['requests']):.2f} + "
+            f"{1000 * r['cpu_system'] / max(1, r['requests']):.2f}",
+            f"{100 * (r['cpu_user'] + r['cpu_system']) / (r['duration_us'] / 1e6):.0f} %",
+            f"{100 * r['client_cpu'] / (r['duration_us'] / 1e6):.0f} %",
         ]
 
     table(
@@ -826,23 +879,37 @@ def section_load(
             "5xx",
             "other non-2xx",
             "socket errors / timeouts",
-            "worker CPU ms per request",
+            "workers' CPU ms per request (user + system)",
+            "workers' CPU (of one core)",
+            "wrk's CPU",
         ],
-        [cells("baseline: bare insert app", base, None), cells("shop", got, own)],
+        [
+            cells("baseline: bare insert app", base, None),
+            cells("shop", got, own),
+            cells(f"for comparison: shop, 1 connection, {SINGLE_S} s", single, own_single),
+        ],
+    )
+    print(
+        f"The 1-connection run came after the {args.connections}-connection run, on the same "
+        "shoppers; the carts were counted after both.\n"
     )
     print(
         "Answers by status: baseline "
         + ", ".join(f"{k}: {v:,}" for k, v in sorted(base["statuses"].items()))
         + "; shop "
         + ", ".join(f"{k}: {v:,}" for k, v in sorted(got["statuses"].items()))
+        + "; shop, 1 connection "
+        + ", ".join(f"{k}: {v:,}" for k, v in sorted(single["statuses"].items()))
         + ".\n"
     )
     print(
         f"Carts read back: {sum(units.values()):,} units in {len(units)} carts; "
         f"{sum(acked.values()):,} adds acknowledged (2xx); lost: {lost} "
         f"(in {short} carts); applied but not acknowledged: {extra} (wrk stopped with at most "
-        f"{args.connections} in flight; timeouts {got['errors']['timeout']}). The server "
-        "figures include the requests still in flight when wrk stopped, which wrk's do not.\n"
+        f"{args.connections} + 1 in flight; timeouts "
+        f"{got['errors']['timeout'] + single['errors']['timeout']}). The server "
+        "figures of the 16-connection run include the requests still in flight when wrk "
+        "stopped, which wrk's do not.\n"
     )
     checks = [
         (
@@ -856,6 +923,9 @@ def section_load(
     table(["target", "measured", ""], [[a, b, verdict(c)] for a, b, c in checks])
     if ratio < AIM_RATIO and ratio >= TARGET_RATIO:
         print(f"(ratio {ratio:.2f} is below the aim of {AIM_RATIO})\n")
+    if profiled.getvalue():
+        print(f"### Where the shop's worker time goes under this load (--profile {args.profile})\n")
+        print(profiled.getvalue(), end="")
     results[key] = [c for _, _, c in checks]
 
 
