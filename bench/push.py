@@ -18,7 +18,7 @@ What it measures (see docs/perf-push.md), each next to a baseline taken in the s
    the text of ``#cart-count`` changes. Latency = B stamp - A stamp (one machine, one clock).
    Baseline: the same click to A's *own* badge change (its request/response round trip, or
    the echo of its own push if that comes first). Each sample waits until both badges show the
-   new count and A's new form is wired up by htmx before the next click.
+   new count and A's form is idle again before the next click.
 2. The same across two instances: two gunicorn processes (``-w 1`` each) on two ports sharing a
    fresh PostgreSQL database (uniquely named, dropped at the end) and Redis
    (``STOREFRONT_REDIS_URL``, a unique ``STOREFRONT_REDIS_PREFIX``; its keys are deleted at the
@@ -42,7 +42,7 @@ threads push the load average up for a minute afterwards (the "at end" figure).
 ``--trace`` serves ``bench.push:traced_app()`` instead of ``wsgi:app``: the same app, with
 timestamps written by the server process (one JSON line each, O_APPEND) at request start and
 end (plus the serving thread's CPU time), around the steps of a cart change (catalog look-up,
-``store.write``, ``view_change``, ``names_for``, ``state_fragment``, ``last_change``,
+``store.write``, ``view_change``, ``names_for``, the change's fragment and notice,
 ``broker.publish``), at registry delivery and at each WebSocket send; the bench joins them with
 the browser's stamps by cart version and prints p50 / p99 of each step. Off by default, so the
 headline figures come from the unmodified app. Nothing under storefront/ is changed: the
@@ -244,17 +244,16 @@ def traced_app():
     for endpoint in ("cart.add", "api.add_line"):
         if endpoint in app.view_functions:
             wrap(app.view_functions, endpoint, "view")
-    services = importlib.import_module("storefront.cart.services")
     store = importlib.import_module("storefront.cart.store")
-    events = importlib.import_module("storefront.realtime.events")
+    views = importlib.import_module("storefront.cart.views")
+    announce = importlib.import_module("storefront.cart.announce")
     catalog = importlib.import_module("storefront.catalog.services")
     wrap(catalog, "by_sku", "catalog.by_sku")
     wrap(store, "write", "store.write")
-    wrap(services, "view_change", "view_change")
-    wrap(services, "names_for", "names_for")
-    wrap(events, "state_fragment", "state_fragment")
-    wrap(events, "notice_for_others", "notice_for_others")
-    wrap(store, "last_change", "last_change")
+    wrap(views, "view_change", "view_change")
+    wrap(views, "names_for", "names_for")
+    wrap(announce, "_fragment", "fragment")
+    wrap(announce, "_notice_elsewhere", "notice_elsewhere")
 
     def wrap_publish(cls):
         original = cls.publish
@@ -352,11 +351,10 @@ def read_trace(path: Path) -> list[dict]:
 INSTRUMENT = """
 () => {
   const now = () => performance.timeOrigin + performance.now();
-  const w = window.__bench = {clicks: [], badge: [], ws: [], xhr: [], formReady: true};
+  const w = window.__bench = {clicks: [], badge: [], ws: [], xhr: []};
   window.addEventListener('click', (e) => {
     if (e.target.closest && e.target.closest('[data-testid="add-to-cart"]')) {
       w.clicks.push(now());
-      w.formReady = false;
     }
   }, true);
   let last = document.getElementById('cart-count').textContent.trim();
@@ -371,9 +369,6 @@ INSTRUMENT = """
     if (m) w.ws.push([Number(m[1]), now()]);
   });
   document.addEventListener('htmx:afterRequest', () => { w.xhr.push(now()); });
-  document.addEventListener('htmx:load', (e) => {
-    if (e.target && e.target.id === 'add-form') w.formReady = true;
-  });
 }
 """
 CLOCK = "() => [performance.timeOrigin + performance.now(), Date.now()]"
@@ -406,8 +401,13 @@ def browser_series(browser, url_a: str, url_b: str, sku: str, samples: int) -> d
             a.get_by_test_id("add-to-cart").click()
             expect(a.get_by_test_id("cart-count")).to_have_text(expected, timeout=WAIT_MS)
             expect(b.get_by_test_id("cart-count")).to_have_text(expected, timeout=WAIT_MS)
-            # The answer has replaced A's form: wait until htmx has wired the new one up.
-            a.wait_for_function("() => window.__bench.formReady", timeout=WAIT_MS)
+            # The form stays; wait until its request is done and its quantity is back to 1.
+            a.wait_for_function(
+                "() => { const f = document.getElementById('add-form');"
+                " return !f.classList.contains('htmx-request')"
+                " && f.querySelector('[name=quantity]').value === '1'; }",
+                timeout=WAIT_MS,
+            )
         # The wall-clock offset of each page's performance clock: equal offsets mean the two
         # pages' stamps are on one clock.
         skew = [page.evaluate(CLOCK) for page in (a, b)]

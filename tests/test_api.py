@@ -145,7 +145,12 @@ def test_unavailable_lines_stay_but_leave_the_subtotal(app, browser, make_produc
     assert cart["subtotal"] == "0.00" and cart["item_count"] == 3
 
 
-def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(app, browser, make_product):
+@pytest.mark.parametrize("small_cart", [64, 0], ids=["described-whole", "summed-in-sql"])
+def test_a_minimal_answer_totals_the_whole_cart_at_live_prices(
+    app, browser, make_product, monkeypatch, small_cart
+):
+    # Both ways a change totals the cart: describing every line, or summing in the database.
+    monkeypatch.setattr("storefront.cart.views.SMALL_CART", small_cart)
     sized = make_product(options="size:S|M|L|XL!")
     retired, sold_out, repriced, last = (make_product() for _ in range(4))
     browser.add(sized, 2, {"size": "M"})

@@ -18,6 +18,10 @@ from storefront.catalog import services as catalog
 
 CENT = Decimal("0.01")
 MISSING = catalog.ProductFacts("", "", 0, 0, False)
+# Up to this many lines a change describes the whole cart: one catalog look-up of every line
+# costs less than the look-up of the changed lines plus a subtotal summed in the database
+# (measured: the separate sum was a fifth of a small cart's add). Larger carts sum in SQL.
+SMALL_CART = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +159,7 @@ def view_change(owner: Owner, change: Change, *, whole_cart: bool = False) -> Ch
     after = change.after
     touched = touched_lines(change.before, after)
     kept_until = _kept_until(owner, change.at)
-    if whole_cart or change.replayed:
+    if whole_cart or change.replayed or len(after) <= SMALL_CART:
         whole = CartView(
             change.cart_id, change.version, _line_views(after.lines), kept_until=kept_until
         )
