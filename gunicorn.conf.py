@@ -1,10 +1,12 @@
 """gunicorn reads this from the repository root by itself; -b and -w on the command line win.
 
-Without STOREFRONT_REDIS_URL the broker lives in the process, so there is exactly one worker
-process; with Redis, one per core. Worker model: gthread, one thread per open socket (and per
-request in flight). Measured on 2 cores: 1,000 open sockets in one worker take 2,001 threads
-and about 160 MB, and plain requests stay fast (docs/PERFORMANCE.md). Size STOREFRONT_THREADS
-to the open pages you expect per worker, plus headroom for requests.
+One worker per core (STOREFRONT_WORKERS to change it). Workers reach each other's open pages
+through Redis when STOREFRONT_REDIS_URL is set, else through datagram sockets in the instance
+folder (storefront/realtime/siblings.py): one machine needs nothing more. Worker model:
+gthread, one thread per open socket (and per request in flight). Measured on 2 cores: 1,000
+open sockets in one worker take 2,001 threads and about 160 MB, and plain requests stay fast
+(docs/PERFORMANCE.md). Size STOREFRONT_THREADS to the open pages you expect per worker, plus
+headroom for requests.
 """
 
 import multiprocessing
@@ -20,11 +22,7 @@ worker_connections = 2 * threads
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 if _hard == resource.RLIM_INFINITY or _soft < _hard:
     resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
-workers = (
-    int(os.environ.get("STOREFRONT_WORKERS", multiprocessing.cpu_count()))
-    if os.environ.get("STOREFRONT_REDIS_URL")
-    else 1
-)
+workers = int(os.environ.get("STOREFRONT_WORKERS", multiprocessing.cpu_count()))
 # HTTPS straight from gunicorn (the alternative: a TLS proxy in front and STOREFRONT_PROXY_HOPS).
 if os.environ.get("STOREFRONT_TLS_CERT"):
     certfile = os.environ["STOREFRONT_TLS_CERT"]

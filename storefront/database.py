@@ -2,11 +2,8 @@
 
 SQLite: WAL, a generous busy timeout, and transactions begun by us, so a writer can ask for
 ``BEGIN IMMEDIATE`` and take the write lock before it reads (no lost updates, no upgrade
-deadlocks). Writers of one process also queue on a lock of the process first: SQLite's own
-busy handler waits by sleeping (1, 2, 5 ... 100 ms at a time), so under concurrent writes a
-change sat asleep long after the lock was free; a lock hands over at once. Other processes
-(the CLI) still meet the busy timeout. PostgreSQL: writers lock the cart row with
-``SELECT ... FOR UPDATE``.
+deadlocks); writers queue for it (``writers.py``) rather than sleep in SQLite's busy handler.
+PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``.
 """
 
 from __future__ import annotations
@@ -23,15 +20,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from storefront import writers
 from storefront.extensions import db, migrate
 
 WRITE = {"storefront_write": True}
 CHECKPOINT_SECONDS = 1.0
-WRITE_LOCK_TIMEOUT = 30.0  # as long as SQLite's busy timeout
 HOLDS_WRITE_LOCK = "storefront_holds_write_lock"
-# One per SQLite file, shared by every engine of this process that opens it.
-_write_locks: dict[str, threading.Lock] = {}
-_write_locks_guard = threading.Lock()
 
 
 def init_app(app: Flask, *, migrations: Path) -> None:
@@ -75,11 +69,10 @@ def begin_write() -> None:
     session = db.session()
     if session.in_transaction():
         session.commit()
-    lock = _write_lock_for(session.get_bind())
-    if lock is not None:
-        if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
-            raise TimeoutError("the database stayed busy with other changes")
-        session.info[HOLDS_WRITE_LOCK] = lock  # released when the transaction ends
+    queue = _writer_queue(session.get_bind())
+    if queue is not None:
+        queue.acquire()
+        session.info[HOLDS_WRITE_LOCK] = queue  # released when the transaction ends
     try:
         session.connection(execution_options=WRITE)
     except BaseException:
@@ -87,18 +80,17 @@ def begin_write() -> None:
         raise
 
 
-def _write_lock_for(engine: Engine) -> threading.Lock | None:
+def _writer_queue(engine: Engine) -> writers.WriterQueue | None:
     path = engine.url.database
     if engine.dialect.name != "sqlite" or not path or path == ":memory:":
         return None
-    with _write_locks_guard:
-        return _write_locks.setdefault(os.path.realpath(path), threading.Lock())
+    return writers.queue_for(path)
 
 
 def _release_write_lock(session) -> None:
-    lock = session.info.pop(HOLDS_WRITE_LOCK, None)
-    if lock is not None:
-        lock.release()
+    queue = session.info.pop(HOLDS_WRITE_LOCK, None)
+    if queue is not None:
+        queue.release()
 
 
 @event.listens_for(Session, "after_transaction_end")

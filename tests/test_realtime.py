@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import socket
 import time
 
 import pytest
 import simple_websocket
 
 from storefront.realtime.broker import InProcessBroker, RedisBroker
-from storefront.realtime.registry import Close, Registry, Subscription
+from storefront.realtime.registry import RESYNC, Close, Registry, Subscription
+from storefront.realtime.siblings import SiblingsBroker
 from tests.live import HttpShopper, handshake_status, serve
 
 REDIS_URL = os.environ.get("STOREFRONT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -64,6 +66,40 @@ def test_the_redis_broker_fans_out_across_processes_under_its_prefix():
     other_shop.publish("user:7", {"html": "not for us"})
     publisher.publish("user:7", {"html": "second"})
     assert drain(subscription) == "second"
+
+
+def test_sibling_workers_reach_each_other_through_the_instance_folder(tmp_path):
+    """Without Redis, a machine's workers: a publish reaches this process's pages at once and
+    every other worker's through its datagram socket; a worker that is gone is forgotten."""
+    folder = tmp_path / "live"
+    here, there = Registry(), Registry()
+    mine, theirs, nobody = Subscription("user:7"), Subscription("user:7"), Subscription("user:8")
+    here.add(mine)
+    there.add(theirs)
+    there.add(nobody)
+    publisher, sibling = SiblingsBroker(here, folder), SiblingsBroker(there, folder)
+    publisher.start()
+    sibling.start()
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dead.bind(str(folder / "999999-dead.sock"))
+    dead.close()  # a worker that died without cleaning up
+
+    publisher.publish("user:7", {"html": "<p>added</p>"})
+    assert drain(mine) == "<p>added</p>"  # no round trip for this worker's own pages
+    assert drain(theirs) == "<p>added</p>"
+    assert nobody.inbox.empty() and mine.inbox.empty()
+    assert not (folder / "999999-dead.sock").exists()
+
+    publisher.publish("user:7", {"html": "x" * 300_000})  # too big for one datagram
+    assert drain(mine) == "x" * 300_000
+    assert drain(theirs) == RESYNC  # that worker's pages fetch the cart instead
+
+    sibling.publish("user:7", {"close": "signed out", "session": None, "code": 1012})
+    assert drain(mine) == drain(theirs) == Close(1012, "signed out")
+    sibling.stop()
+    publisher.publish("user:7", {"html": "after"})
+    assert theirs.inbox.empty() and len(list(folder.glob("*.sock"))) == 1
 
 
 def test_publishing_without_redis_does_not_fail_the_change():

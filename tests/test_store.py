@@ -295,3 +295,46 @@ def test_a_deleted_cart_leaves_the_opened_carts(app, browser, make_product):
     assert response.status_code in (200, 302, 303)
     with app.app_context():
         assert len(opened_carts()) == 0
+
+
+def test_sqlite_writers_of_two_processes_take_turns(tmp_path):
+    """The write queue's file lock is shared across processes: while another process holds
+    it, a writer here waits (it does not start a transaction), and goes once it is released."""
+    import subprocess
+    import sys
+
+    from storefront import writers
+
+    database = str(tmp_path / "shop.db")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from storefront import writers; q = writers.queue_for(sys.argv[1]);"
+            " q.acquire(); print('held', flush=True); sys.stdin.read(); q.release()",
+            database,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        got_it = threading.Event()
+
+        def write_here():
+            queue = writers.queue_for(database)
+            queue.acquire()
+            got_it.set()
+            queue.release()
+
+        writer = threading.Thread(target=write_here)
+        writer.start()
+        assert not got_it.wait(0.5)  # the other process holds the lock
+        holder.stdin.close()  # it lets go
+        assert got_it.wait(10)
+        writer.join(10)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -8,15 +8,18 @@ decided by whoever publishes (the cart announces its own changes).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, current_app, g, request
 
-from storefront.realtime.broker import InProcessBroker, RedisBroker
+from storefront.realtime.broker import RedisBroker
 from storefront.realtime.registry import RECONNECT, Close, Listener, Registry
+from storefront.realtime.siblings import SiblingsBroker
 
 PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -24,7 +27,7 @@ PAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 @dataclass(frozen=True)
 class Realtime:
     registry: Registry
-    broker: InProcessBroker | RedisBroker
+    broker: SiblingsBroker | RedisBroker
     listener: Callable[[], Listener]
 
 
@@ -34,10 +37,17 @@ def init_app(app: Flask, *, listener: Callable[[], Listener]) -> None:
     broker_ = (
         RedisBroker(registry_, url, app.config["REDIS_PREFIX"])
         if url
-        else InProcessBroker(registry_)
+        else SiblingsBroker(registry_, _siblings_folder(app))
     )
     app.extensions["storefront.realtime"] = Realtime(registry_, broker_, listener)
     app.add_template_global(page_id, "page_id")
+
+
+def _siblings_folder(app: Flask) -> Path:
+    """Without Redis, this machine's workers reach each other through a folder of the instance,
+    one per database: two shops run from one checkout never hear each other's shoppers."""
+    shop = hashlib.sha256(app.config["SQLALCHEMY_DATABASE_URI"].encode()).hexdigest()[:16]
+    return Path(app.instance_path) / "live" / shop
 
 
 def _realtime(app: Flask | None = None) -> Realtime:
@@ -48,7 +58,7 @@ def registry() -> Registry:
     return _realtime().registry
 
 
-def broker() -> InProcessBroker | RedisBroker:
+def broker() -> SiblingsBroker | RedisBroker:
     return _realtime().broker
 
 
@@ -83,4 +93,6 @@ def close_sockets(channel: str, *, session: str | None = None, reason: str = "se
 def close_all(app: Flask, reason: str = "server restarting") -> None:
     """Shutdown: every socket closes with 1012, and its page reconnects (to another instance
     behind the load balancer, or to this one when it is back). No reload needed."""
-    _realtime(app).registry.broadcast(Close(RECONNECT, reason))
+    live = _realtime(app)
+    live.broker.stop()
+    live.registry.broadcast(Close(RECONNECT, reason))

@@ -1,9 +1,10 @@
 """publish(channel, envelope) to every process's sockets on that channel.
 
-In-process by default (one server process, nothing to run). With STOREFRONT_REDIS_URL: Redis
-pub/sub under STOREFRONT_REDIS_PREFIX, one subscriber thread per process fanning out to that
-process's sockets. Publishing never fails a cart request: if Redis is away the event is lost,
-pages revalidate, and when the subscriber reconnects it tells every socket here to resync.
+In one process (tests of the registry), between one machine's workers (``siblings.py``, the
+default), or with STOREFRONT_REDIS_URL across machines: Redis pub/sub under
+STOREFRONT_REDIS_PREFIX, one subscriber thread per process fanning out to that process's
+sockets. Publishing never fails a cart request: if Redis is away the event is lost, pages
+revalidate, and when the subscriber reconnects it tells every socket here to resync.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class InProcessBroker:
         self.registry.deliver(channel, envelope)
 
     def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
         pass
 
     def healthy(self) -> bool:
@@ -75,6 +79,9 @@ class RedisBroker:
                 self._listener.start()
 
     start = _ensure_listening
+
+    def stop(self) -> None:
+        pass  # the subscriber is a daemon thread: it ends with the process
 
     def _listen(self) -> None:
         failures = 0

@@ -1,0 +1,100 @@
+"""The broker of one machine's worker processes, when there is no Redis.
+
+Each worker that serves sockets binds a Unix datagram socket in a folder of the instance
+(mode 0700); a publish delivers to this process's own sockets at once and sends one datagram
+to every other socket in the folder. Nothing to run or configure: this is what lets the
+embedded default serve with one worker per core. A worker that died leaves its socket file
+behind; the first send that is refused removes it. Datagrams are bounded: an event too large
+for one goes out as "resync" (the pages fetch the cart once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+
+from storefront.realtime.registry import RESYNC, Registry
+
+log = logging.getLogger(__name__)
+MAX_DATAGRAM = 200_000  # under Linux's default socket buffer (212,992 bytes)
+GONE = (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK)
+
+
+class SiblingsBroker:
+    def __init__(self, registry: Registry, directory: Path):
+        self.registry = registry
+        self.directory = directory
+        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sender.setblocking(False)  # a sibling that cannot keep up never stalls a change
+        self._inbox: socket.socket | None = None
+        self._address = ""
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def publish(self, channel: str, envelope: dict) -> None:
+        self.registry.deliver(channel, envelope)  # this process's pages, at once
+        payload = json.dumps({"channel": channel, "envelope": envelope}).encode()
+        if len(payload) > MAX_DATAGRAM:
+            resync = {"channel": channel, "envelope": {"html": RESYNC}}
+            payload = json.dumps(resync).encode()
+        for sibling in self._siblings():
+            try:
+                self._sender.sendto(payload, sibling)
+            except BlockingIOError:
+                log.warning("realtime: a sibling's inbox is full; its pages will catch up")
+            except OSError as exc:
+                if exc.errno in GONE:  # a worker that is gone: forget its address
+                    with contextlib.suppress(OSError):
+                        os.unlink(sibling)
+
+    def _siblings(self) -> list[str]:
+        try:
+            entries = os.scandir(self.directory)
+        except FileNotFoundError:
+            return []
+        with entries:
+            return [e.path for e in entries if e.name.endswith(".sock") and e.path != self._address]
+
+    def start(self) -> None:
+        """Listen (once per process: a listener does not survive into a forked worker)."""
+        if self._inbox is not None and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._inbox is not None and self._pid == os.getpid():
+                return
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.directory.parent.chmod(0o700)
+            address = str(self.directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock")
+            inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            inbox.bind(address)
+            self._inbox, self._address, self._pid = inbox, address, os.getpid()
+            listener = threading.Thread(target=self._listen, args=(inbox,), daemon=True)
+            listener.start()
+
+    def _listen(self, inbox: socket.socket) -> None:
+        while True:
+            try:
+                message = json.loads(inbox.recv(MAX_DATAGRAM + 1024))
+                self.registry.deliver(message["channel"], message["envelope"])
+            except OSError:
+                return  # closed at shutdown
+            except (ValueError, KeyError, TypeError):
+                log.warning("realtime: dropped a malformed message from a sibling")
+
+    def stop(self) -> None:
+        """Shutdown: siblings stop sending here."""
+        if self._inbox is not None and self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.unlink(self._address)
+            self._inbox.close()
+            self._inbox = None
+
+    def healthy(self) -> bool:
+        return True

@@ -1,0 +1,58 @@
+"""SQLite writers queue for the write lock instead of sleeping for it.
+
+SQLite's own busy handler waits by sleeping (1, 2, 5 ... 100 ms at a time), so under concurrent
+writes a change slept on long after the file was free: a loaded worker spent a third of its
+time there and the p99 of an add reached seconds. Writers here take two locks before
+``BEGIN IMMEDIATE`` and give them back once the COMMIT or ROLLBACK has reached SQLite: a lock
+of the process (threads of one worker), then an exclusive ``flock`` on a file beside the
+database (the other workers, and the CLI). Both hand over as soon as they are released.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+
+TIMEOUT = 30.0  # as long as SQLite's busy timeout
+
+
+class WriterQueue:
+    def __init__(self, database_path: str):
+        self.path = database_path + "-writer.lock"
+        self._threads = threading.Lock()
+        self._fd = -1
+        self._pid = 0
+
+    def acquire(self) -> None:
+        if not self._threads.acquire(timeout=TIMEOUT):
+            raise TimeoutError("the database stayed busy with other changes")
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)  # the kernel wakes the next in line
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        # One descriptor per process: a forked worker opens its own (flock is per open file).
+        if self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+
+_queues: dict[str, WriterQueue] = {}
+_guard = threading.Lock()
+
+
+def queue_for(database_path: str) -> WriterQueue:
+    """The one queue of this process for this SQLite file (every engine on it shares it)."""
+    real = os.path.realpath(database_path)
+    with _guard:
+        return _queues.setdefault(real, WriterQueue(real))
