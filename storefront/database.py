@@ -7,6 +7,13 @@ busy handler waits by sleeping (1, 2, 5 ... 100 ms at a time), so under concurre
 change sat asleep long after the lock was free; a lock hands over at once. Other processes
 (the CLI) still meet the busy timeout. PostgreSQL: writers lock the cart row with
 ``SELECT ... FOR UPDATE``.
+
+Every write of a process takes that lock, not only the ``begin_write`` ones: a flush or an
+INSERT/UPDATE/DELETE in a session that does not hold it yet takes it first. Under gunicorn's
+gevent worker this is what keeps the worker alive: the lock is gevent's (the worker is patched
+before this module is imported), so a writer waiting for it yields, whereas a writer waiting
+in SQLite's busy handler sleeps in C on the hub's thread, and the greenlet holding SQLite's
+write lock could never run to release it (the worker would stand still for the busy timeout).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from storefront import cooperative
 from storefront.extensions import db, migrate
 
 WRITE = {"storefront_write": True}
@@ -75,16 +83,38 @@ def begin_write() -> None:
     session = db.session()
     if session.in_transaction():
         session.commit()
-    lock = _write_lock_for(session.get_bind())
-    if lock is not None:
-        if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
-            raise TimeoutError("the database stayed busy with other changes")
-        session.info[HOLDS_WRITE_LOCK] = lock  # released when the transaction ends
+    _hold_write_lock(session)
     try:
         session.connection(execution_options=WRITE)
     except BaseException:
         _release_write_lock(session)
         raise
+
+
+def _hold_write_lock(session) -> None:
+    """Take this process's write lock for the session's transaction (once; released when the
+    transaction ends). SQLite files only: PostgreSQL locks rows."""
+    if HOLDS_WRITE_LOCK in session.info:
+        return
+    lock = _write_lock_for(session.get_bind())
+    if lock is None:
+        return
+    if not lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+        raise TimeoutError("the database stayed busy with other changes")
+    session.info[HOLDS_WRITE_LOCK] = lock
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session, _flush_context, _instances) -> None:
+    # A write that did not start with begin_write (a session renewed, a sign-in recorded) queues
+    # on the same lock before its first statement reaches SQLite.
+    _hold_write_lock(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _hold_write_lock(state.session)
 
 
 def _write_lock_for(engine: Engine) -> threading.Lock | None:
@@ -112,7 +142,9 @@ def _start_checkpointer(engine: Engine, path: str) -> None:
     """Copy the WAL back into the database every second, off the request path.
 
     A PASSIVE checkpoint never waits for readers or writers; it stops when the engine is gone.
-    Started lazily per process, so it also runs in every gunicorn worker after the fork.
+    Started lazily per process, so it also runs in every gunicorn worker after the fork. Under
+    gevent the loop is a greenlet and each checkpoint runs on a native thread
+    (``cooperative.blocking``): copying pages and syncing the file must not hold up the hub.
     """
     alive = weakref.ref(engine)
     stop = threading.Event()
@@ -123,7 +155,7 @@ def _start_checkpointer(engine: Engine, path: str) -> None:
             while not stop.wait(CHECKPOINT_SECONDS) and alive() is not None:
                 # Busy or briefly locked: the next round catches up.
                 with contextlib.suppress(sqlite3.Error):
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    cooperative.blocking(connection.execute, "PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             connection.close()
 

@@ -1,5 +1,11 @@
-"""This process's open sockets, by channel. Each socket drains its own queue in its own thread,
-so exactly one thread ever writes to a socket; publishers only enqueue.
+"""This process's open sockets, by channel. Each socket drains its own queue in its own thread
+(a greenlet under gunicorn's gevent worker), so exactly one thread ever writes to a socket;
+publishers only enqueue.
+
+Under gevent the worker is patched before this module is imported: ``queue.SimpleQueue`` is then
+the pure-Python queue built on gevent's locks, so a socket waiting on its inbox yields to the
+hub (the C queue would block it). The queue class is looked up when each inbox is made, not
+when this module is imported.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ class Close:
 class Subscription:
     channel: str
     session_key: str | None = None  # the signed-in device session this socket belongs to
-    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    inbox: queue.SimpleQueue = field(default_factory=lambda: queue.SimpleQueue())
 
     def put(self, message: str | Close) -> None:
         self.inbox.put(message)
