@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from storefront import cooperative
+
 # Close codes. 1012 (service restart) makes pages reconnect by themselves, with backoff: used
 # for shutdown and for "your session changed, connect again with your new cookie".
 RECONNECT = 1012
@@ -85,6 +87,8 @@ class Registry:
                     subscription.put(Close(envelope.get("code", RECONNECT), envelope["close"]))
             else:
                 subscription.put(envelope["html"])
+        if members:
+            cooperative.pass_turn()  # under gevent the sockets send before the publisher goes on
         return len(members)
 
     def broadcast(self, message: str | Close) -> None:
