@@ -3,14 +3,19 @@
 Without STOREFRONT_REDIS_URL the broker lives in the process, so there is exactly one worker
 process; with Redis, one per core. Worker model: gevent. Every open page holds a WebSocket, and
 a socket costs a greenlet, not an OS thread; STOREFRONT_CONNECTIONS (default 10,000) caps the
-connections (open sockets plus requests in flight) one worker serves at once.
+connections (open sockets plus requests in flight) one worker serves at once. Measured on 2
+cores (bench/sockets.py, docs/PERFORMANCE.md "Open pages"): one worker on the SQLite default
+held 5,000 open pages in 321 MB (82 MB idle, about 49 KB a socket) and 2 threads, the worst of
+20 GET / meanwhile took 80 ms, a push to a shopper's 3 pages p99 14 ms. The gthread design it
+replaces connected 1,100 sockets (2,203 threads) and then answered nothing at all.
 
 gunicorn's gevent worker monkey-patches the worker process before it loads the app, so nothing
 here may import the app (or anything that takes locks or starts threads) at the top: storefront
 is imported only inside the hooks, which run after the patch. ``preload_app`` stays off for the
 same reason.
 
-``-k gthread`` still works (one thread per open socket, sized by STOREFRONT_THREADS).
+``-k gthread`` still works (one thread per open socket, sized by STOREFRONT_THREADS, with
+``--worker-connections`` about twice that).
 """
 
 import os
