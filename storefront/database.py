@@ -4,6 +4,12 @@ SQLite: WAL, a generous busy timeout, and transactions begun by us, so a writer 
 ``BEGIN IMMEDIATE`` and take the write lock before it reads (no lost updates, no upgrade
 deadlocks); writers queue for it (``writers.py``) rather than sleep in SQLite's busy handler.
 PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``.
+
+Every write takes its place in that queue, not only the ``begin_write`` ones: a flush or an
+INSERT/UPDATE/DELETE in a session that is not queued yet queues first. Under gunicorn's gevent
+worker this is what keeps the worker alive: a writer waiting in the queue yields, whereas a
+writer waiting in SQLite's busy handler sleeps in C on the hub's thread, and the greenlet
+holding SQLite's write lock could never run to release it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from storefront import writers
+from storefront import cooperative, writers
 from storefront.extensions import db, migrate
 
 WRITE = {"storefront_write": True}
@@ -69,15 +75,37 @@ def begin_write() -> None:
     session = db.session()
     if session.in_transaction():
         session.commit()
-    queue = _writer_queue(session.get_bind())
-    if queue is not None:
-        queue.acquire()
-        session.info[HOLDS_WRITE_LOCK] = queue  # released when the transaction ends
+    _hold_write_lock(session)
     try:
         session.connection(execution_options=WRITE)
     except BaseException:
         _release_write_lock(session)
         raise
+
+
+def _hold_write_lock(session) -> None:
+    """Queue for the database's write lock for the session's transaction (once; released when
+    the transaction ends). SQLite files only: PostgreSQL locks rows."""
+    if HOLDS_WRITE_LOCK in session.info:
+        return
+    queue = _writer_queue(session.get_bind())
+    if queue is None:
+        return
+    queue.acquire()
+    session.info[HOLDS_WRITE_LOCK] = queue
+
+
+@event.listens_for(Session, "before_flush")
+def _flushing(session, _flush_context, _instances) -> None:
+    # A write that did not start with begin_write (a session renewed, a sign-in recorded) queues
+    # on the same lock before its first statement reaches SQLite.
+    _hold_write_lock(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executing(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _hold_write_lock(state.session)
 
 
 def _writer_queue(engine: Engine) -> writers.WriterQueue | None:
@@ -104,7 +132,9 @@ def _start_checkpointer(engine: Engine, path: str) -> None:
     """Copy the WAL back into the database every second, off the request path.
 
     A PASSIVE checkpoint never waits for readers or writers; it stops when the engine is gone.
-    Started lazily per process, so it also runs in every gunicorn worker after the fork.
+    Started lazily per process, so it also runs in every gunicorn worker after the fork. Under
+    gevent the loop is a greenlet and each checkpoint runs on a native thread
+    (``cooperative.blocking``): copying pages and syncing the file must not hold up the hub.
     """
     alive = weakref.ref(engine)
     stop = threading.Event()
@@ -115,7 +145,7 @@ def _start_checkpointer(engine: Engine, path: str) -> None:
             while not stop.wait(CHECKPOINT_SECONDS) and alive() is not None:
                 # Busy or briefly locked: the next round catches up.
                 with contextlib.suppress(sqlite3.Error):
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    cooperative.blocking(connection.execute, "PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             connection.close()
 

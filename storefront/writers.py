@@ -4,8 +4,8 @@ SQLite's own busy handler waits by sleeping (1, 2, 5 ... 100 ms at a time), so u
 writes a change slept on long after the file was free: a loaded worker spent a third of its
 time there and the p99 of an add reached seconds. Writers here take two locks before
 ``BEGIN IMMEDIATE`` and give them back once the COMMIT or ROLLBACK has reached SQLite: a lock
-of the process (threads of one worker), then an exclusive ``flock`` on a file beside the
-database (the other workers, and the CLI). Both hand over as soon as they are released.
+of the process (threads or greenlets of one worker), then an exclusive ``flock`` on a file
+beside the database (the other workers, and the CLI). Both hand over as soon as released.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+
+from storefront import cooperative
 
 TIMEOUT = 30.0  # as long as SQLite's busy timeout
 
@@ -28,7 +30,9 @@ class WriterQueue:
         if not self._threads.acquire(timeout=TIMEOUT):
             raise TimeoutError("the database stayed busy with other changes")
         try:
-            fcntl.flock(self._file(), fcntl.LOCK_EX)  # the kernel wakes the next in line
+            # The kernel wakes the next in line. Under gevent the wait runs on a native thread:
+            # on the hub's it would stop the whole worker while another process writes.
+            cooperative.blocking(fcntl.flock, self._file(), fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()
             raise

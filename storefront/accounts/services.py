@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from storefront import clock
+from storefront import clock, cooperative
 from storefront.accounts.models import AuthSession, User
 from storefront.cart import store as cart_store
 from storefront.cart.types import Owner
@@ -30,10 +30,16 @@ SEEN_RESOLUTION = timedelta(seconds=30)
 hasher = PasswordHasher()
 
 
+def _hash(password: str) -> str:
+    # Argon2 is slow on purpose (tens of ms of C): off the gevent hub, so the worker's other
+    # requests and sockets keep moving meanwhile.
+    return cooperative.blocking(hasher.hash, password)
+
+
 @cache
 def _dummy_hash() -> str:
     """Verified against when the email is unknown, so a miss takes as long as a wrong password."""
-    return hasher.hash(secrets.token_urlsafe(16))
+    return _hash(secrets.token_urlsafe(16))
 
 
 class AccountError(DomainError):
@@ -55,7 +61,7 @@ def register(email: object, password: object, guest: Owner | None = None) -> Use
     """A new account; the guest's cart (if any) becomes its cart, in the same transaction."""
     email = normalise_email(email)
     check_new_credentials(email, password)
-    password_hash = hasher.hash(password)  # slow on purpose: before the write lock, not in it
+    password_hash = _hash(password)  # slow on purpose: before the write lock, not in it
     begin_write()
     user = User(email=email, password_hash=password_hash, created_at=clock.now())
     db.session.add(user)
@@ -78,7 +84,7 @@ def authenticate(email: object, password: object) -> User | None:
         password = ""
     user = db.session.scalar(select(User).where(User.email == email)) if email else None
     try:
-        hasher.verify(user.password_hash if user else _dummy_hash(), password)
+        cooperative.blocking(hasher.verify, user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     return user
@@ -171,7 +177,7 @@ def set_password(email: object, password: object) -> None:
     """A new password; every signed-in session of the account ends with the old one."""
     user = _user_by_email(email)
     check_new_credentials(user.email, password)
-    user.password_hash = hasher.hash(password)
+    user.password_hash = _hash(password)
     db.session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
     db.session.commit()
 

@@ -1,5 +1,11 @@
-"""This process's open sockets, by channel. Each socket drains its own queue in its own thread,
-so exactly one thread ever writes to a socket; publishers only enqueue.
+"""This process's open sockets, by channel. Each socket drains its own queue in its own thread
+(a greenlet under gunicorn's gevent worker), so exactly one thread ever writes to a socket;
+publishers only enqueue.
+
+Under gevent the worker is patched before this module is imported: ``queue.SimpleQueue`` is then
+the pure-Python queue built on gevent's locks, so a socket waiting on its inbox yields to the
+hub (the C queue would block it). The queue class is looked up when each inbox is made, not
+when this module is imported.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from storefront import cooperative
 
 # Close codes. 1012 (service restart) makes pages reconnect by themselves, with backoff: used
 # for shutdown and for "your session changed, connect again with your new cookie".
@@ -40,7 +48,7 @@ class Close:
 class Subscription:
     channel: str
     session_key: str | None = None  # the signed-in device session this socket belongs to
-    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    inbox: queue.SimpleQueue = field(default_factory=lambda: queue.SimpleQueue())
 
     def put(self, message: str | Close) -> None:
         self.inbox.put(message)
@@ -79,6 +87,8 @@ class Registry:
                     subscription.put(Close(envelope.get("code", RECONNECT), envelope["close"]))
             else:
                 subscription.put(envelope["html"])
+        if members:
+            cooperative.pass_turn()  # under gevent the sockets send before the publisher goes on
         return len(members)
 
     def broadcast(self, message: str | Close) -> None:

@@ -25,6 +25,10 @@ def check_handshake():
     # request.scheme and host already honour trusted proxies (ProxyFix).
     if not origin or origin != f"{request.scheme}://{request.host}":
         abort(403)
+    # No permessage-deflate: its zlib state took about 90 KB per open page (bench/sockets.py,
+    # 143 against 51 KB per socket), and pushes are small fragments. Without the offer the
+    # handshake (simple-websocket reads it from the environ) negotiates no extension.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
 @sock.route("/ws", bp=bp)

@@ -1,0 +1,122 @@
+"""The app under gunicorn's gevent worker: what must yield to the hub does.
+
+The suite itself runs unpatched (werkzeug's threaded server), so these checks run the app in a
+child process patched the way gunicorn's gevent worker patches itself: ``monkey.patch_all()``
+before the app is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests import dbs
+
+CHILD = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import os
+    import time
+
+    import gevent
+    from gevent.monkey import get_original
+
+    from storefront import cooperative, create_app
+    from storefront.accounts.models import User
+    from storefront.database import _write_lock_for, begin_write
+    from storefront.extensions import db
+    from storefront.realtime.registry import Subscription
+
+    assert cooperative.patched()
+    # A socket waiting on its inbox must yield: not the C SimpleQueue.
+    assert type(Subscription("c").inbox) is not get_original("queue", "SimpleQueue")
+    # Blocking C calls go to a native thread, not the hub's.
+    main = get_original("threading", "get_ident")()
+    assert cooperative.blocking(get_original("threading", "get_ident")) != main
+
+    app = create_app({
+        "STOREFRONT_DATABASE_URL": os.environ["CHILD_DATABASE_URL"],
+        "STOREFRONT_SECRET_KEY": "test-secret",
+        "STOREFRONT_ENCRYPTION_KEYS": os.environ["CHILD_KEY"],
+        "INSTANCE_PATH": os.environ["CHILD_INSTANCE"],
+        "TESTING": True,
+    })
+    with app.app_context():
+        lock = _write_lock_for(db.engine)
+        assert type(lock).__module__.startswith("gevent"), type(lock)
+
+    events = []
+    ticks = 0
+
+    def ticker():
+        global ticks
+        while True:
+            gevent.sleep(0.01)
+            ticks += 1
+
+    def holder():
+        with app.app_context():
+            begin_write()
+            db.session.add(User(email="a@example.com", password_hash="x", created_at=_now()))
+            db.session.flush()  # SQLite's write lock is held from here to the commit
+            events.append("holder has the lock")
+            gevent.sleep(0.3)  # and the holder yields meanwhile
+            db.session.commit()
+            events.append("holder committed")
+
+    def plain_writer():
+        # A write that does not call begin_write (like a session renewal): it must queue on the
+        # process lock (yielding), not in SQLite's busy handler (blocking the hub).
+        with app.app_context():
+            db.session.add(User(email="b@example.com", password_hash="x", created_at=_now()))
+            db.session.commit()
+            events.append("plain writer committed")
+
+    def _now():
+        from storefront import clock
+
+        return clock.now()
+
+    tick = gevent.spawn(ticker)
+    started = time.monotonic()
+    first = gevent.spawn(holder)
+    gevent.sleep(0.05)
+    assert events == ["holder has the lock"], events
+    second = gevent.spawn(plain_writer)
+    gevent.joinall([first, second], timeout=10, raise_error=True)
+    took = time.monotonic() - started
+    tick.kill()
+    assert events == ["holder has the lock", "holder committed", "plain writer committed"], events
+    assert took < 5, took
+    assert ticks >= 0.3 / 0.01 / 3, ticks  # the hub kept running while the writer waited
+    print("ok", round(took, 2), ticks)
+    """
+)
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="the process write lock is SQLite's")
+def test_under_gevent_writers_and_sockets_yield_to_the_hub(database_url, tmp_path):
+    from tests.conftest import KEY
+
+    env = {
+        **os.environ,
+        "CHILD_DATABASE_URL": database_url,
+        "CHILD_KEY": KEY,
+        "CHILD_INSTANCE": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok"), done.stdout + done.stderr
