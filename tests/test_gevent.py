@@ -30,7 +30,7 @@ CHILD = textwrap.dedent(
 
     from storefront import cooperative, create_app
     from storefront.accounts.models import User
-    from storefront.database import _write_lock_for, begin_write
+    from storefront.database import _writer_queue, begin_write
     from storefront.extensions import db
     from storefront.realtime.registry import Subscription
 
@@ -49,7 +49,7 @@ CHILD = textwrap.dedent(
         "TESTING": True,
     })
     with app.app_context():
-        lock = _write_lock_for(db.engine)
+        lock = _writer_queue(db.engine)._threads
         assert type(lock).__module__.startswith("gevent"), type(lock)
 
     events = []
