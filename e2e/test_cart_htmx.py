@@ -19,6 +19,7 @@ from e2e.shop import (
     same_page,
     subtotal,
     visit,
+    wait_connected,
 )
 
 
@@ -206,10 +207,15 @@ def test_a_large_cart_loads_its_remaining_rows_as_the_shopper_scrolls(new_device
     for sku in skus:
         api_add(page, sku)
     visit(page, "/cart")
+    wait_connected(page)
     rows = page.get_by_test_id("cart-line")
     expect(rows).to_have_count(100)  # the first rows come with the page
     with same_page(page):
+        # A line added elsewhere meanwhile: the badge moves at once, the row comes with the rest.
+        api_add(page, "DEMO-0300")
+        expect(badge(page)).to_have_text("151")
+        expect(rows).to_have_count(100)
         page.locator("#more-lines").scroll_into_view_if_needed()
-        expect(rows).to_have_count(150)
-    assert [row.get_attribute("data-sku") for row in rows.all()] == skus
+        expect(rows).to_have_count(151)
+    assert [row.get_attribute("data-sku") for row in rows.all()] == [*skus, "DEMO-0300"]
     expect(page.locator("#more-lines")).to_have_count(0)
