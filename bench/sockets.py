@@ -1,13 +1,14 @@
 #!/usr/bin/env python
-"""Open pages: what thousands of open WebSockets cost one worker, gevent against gthread.
+"""Open pages: what thousands of open WebSockets cost the shop's workers, gevent against gthread.
 
 Run from the repository root (loopback only, bounded loops, about 4 minutes in all):
 
     .venv/bin/python bench/sockets.py                 # 500 shoppers x 10 pages, both designs
     .venv/bin/python bench/sockets.py --designs gevent --shoppers 100
 
-For each design, in the same run and on the same fresh SQLite file (the embedded default: one
-worker, in-process broker), ``python -m gunicorn wsgi:app`` with the repository's
+For each design, in the same run and on the same fresh SQLite file (the embedded default: as
+many workers as gunicorn.conf.py gives, reaching each other through the instance folder; RSS
+and threads are of all workers together), ``python -m gunicorn wsgi:app`` with the repository's
 gunicorn.conf.py; ``gthread`` is the design before issue 10, started with
 ``GUNICORN_CMD_ARGS="-k gthread --worker-connections 2200"`` (threads=1100 from the config
 file, worker_connections as that config had it: 2 x threads). Then:
@@ -107,11 +108,10 @@ def proc_status(pid: int) -> dict[str, str]:
 
 
 def worker_stats(server: Gunicorn) -> tuple[float, int]:
-    pids = server.worker_pids()
-    if not pids:
-        return 0.0, 0
-    status = proc_status(pids[0])
-    return int(status["VmRSS"].split()[0]) / 1024, int(status["Threads"])
+    """RSS (MB) and threads of all the server's workers together."""
+    statuses = [proc_status(pid) for pid in server.worker_pids()]
+    rss = sum(int(status["VmRSS"].split()[0]) for status in statuses) / 1024
+    return rss, sum(int(status["Threads"]) for status in statuses)
 
 
 # --- HTTP (main thread) -----------------------------------------------------------------------
