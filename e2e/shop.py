@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -255,6 +256,23 @@ def api_add(page: Page, sku: str, quantity: int = 1) -> dict:
     )
     assert response.status == 200, f"API add {sku}: HTTP {response.status} {response.text()}"
     return response.json()
+
+
+def api_add_each(page: Page, skus: list[str]) -> None:
+    """One unit of each SKU over the JSON API, as fast as the shop's cart rate limit allows
+    (a 429 says in Retry-After when to send the same change again)."""
+    token = page.request.get("/api/v1/cart").headers["x-csrf-token"]
+    for sku in skus:
+        while True:
+            response = page.request.post(
+                "/api/v1/cart/lines",
+                data={"sku": sku, "quantity": 1},
+                headers={"X-CSRF-Token": token, "Prefer": "return=minimal"},
+            )
+            if response.status != 429:
+                break
+            time.sleep(float(response.headers.get("retry-after", "1")))
+        assert response.status == 200, f"API add {sku}: HTTP {response.status} {response.text()}"
 
 
 def count_pushes(page: Page) -> None:

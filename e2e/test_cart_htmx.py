@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from e2e.shop import (
     add_to_cart,
-    api_add,
+    api_add_each,
     api_cart,
     badge,
     cart_contents,
@@ -204,15 +204,14 @@ def test_a_large_cart_loads_its_remaining_rows_as_the_shopper_scrolls(new_device
     page = new_device()
     visit(page, "/")
     skus = [f"DEMO-{n:04d}" for n in range(100, 250)]
-    for sku in skus:
-        api_add(page, sku)
+    api_add_each(page, skus)
     visit(page, "/cart")
     wait_connected(page)
     rows = page.get_by_test_id("cart-line")
     expect(rows).to_have_count(100)  # the first rows come with the page
     with same_page(page):
         # A line added elsewhere meanwhile: the badge moves at once, the row comes with the rest.
-        api_add(page, "DEMO-0300")
+        api_add_each(page, ["DEMO-0300"])
         expect(badge(page)).to_have_text("151")
         expect(rows).to_have_count(100)
         page.locator("#more-lines").scroll_into_view_if_needed()
