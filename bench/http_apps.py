@@ -1,4 +1,4 @@
-"""The baselines of ``bench/http.py``: tiny WSGI apps served by gunicorn beside the shop.
+"""The baselines of ``bench/over_http.py``: tiny WSGI apps served by gunicorn beside the shop.
 
 - ``bare_app()``: a bare Flask app. ``POST /`` (or ``/api/v1/cart/lines``) parses the JSON body and answers a small JSON
   object, ``GET /`` answers "ok". The bench serves it with the repository's gunicorn.conf.py,
