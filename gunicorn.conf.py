@@ -6,10 +6,10 @@ folder (storefront/realtime/siblings.py): one machine needs nothing more. Worker
 Every open page holds a WebSocket, and a socket costs a greenlet, not an OS thread;
 STOREFRONT_CONNECTIONS (default 10,000) caps the connections (open sockets plus requests in
 flight) one worker serves at once. Measured on 2 cores (bench/sockets.py, docs/PERFORMANCE.md
-"Open pages"): one worker on the SQLite default held 5,000 open pages in 321 MB (82 MB idle,
-about 49 KB a socket) and 2 threads, the worst of 20 GET / meanwhile took 80 ms, a push to a
-shopper's 3 pages p99 14 ms. The gthread design it replaces connected 1,100 sockets (2,203
-threads) and then answered nothing at all.
+"Open pages"): the SQLite default's 2 workers held 5,000 open pages in 405 MB together (162 MB
+idle, about 50 KB a socket) and 4 threads; the worst of 20 GET / meanwhile took 28 ms, a push to
+a shopper's 3 pages p99 17 ms. The gthread design it replaces connected 1,100 sockets per
+worker (2,203 threads) and then answered nothing at all.
 
 gunicorn's gevent worker monkey-patches the worker process before it loads the app, so nothing
 here may import the app (or anything that takes locks or starts threads) at the top: storefront
