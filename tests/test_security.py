@@ -94,27 +94,33 @@ def test_rate_limits_are_shared_across_processes_through_redis(database_url, tmp
     assert first.add(sku).status_code == 429
 
 
-def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_product):
+@pytest.fixture
+def log_lines():
+    """What the app logs during the test, as its JSON lines would read."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("storefront")
     logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
+
+
+def test_logs_are_json_with_request_ids_and_hold_no_secrets(
+    app, browser, make_product, log_lines
+):
     engraving = "Secret engraving for Ada"
     sku = make_product(options="engraving:text(40)")
-    try:
-        browser.register(EMAIL, PASSWORD)
-        browser.add(sku, 1, {"engraving": engraving})
-        browser.page("/cart")
-        browser.page(f"/?q={EMAIL}")
-        browser.api("GET", "/cart/history")
-        browser.page("/account/export")
-        browser.logout()
-        browser.login(EMAIL, PASSWORD)
-        browser.form("/login", {"email": EMAIL, "password": "wrong " + PASSWORD})
-    finally:
-        logger.removeHandler(handler)
-    output = stream.getvalue()
+    browser.register(EMAIL, PASSWORD)
+    browser.add(sku, 1, {"engraving": engraving})
+    browser.page("/cart")
+    browser.page(f"/?q={EMAIL}")
+    browser.api("GET", "/cart/history")
+    browser.page("/account/export")
+    browser.logout()
+    browser.login(EMAIL, PASSWORD)
+    browser.form("/login", {"email": EMAIL, "password": "wrong " + PASSWORD})
+    output = log_lines.getvalue()
     lines = [json.loads(line) for line in output.splitlines()]
     assert len(lines) > 8 and all(line["request_id"] for line in lines if "path" in line)
     cookie = browser.client.get_cookie("storefront").value
@@ -122,24 +128,18 @@ def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_p
         assert secret not in output, secret
 
 
-def test_a_server_error_is_logged_with_its_traceback_and_request_id(app, browser, monkeypatch):
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("storefront")
-    logger.addHandler(handler)
+def test_a_server_error_is_logged_with_its_traceback_and_request_id(
+    app, browser, monkeypatch, log_lines
+):
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("the cart view broke")
 
     monkeypatch.setattr("storefront.cart.routes.views.view", broken)
-    try:
-        response = browser.page("/cart")
-    finally:
-        logger.removeHandler(handler)
+    response = browser.page("/cart")
     assert response.status_code == 500
-    errors = [e for e in map(json.loads, stream.getvalue().splitlines()) if e["level"] == "error"]
+    errors = [e for e in map(json.loads, log_lines.getvalue().splitlines()) if e["level"] == "error"]
     assert len(errors) == 1
     error = errors[0]
     assert error["error"] == "ZeroDivisionError: the cart view broke"
