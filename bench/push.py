@@ -654,7 +654,7 @@ def phase_fanout(server: Gunicorn, samples: int, others: int, trace_path: Path |
     version = int(json.loads(http_get(port, "/api/v1/cart", jar)[2])["version"])
     time.sleep(0.2)  # let the hellos land (they carry no cart-state, so they are ignored)
     print(
-        "\n3. Fan-out to one shopper's 3 sockets, one instance (SQLite, 1 worker): "
+        "\n3. Fan-out to one shopper's 3 sockets, one instance (SQLite, workers as gunicorn.conf.py gives): "
         f"POST /api/v1/cart/lines -> event on each socket {at()}"
     )
     idle = worker_stats(server)
@@ -806,7 +806,8 @@ def main() -> int:
             try:
                 res1 = browser_series(browser, one.url, one.url, SKU_PHASE1, args.samples)
                 results["one"] = report_browser(
-                    "1. Browser to browser, one instance (gunicorn, SQLite, 1 worker)", res1
+                    "1. Browser to browser, one instance (gunicorn, SQLite, workers as gunicorn.conf.py gives)",
+                    res1
                 )
                 if args.trace:
                     trace_breakdown("one instance", res1["rows"], read_trace(trace1))
