@@ -67,17 +67,6 @@ removed, or kept (and named) if the run fails.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, Python puts this file's folder first on sys.path, where this file would
-# shadow the standard library's ``http`` package. Appended once so that it is there at least
-# once, the folder's first entry is removed (one, at the end of the list, may stay), and
-# imports are served from the repository root.
-sys.path.append(str(Path(__file__).resolve().parent))
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import argparse
 import base64
 import collections
@@ -92,17 +81,25 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from http.cookies import SimpleCookie
-
-from e2e.processes import Gunicorn, flask_cli
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: the repository's packages (bench, e2e)
+    sys.path.insert(0, str(ROOT))
+from bench.common import (  # noqa: E402
+    POSTGRES_ADMIN,
+    REDIS_URL,
+    cpu_model,
+    drop_database,
+    forget_redis_keys,
+)
+from e2e.processes import Gunicorn, flask_cli  # noqa: E402
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 MINIMAL = {"Prefer": "return=minimal"}
 IDLE_RECONNECT_S = 4.0  # gunicorn.conf.py's keepalive is 5 s: reconnect before the server closes
@@ -273,30 +270,6 @@ def expect(status: int, data: bytes, what: str, ok=(200, 201)) -> None:
         raise RuntimeError(f"{what}: HTTP {status}: {data[:300]!r}")
 
 
-class BenchGunicorn(Gunicorn):
-    """e2e.processes.Gunicorn, plus command-line options (for the sync baseline's own config)."""
-
-    def __init__(self, *args, extra: list[str] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.extra = extra or []
-
-    def start(self) -> None:
-        assert self.process is None, "already running"
-        command = [sys.executable, "-m", "gunicorn", self.app, "-b", f"127.0.0.1:{self.port}"]
-        command += self.extra
-        with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self._wait_healthy()
-
-
 def copy_sqlite(source: Path, target: Path) -> None:
     with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
         src.backup(dst)
@@ -312,8 +285,8 @@ def section_cart(env: dict[str, str], work: Path, template: Path, results: dict)
     database = work / "cart.db"
     copy_sqlite(template, database)
     shop_env = {**env, "STOREFRONT_DATABASE_URL": f"sqlite:///{database}"}
-    shop = BenchGunicorn(shop_env, work / "cart-shop.log")
-    bare = BenchGunicorn(env, work / "cart-bare.log", app="bench.http_apps:bare_app()")
+    shop = Gunicorn(shop_env, work / "cart-shop.log")
+    bare = Gunicorn(env, work / "cart-bare.log", app="bench.http_apps:bare_app()")
     servers = [shop, bare]
     try:
         shop.start()
@@ -768,13 +741,13 @@ def section_load(
             os.environ["BENCH_INSERT_DATABASE_URL"] = saved
     sync_conf = work / "sync.conf.py"
     sync_conf.write_text('worker_class = "sync"\nworkers = 2\naccesslog = None\n')
-    baseline = BenchGunicorn(
+    baseline = Gunicorn(
         insert_env,
         work / f"{key}-insert.log",
         app="bench.http_apps:insert_app()",
-        extra=["-c", str(sync_conf), "-k", "sync", "-w", "2"],
+        options=["-c", str(sync_conf), "-k", "sync", "-w", "2"],
     )
-    shop = BenchGunicorn(shop_env, work / f"{key}-shop.log", stop_timeout=25)
+    shop = Gunicorn(shop_env, work / f"{key}-shop.log", stop_timeout=25)
     servers = [baseline, shop]
     try:
         shop.start()
@@ -985,14 +958,6 @@ def main() -> int:
 
     import gunicorn
 
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True, text=True
     ).stdout.strip()
@@ -1004,7 +969,7 @@ def main() -> int:
     print("# bench/over_http.py: the shop over HTTP through gunicorn\n")
     print(f"- code: `{commit[:100]}`{' (plus uncommitted changes)' if dirty else ''}")
     print(
-        f"- machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu_model}); Python "
+        f"- machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu_model()}); Python "
         f"{platform.python_version()}; gunicorn {gunicorn.__version__}; Flask {version('flask')}; "
         f"SQLite {sqlite3.sqlite_version}"
     )
@@ -1088,18 +1053,9 @@ def main() -> int:
         finished = True
     finally:
         if database:
-            import psycopg
-
-            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            drop_database(database)
         if "pg" in sections:
-            with contextlib.suppress(Exception):
-                import redis
-
-                client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-                keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-                if keys:
-                    client.delete(*keys)
+            forget_redis_keys(prefix)
         if finished:
             shutil.rmtree(work, ignore_errors=True)
         else:

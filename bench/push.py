@@ -60,7 +60,6 @@ import json
 import os
 import platform
 import re
-import resource
 import secrets
 import shutil
 import sys
@@ -73,12 +72,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: the browser tests' server helpers
     sys.path.insert(0, str(ROOT))
+from bench.common import (  # noqa: E402
+    POSTGRES_ADMIN,
+    REDIS_URL,
+    cpu_model,
+    drop_database,
+    forget_redis_keys,
+    lift_open_file_limit,
+)
 from e2e.processes import CHROMIUM_ARGS, Gunicorn, flask_cli  # noqa: E402
 
 CHROMIUM = os.environ.get("BENCH_CHROMIUM", "/usr/bin/chromium")
-POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 SAMPLES = 100
 WARMUP = 3
@@ -752,21 +757,11 @@ def main() -> int:
     args = parser.parse_args()
     assert 1 <= args.samples <= 1000 and 0 <= args.others <= 5000
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    lift_open_file_limit()
     t_begin = time.monotonic()
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
     print("bench/push.py: live push latency")
     print(
-        f"machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu_model}); "
+        f"machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu_model()}); "
         f"Python {platform.python_version()}; Chromium {CHROMIUM}"
     )
     start_load = loadavg()
@@ -867,17 +862,8 @@ def main() -> int:
             with contextlib.suppress(Exception):
                 server.stop()
         if database:
-            import psycopg
-
-            with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        with contextlib.suppress(Exception):
-            import redis
-
-            client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            if keys:
-                client.delete(*keys)
+            drop_database(database)
+        forget_redis_keys(prefix)
         if finished:
             shutil.rmtree(work, ignore_errors=True)
         else:

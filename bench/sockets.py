@@ -44,7 +44,6 @@ import json
 import os
 import platform
 import re
-import resource
 import secrets
 import shutil
 import struct
@@ -58,6 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from bench.common import cpu_model, lift_open_file_limit  # noqa: E402
 from e2e.processes import Gunicorn, flask_cli  # noqa: E402
 
 SHOPPERS = 500
@@ -460,17 +460,8 @@ def main() -> int:
     designs = args.designs.split(",")
     assert set(designs) <= {"gevent", "gthread"}
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "?",
-    )
+    lift_open_file_limit()
+    cpu = cpu_model()
     print("bench/sockets.py: open pages, gevent against gthread")
     print(
         f"machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu}); "

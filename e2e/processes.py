@@ -60,6 +60,7 @@ class Gunicorn:
         log_path: Path,
         *,
         workers: int | None = None,
+        options: list[str] | None = None,
         app: str = "wsgi:app",
         tls: ssl.SSLContext | None = None,
         stop_timeout: float = STOP_TIMEOUT,
@@ -67,6 +68,7 @@ class Gunicorn:
         self.env = env
         self.log_path = log_path
         self.workers = workers
+        self.options = options or []  # more command-line options (a bench's own config file)
         self.app = app
         self.tls = tls
         self.stop_timeout = stop_timeout
@@ -82,6 +84,7 @@ class Gunicorn:
         command = [sys.executable, "-m", "gunicorn", self.app, "-b", f"127.0.0.1:{self.port}"]
         if self.workers is not None:
             command += ["-w", str(self.workers)]
+        command += self.options
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
                 command,
