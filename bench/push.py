@@ -280,7 +280,7 @@ def traced_app():
 
         cls.publish = publish
 
-    wrap_publish(broker_module.InProcessBroker)
+    wrap_publish(importlib.import_module("storefront.realtime.siblings").SiblingsBroker)
     wrap_publish(broker_module.RedisBroker)
 
     original_deliver = registry_module.Registry.deliver

@@ -115,8 +115,7 @@ def for_app(overrides: Mapping[str, object], instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {
             # A server's connections can drop; a SQLite file's cannot, and the ping cost every
             # request a round trip (about a tenth of a loaded worker's time, profiled).
-            "pool_pre_ping": not settings["EMBEDDED_DATABASE"]
-            and not settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"),
+            "pool_pre_ping": not settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"),
             # Database errors reach the logs: they must not carry the statement's values.
             "hide_parameters": True,
         },

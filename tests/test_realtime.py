@@ -11,7 +11,7 @@ import time
 import pytest
 import simple_websocket
 
-from storefront.realtime.broker import InProcessBroker, RedisBroker
+from storefront.realtime.broker import RedisBroker
 from storefront.realtime.registry import RESYNC, Close, Registry, Subscription
 from storefront.realtime.siblings import SiblingsBroker
 from tests.live import HttpShopper, handshake_status, serve
@@ -39,11 +39,11 @@ def test_the_registry_delivers_only_to_the_channel_and_closes_only_the_named_ses
     assert len(registry) == 2
 
 
-def test_the_in_process_broker_hands_events_straight_to_the_registry():
+def test_a_lone_worker_hands_events_straight_to_its_registry(tmp_path):
     registry = Registry()
     subscription = Subscription("guest:ab")
     registry.add(subscription)
-    InProcessBroker(registry).publish("guest:ab", {"html": "hi"})
+    SiblingsBroker(registry, tmp_path / "live").publish("guest:ab", {"html": "hi"})
     assert drain(subscription) == "hi"
 
 

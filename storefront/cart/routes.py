@@ -43,7 +43,7 @@ def _announce(owner: Owner, change: Change) -> Announcement:
 
 def _fragment_answer(template: str, news: Announcement):
     # The version header lets the page remember which version its own change produced.
-    body = render_template(template, cart=news.view, fragment=news.fragment, message=news.message)
+    body = render_template(template, fragment=news.fragment, message=news.message)
     return body, {"X-Cart-Version": str(news.view.version)}
 
 

@@ -1,7 +1,7 @@
 """publish(channel, envelope) to every process's sockets on that channel.
 
-In one process (tests of the registry), between one machine's workers (``siblings.py``, the
-default), or with STOREFRONT_REDIS_URL across machines: Redis pub/sub under
+Between one machine's workers (``siblings.py``, the default), or with STOREFRONT_REDIS_URL
+across machines: Redis pub/sub under
 STOREFRONT_REDIS_PREFIX, one subscriber thread per process fanning out to that process's
 sockets. Publishing never fails a cart request: if Redis is away the event is lost, pages
 revalidate, and when the subscriber reconnects it tells every socket here to resync.
@@ -19,23 +19,6 @@ import time
 from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
-
-
-class InProcessBroker:
-    def __init__(self, registry: Registry):
-        self.registry = registry
-
-    def publish(self, channel: str, envelope: dict) -> None:
-        self.registry.deliver(channel, envelope)
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def healthy(self) -> bool:
-        return True
 
 
 class RedisBroker:
