@@ -57,6 +57,7 @@ def post_worker_init(worker):
     from storefront import cooperative, realtime, server
 
     server.tune_garbage_collector()
+    server.start_jobs(worker.wsgi)
 
     stop = worker.handle_exit
 

@@ -20,17 +20,32 @@ from storefront import (
     web,
 )
 from storefront.accounts.routes import bp as accounts_bp
+from storefront.api.checkout import bp as checkout_api_bp
 from storefront.api.routes import bp as api_bp
 from storefront.cart import announce
 from storefront.cart.routes import bp as cart_bp
 from storefront.catalog.routes import bp as catalog_bp
+from storefront.checkout.providers import registry as payment_providers
+from storefront.checkout.routes import bp as checkout_bp
 from storefront.cli import register_commands
 from storefront.extensions import csrf, login_manager, sock
+from storefront.orders.routes import bp as orders_bp
 from storefront.realtime.socket import bp as realtime_bp
 from storefront.support.routes import bp as support_bp
 
 ROOT = Path(__file__).resolve().parent.parent
-BLUEPRINTS = (catalog_bp, cart_bp, accounts_bp, api_bp, health.bp, realtime_bp, support_bp)
+BLUEPRINTS = (
+    catalog_bp,
+    cart_bp,
+    accounts_bp,
+    api_bp,
+    checkout_api_bp,
+    checkout_bp,
+    orders_bp,
+    health.bp,
+    realtime_bp,
+    support_bp,
+)
 
 
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
@@ -53,6 +68,7 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     security.init_app(app)
     logs.init_app(app)
     realtime.init_app(app, listener=announce.listener)
+    payment_providers.init_app(app)
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

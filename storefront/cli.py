@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -16,9 +17,83 @@ def register_commands(app: Flask) -> None:
     def demo_command():
         """Load the demo catalog (1,500 products); running it again changes nothing."""
         from storefront.catalog.demo import load_demo
+        from storefront.checkout import setup
 
         report = load_demo()
+        setup.load_demo()
         click.echo(f"demo catalog: {report.created} products added, the rest already there")
+        click.echo("demo shipping (standard, pickup), tax (10 %) and coupon WELCOME10 in place")
+
+    def _report_import(report):
+        for line, message in report.errors:
+            click.echo(f"line {line}: {message}", err=True)
+        click.echo(
+            f"{report.created} created, {report.updated} updated, "
+            f"{len(report.errors)} row(s) rejected"
+            + (" (nothing imported)" if report.errors else "")
+        )
+        if report.errors:
+            raise SystemExit(1)
+
+    @app.cli.command("import-shipping")
+    @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+    def import_shipping_command(csv_file):
+        """Add or update shipping methods from a CSV file (see README for the columns)."""
+        from storefront.checkout import setup
+
+        _report_import(setup.import_shipping(csv_file))
+
+    @app.cli.command("import-tax")
+    @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+    def import_tax_command(csv_file):
+        """Add or update tax rates from a CSV file (see README for the columns)."""
+        from storefront.checkout import setup
+
+        _report_import(setup.import_tax(csv_file))
+
+    coupons = AppGroup("coupons", help="Manage coupons.")
+
+    @coupons.command("create")
+    @click.argument("code")
+    @click.option("--percent", "percent", help="Percent off the subtotal, e.g. 10.")
+    @click.option("--amount", "amount", help="Amount off, e.g. 5.00.")
+    @click.option("--free-shipping", is_flag=True, help="Shipping becomes free.")
+    @click.option("--minimum", default="0", help="Smallest subtotal it applies to, e.g. 30.00.")
+    @click.option("--starts", type=click.DateTime(), help="Valid from (UTC).")
+    @click.option("--ends", type=click.DateTime(), help="Valid until (UTC).")
+    @click.option("--limit", type=int, help="How many times it can be used in all.")
+    @click.option("--once-per-customer", is_flag=True, help="Each email address uses it once.")
+    def create_coupon(
+        code, percent, amount, free_shipping, minimum, starts, ends, limit, once_per_customer
+    ):
+        """Create coupon CODE: exactly one of --percent, --amount, --free-shipping."""
+        from datetime import UTC
+
+        from storefront.checkout import setup
+
+        kinds = [
+            k
+            for k, v in (("percent", percent), ("fixed", amount), ("free_shipping", free_shipping))
+            if v
+        ]
+        if len(kinds) != 1:
+            raise click.UsageError("give exactly one of --percent, --amount, --free-shipping")
+        try:
+            coupon = setup.create_coupon(
+                code,
+                kinds[0],
+                value=percent or amount or "0",
+                min_subtotal=minimum,
+                starts_at=starts.replace(tzinfo=UTC) if starts else None,
+                ends_at=ends.replace(tzinfo=UTC) if ends else None,
+                usage_limit=limit,
+                once_per_customer=once_per_customer,
+            )
+        except setup.RowError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"coupon {coupon.code} created")
+
+    app.cli.add_command(coupons)
 
     @app.cli.command("import-products")
     @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
@@ -67,6 +142,23 @@ def register_maintenance(app: Flask) -> None:
             f"rotate-keys: {done} values re-encrypted under the first key; {left} left"
             + ("; the other keys can now be removed" if left == 0 else "; run it again")
         )
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run every job once and exit.")
+    def worker_command(once):
+        """Run the background jobs (unpaid orders, interrupted payments) apart from the web."""
+        import threading
+
+        from flask import current_app
+
+        from storefront import jobs
+
+        if once:
+            click.echo(jobs.run_once().line())
+            return
+        click.echo("worker: running jobs every 30 s; Ctrl+C stops")
+        with contextlib.suppress(KeyboardInterrupt):
+            jobs.run_forever(current_app._get_current_object(), threading.Event())
 
     users = AppGroup("users", help="Manage shop accounts.")
 

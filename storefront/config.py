@@ -53,6 +53,13 @@ INT_SETTINGS = (
     IntSetting("STOREFRONT_HISTORY_DAYS", 30, 1, 365),
     IntSetting("STOREFRONT_MAX_LINES", 2000, 1, 10_000),
     IntSetting("STOREFRONT_MAX_LINE_QUANTITY", 999, 1, 1_000_000),
+    IntSetting("STOREFRONT_STOCK_HOLD_MINUTES", 15, 5, 120),
+    IntSetting("STOREFRONT_MANUAL_PAYMENT_DAYS", 7, 1, 60),
+)
+PAYMENT_PROVIDERS = ("manual", "test", "stripe")
+DEFAULT_MANUAL_INSTRUCTIONS = (
+    "We will send you our bank details by email. Your order is kept for you until the "
+    "payment arrives."
 )
 
 
@@ -126,6 +133,78 @@ def for_app(overrides: Mapping[str, object], instance_path: str) -> dict:
     }
 
 
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be in flask-limiter syntax, like '30/second;1000/minute', got {value!r}"
+        ) from None
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _selling(env: Mapping[str, str]) -> dict:
+    """Currency, locale, payment providers and the checkout's other settings."""
+    from babel import Locale, UnknownLocaleError
+    from babel.numbers import get_currency_name
+
+    currency = env.get("STOREFRONT_CURRENCY", "").strip().upper() or "USD"
+    locale = env.get("STOREFRONT_LOCALE", "").strip() or "en_US"
+    try:
+        Locale.parse(locale)
+    except (ValueError, UnknownLocaleError):
+        raise ConfigError(
+            f"STOREFRONT_LOCALE must be a locale like en_US, got {locale!r}"
+        ) from None
+    if len(currency) != 3 or get_currency_name(currency, locale=locale) == currency:
+        raise ConfigError(f"STOREFRONT_CURRENCY must be an ISO 4217 code, got {currency!r}")
+    names = [p.strip().lower() for p in env.get("STOREFRONT_PAYMENT_PROVIDERS", "").split(",")]
+    providers = tuple(dict.fromkeys(p for p in names if p)) or ("manual",)
+    unknown = [p for p in providers if p not in PAYMENT_PROVIDERS]
+    if unknown:
+        raise ConfigError(
+            f"STOREFRONT_PAYMENT_PROVIDERS: unknown provider(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(PAYMENT_PROVIDERS)}"
+        )
+    stripe = {
+        "STRIPE_SECRET_KEY": env.get("STOREFRONT_STRIPE_SECRET_KEY", "").strip(),
+        "STRIPE_WEBHOOK_SECRET": env.get("STOREFRONT_STRIPE_WEBHOOK_SECRET", "").strip(),
+    }
+    if "stripe" in providers:
+        missing = [f"STOREFRONT_{k}" for k, v in stripe.items() if not v]
+        if missing:
+            raise ConfigError(f"the stripe payment provider needs {' and '.join(missing)}")
+    return {
+        "CURRENCY": currency,
+        "LOCALE": locale,
+        "PRICES_INCLUDE_TAX": _flag(env, "STOREFRONT_PRICES_INCLUDE_TAX"),
+        "PAYMENT_PROVIDERS": providers,
+        **stripe,
+        "PUBLIC_URL": (
+            env.get("STOREFRONT_PUBLIC_URL", "").strip() or "http://127.0.0.1:8000"
+        ).rstrip("/"),
+        "SHOP_NAME": env.get("STOREFRONT_SHOP_NAME", "").strip() or "Storefront",
+        "MANUAL_PAYMENT_INSTRUCTIONS": (
+            env.get("STOREFRONT_MANUAL_PAYMENT_INSTRUCTIONS", "").strip()
+            or DEFAULT_MANUAL_INSTRUCTIONS
+        ),
+        "WEB_JOBS": env.get("STOREFRONT_WEB_JOBS", "").strip().lower() not in ("false", "0", "no"),
+        "CHECKOUT_RATE_LIMIT": _rate_limit(env, "STOREFRONT_CHECKOUT_RATE_LIMIT", "10/minute"),
+    }
+
+
 def load(env: Mapping[str, str], instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = Path(instance_path)
@@ -157,17 +236,9 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         keys_raw = read_or_create_once(instance / "encryption_keys", new_key_text)
 
     redis_url = env.get("STOREFRONT_REDIS_URL", "").strip() or None
-    rate_limit = env.get("STOREFRONT_CART_RATE_LIMIT", "").strip() or "30/second;1000/minute"
-    try:
-        from limits import parse_many
-
-        parse_many(rate_limit)
-    except ValueError:
-        raise ConfigError(
-            f"STOREFRONT_CART_RATE_LIMIT must be in flask-limiter syntax, like "
-            f"'30/second;1000/minute', got {rate_limit!r}"
-        ) from None
+    rate_limit = _rate_limit(env, "STOREFRONT_CART_RATE_LIMIT", "30/second;1000/minute")
     return {
+        **_selling(env),
         "SECRET_KEY": secret,
         "ENCRYPTION_KEYS": parse_keys(keys_raw),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -180,4 +251,6 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         "GUEST_CART_LIFETIME": timedelta(days=ints["GUEST_CART_DAYS"]),
         "HISTORY_WINDOW": timedelta(days=ints["HISTORY_DAYS"]),
         "SESSION_TIMEOUT": timedelta(minutes=ints["SESSION_TIMEOUT_MINUTES"]),
+        "STOCK_HOLD": timedelta(minutes=ints["STOCK_HOLD_MINUTES"]),
+        "MANUAL_PAYMENT_WINDOW": timedelta(days=ints["MANUAL_PAYMENT_DAYS"]),
     }

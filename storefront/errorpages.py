@@ -24,6 +24,17 @@ STATUS = {
     "invalid_account": 422,
     "rate_limited": 429,
     "not_signed_in": 401,
+    "payment_declined": 402,
+    "empty_cart": 409,
+    "checkout_in_progress": 409,
+    "checkout_incomplete": 422,
+    "invalid_email": 422,
+    "invalid_address": 422,
+    "unknown_shipping_method": 422,
+    "shipping_unavailable": 422,
+    "invalid_coupon": 422,
+    "unknown_payment_provider": 422,
+    "payment_unavailable": 502,
 }
 
 HTTP_MESSAGES = {
@@ -35,11 +46,18 @@ HTTP_MESSAGES = {
 }
 
 
-def refusal(status: int, code: str, message: str, headers: dict[str, str] | None = None):
+def refusal(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    detail: dict[str, object] | None = None,
+):
     # Scripts recognise a refusal by this code, never by matching the English message.
     headers = {**(headers or {}), "X-Error-Code": code}
     if request.path.startswith("/api/"):
-        return jsonify(error={"code": code, "message": message}), status, headers
+        error = {"code": code, "message": message, **(detail or {})}
+        return jsonify(error=error), status, headers
     if is_htmx():
         body = render_template("_notice.html", message=message, error=True)
         return body, status, {**headers, "HX-Retarget": "#notice", "HX-Reswap": "innerHTML"}
@@ -49,7 +67,7 @@ def refusal(status: int, code: str, message: str, headers: dict[str, str] | None
 def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        return refusal(STATUS.get(exc.code, 400), exc.code, exc.message)
+        return refusal(STATUS.get(exc.code, 400), exc.code, exc.message, detail=exc.detail)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -4,9 +4,11 @@
 class DomainError(Exception):
     code = "bad_request"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, **detail: object):
         super().__init__(message)
         self.message = message
+        # More of the error object in JSON (``skus`` of an out_of_stock, ``fields`` missing).
+        self.detail = detail
 
 
 class BadRequest(DomainError):
@@ -47,3 +49,47 @@ class VersionConflict(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
+
+
+class EmptyCart(DomainError):
+    code = "empty_cart"
+
+
+class CheckoutInProgress(DomainError):
+    code = "checkout_in_progress"
+
+
+class CheckoutIncomplete(DomainError):
+    code = "checkout_incomplete"
+
+
+class InvalidEmail(DomainError):
+    code = "invalid_email"
+
+
+class InvalidAddress(DomainError):
+    code = "invalid_address"
+
+
+class UnknownShippingMethod(DomainError):
+    code = "unknown_shipping_method"
+
+
+class ShippingUnavailable(DomainError):
+    code = "shipping_unavailable"
+
+
+class InvalidCoupon(DomainError):
+    code = "invalid_coupon"
+
+
+class UnknownPaymentProvider(DomainError):
+    code = "unknown_payment_provider"
+
+
+class PaymentDeclined(DomainError):
+    code = "payment_declined"
+
+
+class PaymentUnavailable(DomainError):
+    code = "payment_unavailable"

@@ -38,6 +38,10 @@ limiter = Limiter(key_func=shopper_key)
 cart_changes = limiter.shared_limit(
     lambda: current_app.config["CART_RATE_LIMIT"], scope="cart-changes"
 )
+# Against card testing: completions per shopper, pages and API together.
+checkout_completions = limiter.shared_limit(
+    lambda: current_app.config["CHECKOUT_RATE_LIMIT"], scope="checkout-completions"
+)
 
 
 def client_address() -> str:

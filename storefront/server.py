@@ -15,3 +15,13 @@ def tune_garbage_collector() -> None:
     less time in collections overall (bench/cart_ops.py reports them, docs/PERFORMANCE.md)."""
     gc.freeze()
     gc.set_threshold(3_000, 20, 100)
+
+
+def start_jobs(app) -> None:
+    """Expiring unpaid orders and the like run inside each web worker unless the operator runs
+    ``storefront worker`` instead (STOREFRONT_WEB_JOBS=false); each job is done once however
+    many run it."""
+    if app.config.get("WEB_JOBS", True):
+        from storefront import jobs
+
+        jobs.start_in_background(app)

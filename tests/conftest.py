@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from storefront import clock, create_app
 from storefront.catalog.demo import load_demo
+from storefront.checkout import setup as selling
 from storefront.extensions import db
 from tests import dbs, factories
 from tests.helpers import Browser
@@ -41,8 +42,10 @@ def prepare_schema(database_url: str, instance: str) -> None:
     with app.app_context():
         upgrade()
         load_demo()
+        selling.load_demo()
         if dbs.POSTGRES_URL:  # a copy to reset from between tests, much faster than reloading
-            db.session.execute(text("CREATE TABLE products_pristine AS SELECT * FROM products"))
+            for table in dbs.PRISTINE:
+                db.session.execute(text(f"CREATE TABLE {table}_pristine AS SELECT * FROM {table}"))
             db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -76,10 +79,15 @@ def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {dbs.TABLES} RESTART IDENTITY CASCADE"))
-        conn.execute(text("INSERT INTO products SELECT * FROM products_pristine"))
-        conn.execute(
-            text("SELECT setval(pg_get_serial_sequence('products', 'id'), max(id)) FROM products")
-        )
+        for table, serial in dbs.PRISTINE.items():
+            conn.execute(text(f"INSERT INTO {table} SELECT * FROM {table}_pristine"))
+            if serial:
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"coalesce(max(id), 0) + 1, false) FROM {table}"
+                    )
+                )
     engine.dispose()
 
 

@@ -17,8 +17,19 @@ from sqlalchemy import create_engine, make_url, text
 POSTGRES_URL = os.environ.get("STOREFRONT_TEST_POSTGRES_URL", "").strip()
 TABLES = (
     "support_actions, idempotency_keys, cart_snapshots, cart_revisions, carts, auth_sessions, users, "
-    "encryption_keys_in_use, products"
+    "encryption_keys_in_use, products, shipping_methods, tax_rates, coupons, coupon_uses, "
+    "checkout_details, payment_attempts, counters, orders, stock_movements"
 )
+# What the template database holds before any test: copied aside once, copied back between
+# tests (much faster than loading the demo again). Serial ids continue after the copies'.
+PRISTINE = {
+    "products": True,
+    "shipping_methods": False,
+    "tax_rates": True,
+    "coupons": True,
+    "counters": False,
+    "stock_movements": True,
+}
 
 
 def create_postgres_database(base_url: str = POSTGRES_URL, prefix: str = "storefront_test") -> str:

@@ -31,15 +31,22 @@ class Announcement:
 
 
 def announce(
-    owner: Owner, change: Change, *, origin: str, seen: int | None, whole_cart: bool = False
+    owner: Owner,
+    change: Change,
+    *,
+    origin: str,
+    seen: int | None,
+    whole_cart: bool = False,
+    elsewhere: Markup | None = None,
 ) -> Announcement:
     """``origin``: the page that asked (its own notice is not news to it); ``seen``: the
-    version it showed; ``whole_cart``: the answer lists every line (API)."""
+    version it showed; ``whole_cart``: the answer lists every line (API); ``elsewhere``: what
+    other pages are told, when the caller knows better than the change (an order's number)."""
     view = views.view_change(owner, change, whole_cart=whole_cart)
     names = views.names_for(notices.skus_named_by(change), view.touched)
     fragment = _fragment(change, view, origin=origin, seen=seen)
     if not change.replayed:
-        elsewhere = notices.change_notice_elsewhere(change, names)
+        elsewhere = elsewhere or notices.change_notice_elsewhere(change, names)
         notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
         realtime.publish(owner.channel, notice + fragment)
     return Announcement(view, Markup(fragment), notices.change_notice(change, names))

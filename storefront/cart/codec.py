@@ -19,6 +19,7 @@ from storefront.cart.state import (
     RemoveLine,
     Replace,
     SetQuantity,
+    TakeOrdered,
 )
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -73,6 +74,8 @@ def encode_op(op: Op) -> bytes:
             row = ["m", [_add_row(a)[1:] for a in adds]]
         case Replace(lines=lines, restored=restored):
             row = ["s", [_line_row(line) for line in lines], restored]
+        case TakeOrdered(order_number=number, taken=taken):
+            row = ["o", number, [_line_row(line) for line in taken]]
         case _:
             raise TypeError(f"not a cart operation: {op!r}")
     return _dumps(row).encode()
@@ -93,4 +96,6 @@ def decode_op(data: bytes) -> Op:
             return MergeIn(tuple(_row_add(r) for r in row[1]))
         case "s":
             return Replace(tuple(_row_line(r) for r in row[1]), row[2])
+        case "o":
+            return TakeOrdered(row[1], tuple(_row_line(r) for r in row[2]))
     raise ValueError(f"unknown operation tag {row[0]!r}")

@@ -16,6 +16,7 @@ from storefront.cart.state import (
     Replace,
     SetQuantity,
     Shortfall,
+    TakeOrdered,
 )
 from storefront.cart.types import Change, Source
 
@@ -128,6 +129,9 @@ def revision_summary(op: Op, names: Mapping[str, str]) -> str:
         case Replace(lines=lines, restored=restored):
             count = sum(line.quantity for line in lines)
             return f"Restored the cart as it was at revision {restored} ({count} items)"
+        case TakeOrdered(order_number=number, taken=taken):
+            count = sum(line.quantity for line in taken)
+            return f"Ordered {count} items (order {number})"
     return "Changed the cart"
 
 

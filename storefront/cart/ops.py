@@ -57,4 +57,13 @@ class Replace:
     restored: int = 0
 
 
-Op = AddLine | SetQuantity | RemoveLine | Clear | MergeIn | Replace
+@dataclass(frozen=True)
+class TakeOrdered:
+    """An order took these units: each line with the same sku and options shrinks by them (or
+    goes). Lines added or raised on another device while the payment ran keep the rest."""
+
+    order_number: int
+    taken: tuple[Line, ...]
+
+
+Op = AddLine | SetQuantity | RemoveLine | Clear | MergeIn | Replace | TakeOrdered

@@ -21,6 +21,7 @@ from storefront.cart.ops import (
     RemoveLine,
     Replace,
     SetQuantity,
+    TakeOrdered,
 )
 from storefront.errors import (
     InvalidQuantity,
@@ -132,6 +133,8 @@ def apply(cart: Cart, op: Op, limits: Limits | None = None) -> Cart:
             return cart
         case Replace(lines=lines):
             return Cart.of(lines)
+        case TakeOrdered():
+            return replay(cart, (op,))
     raise TypeError(f"not a cart operation: {op!r}")
 
 
@@ -172,6 +175,17 @@ def replay(cart: Cart, ops: Iterable[Op]) -> Cart:
             case Replace(lines=new_lines):
                 lines = {line.id: line for line in new_lines}
                 keys = {line.key: line.id for line in new_lines}
+            case TakeOrdered(taken=taken):
+                for ordered in taken:
+                    line_id = keys.get(ordered.key)
+                    if line_id is None:
+                        continue
+                    old = lines[line_id]
+                    left = old.quantity - ordered.quantity
+                    if left > 0:
+                        lines[line_id] = Line(old.id, old.sku, left, old.options)
+                    else:
+                        del keys[lines.pop(line_id).key]
             case _:
                 raise TypeError(f"not a cart operation: {op!r}")
     return Cart(MappingProxyType(lines), MappingProxyType(keys))

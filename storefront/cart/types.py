@@ -25,6 +25,7 @@ class Source(IntEnum):
     MERGE = 2
     RESTORE = 3
     SUPPORT = 4
+    ORDER = 5  # an order took the lines it bought
 
     @property
     def label(self) -> str:

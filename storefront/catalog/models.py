@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import String, Text
+from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storefront.catalog.options import OptionSpec, specs_from_json
@@ -21,6 +21,10 @@ class Product(db.Model):
     stock: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
     options_json: Mapped[str] = mapped_column(Text, default="[]")
+
+    # Whatever the code does, stock never goes below zero: an order that would take more than
+    # is left fails here rather than oversell.
+    __table_args__ = (CheckConstraint("stock >= 0", name="ck_products_stock"),)
 
     @property
     def price(self) -> Decimal:

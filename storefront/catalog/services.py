@@ -228,14 +228,24 @@ def import_csv(lines: Iterable[str]) -> ImportReport:
 
 
 def upsert(rows: list[dict], report: ImportReport, *, overwrite: bool = True) -> None:
+    from storefront.orders import stock  # the ledger sees every change of stock
+
     existing = by_skus(r["sku"] for r in rows)
+    created = []
     for values in rows:
         product = existing.get(values["sku"])
         if product is None:
-            db.session.add(Product(**values))
+            product = Product(**values)
+            db.session.add(product)
+            created.append(product)
             report.created += 1
         elif overwrite:
+            delta = values.get("stock", product.stock) - product.stock
             for key, value in values.items():
                 setattr(product, key, value)
+            stock.adjust(product.id, delta, "restock")
             report.updated += 1
+    db.session.flush()
+    for product in created:
+        stock.adjust(product.id, product.stock, "restock")
     db.session.commit()

@@ -1,0 +1,138 @@
+"""What the shopper tells the checkout (contact, address, method, coupon): the values, their
+rules, and how they are kept with the cart, sealed."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+
+from babel import Locale
+
+from storefront import clock
+from storefront.cart.sealing import aad, keyring
+from storefront.checkout.models import CheckoutDetails
+from storefront.errors import InvalidAddress, InvalidEmail
+from storefront.extensions import db
+
+ADDRESS_FIELDS = (
+    "name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+)
+# What a parcel needs; a pickup needs only a name and a country (for the tax).
+STREET_FIELDS = ("address_line1", "city", "postal_code")
+MAX_FIELD = 200
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PHONE = re.compile(r"^\+?[0-9 ()./-]{4,30}$")
+
+
+@cache
+def countries() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code → English name (CLDR's territories, not its regions)."""
+    names = Locale("en").territories
+    return {code: names[code] for code in sorted(names) if len(code) == 2 and code != "ZZ"}
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str = ""
+    address_line1: str = ""
+    address_line2: str = ""
+    city: str = ""
+    postal_code: str = ""
+    region: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class Details:
+    email: str = ""
+    address: Address = field(default_factory=Address)
+    phone: str = ""
+    shipping_method: str = ""
+    coupon: str = ""
+
+    def missing(self, *, needs_address: bool) -> list[str]:
+        """The fields an order still needs, by their form names."""
+        needed = ["email", "name", "country"] + (list(STREET_FIELDS) if needs_address else [])
+        values = {"email": self.email, **asdict(self.address)}
+        return [name for name in needed if not values[name]]
+
+
+def _clean_text(value: object, label: str, error=InvalidAddress) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise error(f"{label} must be text.", fields=[label])
+    value = unicodedata.normalize("NFC", value).strip()
+    if len(value) > MAX_FIELD:
+        raise error(f"{label} is too long (at most {MAX_FIELD} characters).", fields=[label])
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        raise error(f"{label} holds characters that cannot be printed.", fields=[label])
+    return value
+
+
+def clean_email(value: object) -> str:
+    email = _clean_text(value, "email", InvalidEmail)
+    if email and (len(email) > 254 or not EMAIL.match(email)):
+        raise InvalidEmail("That email address does not look right.", fields=["email"])
+    return email
+
+
+def clean_phone(value: object) -> str:
+    phone = _clean_text(value, "phone")
+    if phone and not PHONE.match(phone):
+        raise InvalidAddress(
+            "A phone number has digits, spaces and + ( ) - only.", fields=["phone"]
+        )
+    return phone
+
+
+def clean_address(raw: object, current: Address) -> Address:
+    """The address after applying the given fields; fields not given keep their value."""
+    if not isinstance(raw, dict):
+        raise InvalidAddress("The address must be an object of address fields.", fields=["address"])
+    unknown = sorted(set(raw) - set(ADDRESS_FIELDS))
+    if unknown:
+        raise InvalidAddress(f"Unknown address field(s): {', '.join(unknown)}.", fields=unknown)
+    values = {k: _clean_text(v, k) for k, v in raw.items()}
+    if "country" in values:
+        values["country"] = values["country"].upper()
+        if values["country"] and values["country"] not in countries():
+            raise InvalidAddress(
+                "Choose a country from the list (a two-letter ISO code).", fields=["country"]
+            )
+    return replace(current, **values)
+
+
+def load(cart_id: int | None) -> Details:
+    if cart_id is None:
+        return Details()
+    row = db.session.get(CheckoutDetails, cart_id)
+    if row is None:
+        return Details()
+    raw = json.loads(keyring().open(row.sealed, aad("checkout", cart_id)))
+    return Details(
+        email=raw.get("email", ""),
+        address=Address(**raw.get("address", {})),
+        phone=raw.get("phone", ""),
+        shipping_method=raw.get("shipping_method", ""),
+        coupon=raw.get("coupon", ""),
+    )
+
+
+def save(cart_id: int, details: Details) -> None:
+    """Inside a transaction: keep the details with the cart."""
+    sealed = keyring().seal(json.dumps(asdict(details)).encode(), aad("checkout", cart_id))
+    row = db.session.get(CheckoutDetails, cart_id)
+    if row is None:
+        db.session.add(CheckoutDetails(cart_id=cart_id, sealed=sealed, updated_at=clock.now()))
+    else:
+        row.sealed, row.updated_at = sealed, clock.now()

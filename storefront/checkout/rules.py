@@ -1,0 +1,76 @@
+"""The shop's shipping methods, tax rates and coupons, read from their tables as the pricing
+pipeline's plain rules; and what makes a coupon usable now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from storefront.checkout.models import Coupon, ShippingMethod, TaxRate
+from storefront.checkout.pricing import CouponRule, ShippingRule, TaxRule
+from storefront.extensions import db
+
+MAX_COUPON_CODE = 32
+
+
+def shipping_methods() -> list[ShippingRule]:
+    rows = db.session.scalars(
+        select(ShippingMethod)
+        .where(ShippingMethod.active)
+        .order_by(ShippingMethod.position, ShippingMethod.id)
+    )
+    return [
+        ShippingRule(
+            id=r.id,
+            name=r.name,
+            price=r.price,
+            free_from=r.free_from,
+            countries=r.country_set,
+            needs_address=r.needs_address,
+        )
+        for r in rows
+    ]
+
+
+def tax_rules() -> list[TaxRule]:
+    return [
+        TaxRule(country=r.country, region=r.region, percent=r.percent, on_shipping=r.on_shipping)
+        for r in db.session.scalars(select(TaxRate))
+    ]
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def find_coupon(code: str) -> Coupon | None:
+    code = normalise_code(code)
+    if not code or len(code) > MAX_COUPON_CODE:
+        return None
+    return db.session.scalar(select(Coupon).where(Coupon.code == code))
+
+
+def as_rule(coupon: Coupon) -> CouponRule:
+    return CouponRule(
+        code=coupon.code,
+        kind=coupon.kind,
+        percent=coupon.percent,
+        amount=coupon.amount,
+        min_subtotal=coupon.min_subtotal,
+    )
+
+
+def coupon_refusal(coupon: Coupon | None, subtotal: int, at: datetime) -> str | None:
+    """Why this coupon cannot be used now, in words; None when it can."""
+    if coupon is None or not coupon.active:
+        return "That coupon code is not known."
+    if coupon.starts_at is not None and at < coupon.starts_at:
+        return "That coupon is not valid yet."
+    if coupon.ends_at is not None and at >= coupon.ends_at:
+        return "That coupon has expired."
+    if coupon.usage_limit is not None and coupon.used >= coupon.usage_limit:
+        return "That coupon has been used up."
+    if subtotal < coupon.min_subtotal:
+        return "That coupon needs a larger order."
+    return None

@@ -1,0 +1,115 @@
+"""Background jobs: expiring unpaid orders and settling payment attempts a crash left open.
+
+Each job claims its rows with a conditional UPDATE (``WHERE status = 'pending'``), so however
+many processes run them (every web worker on the embedded default, ``storefront worker``
+elsewhere) each expiry is done exactly once. Work is taken in batches so one run never holds
+the write lock long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import select
+
+from storefront import clock
+from storefront.checkout.models import PaymentAttempt
+from storefront.checkout.providers import registry
+from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
+from storefront.database import begin_write
+from storefront.extensions import db
+from storefront.orders import services as orders
+
+log = logging.getLogger(__name__)
+BATCH = 100
+INTERVAL_SECONDS = 30.0
+
+
+@dataclass
+class Report:
+    orders_expired: int = 0
+    attempts_settled: int = 0
+
+    def line(self) -> str:
+        return (
+            f"jobs: {self.orders_expired} unpaid order(s) cancelled, "
+            f"{self.attempts_settled} interrupted payment(s) settled"
+        )
+
+
+def _transaction(work):
+    begin_write()
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def expire_orders(report: Report) -> None:
+    while True:
+        due = orders.overdue(clock.now(), BATCH)
+        if not due:
+            return
+        cancelled = _transaction(lambda due=due: sum(orders.cancel(o) for o in due))
+        report.orders_expired += cancelled
+        if len(due) < BATCH:
+            return
+
+
+def settle_attempts(report: Report) -> None:
+    """An attempt still open past its time: ask its provider how it ended; money that moved
+    becomes an order, anything else gives its stock and coupon back."""
+    stale = list(
+        db.session.scalars(
+            select(PaymentAttempt)
+            .where(PaymentAttempt.status == "open", PaymentAttempt.settle_by <= clock.now())
+            .limit(BATCH)
+        )
+    )
+    db.session.rollback()
+    for attempt in stale:
+        provider = registry.get(attempt.provider)
+        try:
+            outcome = provider.confirm(attempt.id, None) if provider else None
+        except ProviderUnavailable:
+            continue  # ask again next run
+        if outcome is not None and outcome.status in (PaymentStatus.CAPTURED,):
+            made = _transaction(lambda a=attempt, o=outcome: orders.create(a, o, None))
+        else:
+            made = _transaction(
+                lambda a=attempt: orders.fail_attempt(
+                    a.id, "expired", "The payment was never completed.", status="expired"
+                )
+            )
+        report.attempts_settled += bool(made)
+
+
+def run_once() -> Report:
+    report = Report()
+    expire_orders(report)
+    settle_attempts(report)
+    return report
+
+
+def run_forever(app: Flask, stop: threading.Event, interval: float = INTERVAL_SECONDS) -> None:
+    while not stop.wait(interval):
+        try:
+            with app.app_context():
+                report = run_once()
+                if report.orders_expired or report.attempts_settled:
+                    log.info(report.line())
+        except Exception:
+            log.exception("background jobs failed; trying again next run")
+
+
+def start_in_background(app: Flask) -> threading.Event:
+    """The web process runs the jobs itself (a greenlet under gevent): nothing to set up."""
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(app, stop), name="jobs", daemon=True).start()
+    return stop

@@ -1,0 +1,91 @@
+"""What a provider tells us after the order was placed: a webhook saying a redirect payment
+was paid or abandoned, or the shopper coming back from an abandoned payment page. Each outcome
+is applied once: the order's status moves only from ``pending``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+
+from storefront import clock
+from storefront.cart import services as cart_services
+from storefront.cart import store
+from storefront.cart.types import Owner
+from storefront.checkout.providers import registry
+from storefront.checkout.providers.base import PaymentStatus
+from storefront.database import begin_write
+from storefront.errors import NotFound
+from storefront.extensions import db
+from storefront.orders import services as orders
+from storefront.orders.models import Order
+
+log = logging.getLogger(__name__)
+
+
+def _order_for_attempt(attempt_id: str) -> Order | None:
+    if not attempt_id or len(attempt_id) > 32:
+        return None
+    return db.session.scalar(select(Order).where(Order.attempt_id == attempt_id))
+
+
+def _commit(work):
+    begin_write()
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def mark_paid(order: Order, reference: str | None = None) -> bool:
+    """Inside a transaction: a pending order is paid (once)."""
+    values = {"status": "paid", "payment_status": "captured", "paid_at": clock.now()}
+    if reference:
+        values["payment_reference"] = reference
+    return bool(
+        db.session.execute(
+            update(Order).where(Order.id == order.id, Order.status == "pending").values(**values)
+        ).rowcount
+    )
+
+
+def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> str:
+    """Apply a verified webhook; raises InvalidWebhook. Returns what was done, for the log."""
+    provider = registry.get(provider_name)
+    if provider is None:
+        raise NotFound("There is no such payment provider here.")
+    event = provider.parse_webhook(payload, headers)
+    order = _order_for_attempt(event.attempt_id or "")
+    if event.status is None or order is None:
+        return "ignored"  # not an event we act on, or another shop's session on the account
+    if event.status == PaymentStatus.CAPTURED:
+        done = _commit(lambda: mark_paid(order))
+        return "paid" if done else "already settled"
+    if event.status == PaymentStatus.CANCELLED:
+        done = _commit(lambda: orders.cancel(order))
+        return "cancelled" if done else "already settled"
+    return "ignored"
+
+
+def abandoned(owner: Owner, attempt_id: str) -> int | None:
+    """The shopper left the payment page: cancel the order and give the cart back as it was
+    before the order took its lines. Only the shopper whose cart it was can do this."""
+    order = _order_for_attempt(attempt_id)
+    snap = store.read(owner)
+    if order is None or order.status != "pending" or order.cart_id != snap.cart_id:
+        return None
+    provider = registry.get(order.provider)
+    if provider is not None and provider.name != "manual":
+        # It may have been paid a moment ago: ask before cancelling.
+        outcome = provider.confirm(order.attempt_id, order.payment_reference)
+        if outcome.status == PaymentStatus.CAPTURED:
+            _commit(lambda: mark_paid(order))
+            return None
+    if not _commit(lambda: orders.cancel(order)):
+        return None
+    cart_services.restore(cart_services.Request(owner=owner), order.cart_version_before)
+    return order.number

@@ -1,0 +1,205 @@
+"""Orders: made from a payment attempt's snapshot, found for whoever may see them, and closed
+(cancelled, expired) with their stock and coupon given back, each exactly once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from storefront import clock
+from storefront.cart.sealing import keyring
+from storefront.checkout.models import Coupon, CouponUse, PaymentAttempt
+from storefront.checkout.providers.base import PaymentOutcome, PaymentStatus
+from storefront.errors import NotFound
+from storefront.extensions import db
+from storefront.orders import stock
+from storefront.orders.models import AMOUNTS, Order
+
+STATUS_WORDS = {
+    "pending": "Waiting for payment",
+    "paid": "Paid",
+    "fulfilled": "Sent",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+}
+
+
+def _aad(number: int) -> bytes:
+    return f"order|{number}".encode()
+
+
+def seal_snapshot(attempt_id: str, snapshot: dict) -> bytes:
+    return keyring().seal(json.dumps(snapshot).encode(), f"attempt|{attempt_id}".encode())
+
+
+def open_snapshot(attempt: PaymentAttempt) -> dict:
+    return json.loads(keyring().open(attempt.snapshot, f"attempt|{attempt.id}".encode()))
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    sku: str
+    name: str
+    options: dict
+    quantity: int
+    unit_price: int
+    line_total: int
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    email: str
+    address: dict
+    phone: str
+    shipping_name: str
+    lines: tuple[OrderLineView, ...]
+
+    @property
+    def status_words(self) -> str:
+        return STATUS_WORDS.get(self.order.status, self.order.status)
+
+
+def view(order: Order) -> OrderView:
+    raw = json.loads(keyring().open(order.sealed, _aad(order.number)))
+    return OrderView(
+        order,
+        raw["email"],
+        raw["address"],
+        raw.get("phone", ""),
+        raw.get("shipping_name", order.shipping_method),
+        tuple(
+            OrderLineView(
+                line["sku"],
+                line["name"],
+                dict(line["options"]),
+                line["quantity"],
+                line["unit_price"],
+                line["line_total"],
+            )
+            for line in raw["lines"]
+        ),
+    )
+
+
+def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None) -> Order:
+    """Inside a transaction: the order for an attempt the provider accepted. Refuses (returns
+    None) when the attempt is no longer open: the clean-up job settled it first."""
+    won = db.session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.id == attempt.id, PaymentAttempt.status == "open")
+        .values(status="placed")
+    ).rowcount
+    if not won:
+        return None
+    snap = open_snapshot(attempt)
+    now = clock.now()
+    paid = outcome.status == PaymentStatus.CAPTURED
+    config = current_app.config
+    hold = config["MANUAL_PAYMENT_WINDOW"] if attempt.provider == "manual" else config["STOCK_HOLD"]
+    sealed = {k: snap[k] for k in ("email", "address", "phone", "shipping_name", "lines")}
+    order = Order(
+        number=attempt.order_number,
+        status="paid" if paid else "pending",
+        user_id=user_id,
+        cart_id=attempt.cart_id,
+        cart_version_before=attempt.cart_version,
+        attempt_id=attempt.id,
+        currency=snap["currency"],
+        **{name: snap["totals"][name] for name in AMOUNTS},
+        shipping_method=snap["shipping_method"],
+        coupon_code=snap["coupon"],
+        provider=attempt.provider,
+        payment_status=str(outcome.status),
+        payment_reference=outcome.reference,
+        placed_at=now,
+        paid_at=now if paid else None,
+        hold_until=None if paid else now + hold,
+        sealed=keyring().seal(json.dumps(sealed).encode(), _aad(attempt.order_number)),
+    )
+    db.session.add(order)
+    db.session.flush()
+    return order
+
+
+def release(attempt: PaymentAttempt, reason: str) -> None:
+    """Inside a transaction: give back what an attempt held (stock, coupon use)."""
+    snap = open_snapshot(attempt)
+    units = Counter()
+    for line in snap["lines"]:
+        units[line["product_id"]] += line["quantity"]
+    stock.give_back(units, reason, attempt.id)
+    if snap.get("coupon_id") is not None:
+        db.session.execute(
+            update(Coupon).where(Coupon.id == snap["coupon_id"]).values(used=Coupon.used - 1)
+        )
+        db.session.execute(delete(CouponUse).where(CouponUse.attempt_id == attempt.id))
+
+
+def fail_attempt(attempt_id: str, code: str, message: str, *, status: str = "failed") -> bool:
+    """Inside a transaction: close an open attempt and give back what it held; False when it
+    was not open any more (someone else settled it)."""
+    won = db.session.execute(
+        update(PaymentAttempt)
+        .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "open")
+        .values(status=status, error_code=code, error_message=message[:300])
+    ).rowcount
+    if won:
+        release(db.session.get(PaymentAttempt, attempt_id), "release")
+    return bool(won)
+
+
+def cancel(order: Order, *, reason: str = "cancel") -> bool:
+    """Inside a transaction: cancel an order that is not yet paid or sent; its stock and coupon
+    come back. False when another process changed its status first."""
+    won = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == "pending")
+        .values(status="cancelled", closed_at=clock.now(), payment_status="cancelled")
+    ).rowcount
+    if won:
+        release(db.session.get(PaymentAttempt, order.attempt_id), reason)
+    return bool(won)
+
+
+def by_number(number: object) -> Order | None:
+    if isinstance(number, str):
+        number = int(number) if number.isdigit() and len(number) <= 9 else None
+    if not isinstance(number, int) or isinstance(number, bool):
+        return None
+    return db.session.scalar(select(Order).where(Order.number == number))
+
+
+def visible(number: object, *, user_id: int | None, placed_here: list[int], staff: bool) -> Order:
+    """The order if this viewer may see it; otherwise NotFound, exactly as for a number that
+    does not exist (no leak of which numbers are taken)."""
+    order = by_number(number)
+    if order is not None and (
+        staff or (user_id is not None and order.user_id == user_id) or order.number in placed_here
+    ):
+        return order
+    raise NotFound("There is no such order.")
+
+
+def for_user(user_id: int) -> list[Order]:
+    return list(
+        db.session.scalars(
+            select(Order).where(Order.user_id == user_id).order_by(Order.number.desc())
+        )
+    )
+
+
+def overdue(now: datetime, limit: int) -> list[Order]:
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.status == "pending", Order.hold_until <= now)
+            .order_by(Order.hold_until)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,181 @@
+"""Checkout through the JSON API and the page: exact totals, orders placed once, refusals that
+change nothing (no order, no stock taken, no coupon used, the cart as it was)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from storefront.catalog.models import Product
+from storefront.checkout.models import Coupon
+from storefront.extensions import db
+from storefront.orders import stock
+from storefront.orders.models import Order
+
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "address_line1": "12 Analytical Row",
+    "city": "London",
+    "postal_code": "N1 1AA",
+    "country": "GB",
+}
+
+
+@pytest.fixture
+def settings():
+    return {"STOREFRONT_PAYMENT_PROVIDERS": "test,manual"}
+
+
+def ready(browser, sku, quantity=1, **details):
+    assert browser.add(sku, quantity).status_code == 200
+    body = {"email": "ada@example.com", "address": ADDRESS, "shipping_method": "standard"}
+    response = browser.api("PUT", "/checkout", json={**body, **details})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def complete(browser, token="tok_ok", provider="test", **headers):
+    body = {"payment": {"provider": provider, "token": token}}
+    return browser.api("POST", "/checkout/complete", json=body, headers=headers)
+
+
+def stock_of(app, sku):
+    with app.app_context():
+        return db.session.scalar(select(Product.stock).where(Product.sku == sku))
+
+
+def orders_count(app):
+    with app.app_context():
+        return len(db.session.scalars(select(Order)).all())
+
+
+def test_the_contracts_worked_example_to_the_cent(browser, make_product):
+    sku = make_product(price="13.99")
+    checkout = ready(browser, sku, 3, coupon="welcome10")
+    assert {k: checkout[k] for k in ("subtotal", "discount", "shipping", "tax", "total")} == {
+        "subtotal": "41.97",
+        "discount": "4.20",
+        "shipping": "5.00",
+        "tax": "4.28",
+        "total": "47.05",
+    }
+    assert checkout["coupon"] == "WELCOME10" and checkout["shipping_method"] == "standard"
+    assert [m["id"] for m in checkout["shipping_methods"]] == ["standard", "pickup"]
+
+
+def test_a_paid_order_takes_stock_and_the_lines_leave_the_cart(app, browser, make_product):
+    sku = make_product(price="13.99", stock=10)
+    checkout = ready(browser, sku, 3, coupon="WELCOME10")
+    response = complete(browser, **{"Idempotency-Key": "k1", "If-Match": '"1"'})
+    assert response.status_code == 201, response.json
+    order = response.json["order"]
+    assert order["status"] == "paid" and order["payment"] == {
+        "provider": "test",
+        "status": "captured",
+    }
+    assert order["total"] == checkout["total"] == "47.05"
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(sku, 3)]
+    assert stock_of(app, sku) == 7
+    assert browser.cart()["lines"] == []
+    assert browser.api("GET", f"/orders/{order['number']}").json == order
+    with app.app_context():
+        assert stock.mismatches() == []
+
+
+def test_a_declined_card_changes_nothing(app, browser, make_product):
+    sku = make_product(stock=5)
+    ready(browser, sku, 2, coupon="WELCOME10")
+    before = browser.cart()
+    with app.app_context():
+        used = db.session.scalar(select(Coupon.used).where(Coupon.code == "WELCOME10"))
+    response = complete(browser, token="tok_declined")
+    assert response.status_code == 402 and response.json["error"]["code"] == "payment_declined"
+    assert "declined" in response.json["error"]["message"]
+    assert browser.cart() == before
+    assert stock_of(app, sku) == 5 and orders_count(app) == 0
+    with app.app_context():
+        assert db.session.scalar(select(Coupon.used).where(Coupon.code == "WELCOME10")) == used
+        assert stock.mismatches() == []
+
+
+def test_an_unreachable_provider_is_a_502_that_changes_nothing(app, browser, make_product):
+    sku = make_product(stock=5)
+    ready(browser, sku, 2)
+    before = browser.cart()
+    response = complete(browser, token="tok_error")
+    assert response.status_code == 502 and response.json["error"]["code"] == "payment_unavailable"
+    assert browser.cart() == before and stock_of(app, sku) == 5 and orders_count(app) == 0
+
+
+def test_a_repeated_key_gets_the_same_order(app, browser, make_product):
+    sku = make_product(stock=5)
+    ready(browser, sku, 1)
+    first = complete(browser, **{"Idempotency-Key": "same"})
+    again = complete(browser, **{"Idempotency-Key": "same"})
+    assert first.status_code == again.status_code == 201
+    assert first.json["order"]["number"] == again.json["order"]["number"]
+    assert orders_count(app) == 1 and stock_of(app, sku) == 4
+
+
+def test_a_manual_order_is_pending_and_holds_its_stock(app, browser, make_product):
+    sku = make_product(stock=5)
+    ready(browser, sku, 2)
+    response = complete(browser, provider="manual", token=None)
+    assert response.status_code == 201, response.json
+    order = response.json["order"]
+    assert order["status"] == "pending" and "held_until" in order
+    assert stock_of(app, sku) == 3
+
+
+def test_what_is_missing_is_named(browser, make_product):
+    sku = make_product()
+    browser.add(sku)
+    response = complete(browser)
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "checkout_incomplete"
+    assert set(error["fields"]) >= {"email", "name", "address_line1", "city", "country"}
+
+
+def test_an_empty_cart_cannot_be_ordered(browser):
+    response = complete(browser)
+    assert response.status_code == 409 and response.json["error"]["code"] == "empty_cart"
+
+
+def test_more_than_in_stock_is_refused_with_the_skus(app, browser, make_product):
+    sku = make_product(stock=3)
+    ready(browser, sku, 3)
+    with app.app_context():
+        db.session.execute(
+            Product.__table__.update().where(Product.sku == sku).values(stock=2)
+        )
+        db.session.commit()
+    response = complete(browser)
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "out_of_stock"
+    assert response.json["error"]["skus"] == [sku]
+    assert orders_count(app) == 0 and stock_of(app, sku) == 2
+
+
+def test_the_checkout_page_places_an_order_without_javascript(app, browser, make_product):
+    sku = make_product(name="Blue Mug", price="13.99")
+    browser.add(sku, 3)
+    page = browser.page("/checkout")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-testid="checkout-total"' in text
+    form = {
+        "email": "ada@example.com",
+        **ADDRESS,
+        "shipping_method": "standard",
+        "coupon": "WELCOME10",
+        "payment_provider": "test",
+        "payment_token": "tok_ok",
+        "idempotency_key": "page-key",
+    }
+    response = browser.form("/checkout", form)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    order_page = browser.page(response.headers["Location"])
+    html = order_page.get_data(as_text=True)
+    assert 'data-testid="order-number">1001<' in html
+    assert "$47.05" in html and 'data-sku="' + sku in html
