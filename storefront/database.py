@@ -19,7 +19,9 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from flask import Flask
 from sqlalchemy import event
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 from storefront import cooperative, writers
 from storefront.extensions import db, migrate
 
+T = TypeVar("T")
 WRITE = {"storefront_write": True}
 CHECKPOINT_SECONDS = 1.0
 HOLDS_WRITE_LOCK = "storefront_holds_write_lock"
@@ -80,6 +83,18 @@ def begin_write() -> None:
         session.connection(execution_options=WRITE)
     except BaseException:
         _release_write_lock(session)
+        raise
+
+
+def write(work: Callable[[], T]) -> T:
+    """``work()`` as one write transaction: committed if it returns, rolled back if it raises."""
+    begin_write()
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except BaseException:
+        db.session.rollback()
         raise
 
 

@@ -19,8 +19,9 @@ from storefront import clock
 from storefront.checkout.models import PaymentAttempt
 from storefront.checkout.providers import registry
 from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
-from storefront.database import begin_write
+from storefront.database import write
 from storefront.extensions import db
+from storefront.orders import payments
 from storefront.orders import services as orders
 
 log = logging.getLogger(__name__)
@@ -40,26 +41,16 @@ class Report:
         )
 
 
-def _transaction(work):
-    begin_write()
-    try:
-        result = work()
-        db.session.commit()
-        return result
-    except BaseException:
-        db.session.rollback()
-        raise
-
-
 def expire_orders(report: Report) -> None:
+    seen: set[int] = set()
     while True:
-        due = orders.overdue(clock.now(), BATCH)
+        due = [o for o in orders.overdue(clock.now(), BATCH) if o.id not in seen]
+        db.session.rollback()  # no read transaction held while providers are asked
         if not due:
             return
-        cancelled = _transaction(lambda due=due: sum(orders.cancel(o) for o in due))
-        report.orders_expired += cancelled
-        if len(due) < BATCH:
-            return
+        for order in due:
+            seen.add(order.id)
+            report.orders_expired += payments.settle_overdue(order)
 
 
 def settle_attempts(report: Report) -> None:
@@ -80,9 +71,9 @@ def settle_attempts(report: Report) -> None:
         except ProviderUnavailable:
             continue  # ask again next run
         if outcome is not None and outcome.status in (PaymentStatus.CAPTURED,):
-            made = _transaction(lambda a=attempt, o=outcome: orders.create(a, o, None))
+            made = write(lambda a=attempt, o=outcome: orders.create(a, o, None))
         else:
-            made = _transaction(
+            made = write(
                 lambda a=attempt: orders.fail_attempt(
                     a.id, "expired", "The payment was never completed.", status="expired"
                 )

@@ -146,9 +146,7 @@ def test_more_than_in_stock_is_refused_with_the_skus(app, browser, make_product)
     sku = make_product(stock=3)
     ready(browser, sku, 3)
     with app.app_context():
-        db.session.execute(
-            Product.__table__.update().where(Product.sku == sku).values(stock=2)
-        )
+        db.session.execute(Product.__table__.update().where(Product.sku == sku).values(stock=2))
         db.session.commit()
     response = complete(browser)
     assert response.status_code == 409

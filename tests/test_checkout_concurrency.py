@@ -109,9 +109,7 @@ def test_two_checkouts_racing_for_a_coupon_limited_to_one(app, live_url, make_pr
     assert facts(app, sku) == (9, 1, [])
 
 
-def test_two_lines_of_one_product_within_stock_alone_but_not_together(
-    app, live_url, make_product
-):
+def test_two_lines_of_one_product_within_stock_alone_but_not_together(app, live_url, make_product):
     sku = make_product(stock=3, options="colour:Red|Blue!")
     shopper = Shopper(live_url)
     for colour in ("Red", "Blue"):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from storefront import create_app
 from storefront.cart import models as m
 from storefront.cart import store
+from storefront.cart.rotation import TARGETS
 from storefront.cart.sealing import keyring
 from storefront.config import ConfigError
 from storefront.crypto import Keyring
@@ -20,18 +21,18 @@ from tests.conftest import KEY, app_settings
 NEW_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
+@pytest.fixture
+def settings():
+    return {"STOREFRONT_PAYMENT_PROVIDERS": "test"}
+
+
 def key_ids(app) -> set[bytes]:
     with app.app_context():
         ids = set()
-        for model, column in (
-            (m.Cart, "state"),
-            (m.CartRevision, "op"),
-            (m.CartSnapshot, "state"),
-            (m.IdempotencyRecord, "result"),
-        ):
+        for target in TARGETS:
             ids |= {
                 Keyring.sealed_key_id(v)
-                for v in db.session.scalars(select(getattr(model, column)))
+                for v in db.session.scalars(select(getattr(target.model, target.column)))
                 if v
             }
         db.session.remove()
@@ -45,7 +46,23 @@ def test_rotate_drop_the_old_key_restart_and_everything_reads_back(
     for n in range(25):
         browser.add(skus[n % 6], 1, **{"Idempotency-Key": f"k{n}"})
     browser.add(make_product(options="engraving:text(40)"), 1, {"engraving": "Rotate me"})
+    ordered = make_product()
+    browser.add(ordered, 2)
+    details = {
+        "email": "rotate@example.com",
+        "address": {
+            "name": "R",
+            "address_line1": "1 Way",
+            "city": "C",
+            "postal_code": "1",
+            "country": "FR",
+        },
+    }
+    assert browser.api("PUT", "/checkout", json=details).status_code == 200
+    payment = {"payment": {"provider": "test", "token": "tok_ok"}}
+    order = browser.api("POST", "/checkout/complete", json=payment).json["order"]
     before = browser.cart()
+    checkout_before = browser.api("GET", "/checkout").json
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     cookie = browser.client.get_cookie("storefront").value
 
@@ -65,6 +82,8 @@ def test_rotate_drop_the_old_key_restart_and_everything_reads_back(
     client = fresh.test_client()
     client.set_cookie("storefront", cookie)
     assert client.get("/api/v1/cart").json == {**before}
+    assert client.get("/api/v1/checkout").json == checkout_before
+    assert client.get(f"/api/v1/orders/{order['number']}").json == order
     with fresh.app_context():
         cart = db.session.scalar(select(m.Cart))
         for version in range(1, cart.version + 1):

@@ -15,9 +15,12 @@ from sqlalchemy import delete, func, select, update
 
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring
+from storefront.checkout.models import CheckoutDetails, PaymentAttempt
 from storefront.crypto import KEY_ID_BYTES
 from storefront.database import begin_write
 from storefront.extensions import db
+from storefront.orders.models import Order
+from storefront.orders.services import attempt_aad, order_aad
 
 BATCH = 500
 
@@ -46,6 +49,9 @@ TARGETS = (
         ("cart_id", "key_hash"),
         lambda r: aad("idem", r.cart_id, r.key_hash.hex()),
     ),
+    Sealed(CheckoutDetails, "sealed", ("cart_id",), lambda r: aad("checkout", r.cart_id)),
+    Sealed(PaymentAttempt, "snapshot", ("id",), lambda r: attempt_aad(r.id)),
+    Sealed(Order, "sealed", ("id",), lambda r: order_aad(r.number)),
 )
 
 

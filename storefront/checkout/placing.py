@@ -43,7 +43,7 @@ from storefront.checkout.providers.base import (
     PaymentStatus,
     ProviderUnavailable,
 )
-from storefront.database import begin_write
+from storefront.database import write
 from storefront.errors import (
     CheckoutIncomplete,
     CheckoutInProgress,
@@ -318,13 +318,7 @@ def _redeem(checkout: quoting.Checkout, attempt_id: str, email: str) -> int | No
 
 
 def _fail(attempt_id: str, code: str, message: str) -> None:
-    begin_write()
-    try:
-        orders.fail_attempt(attempt_id, code, message)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    write(lambda: orders.fail_attempt(attempt_id, code, message))
 
 
 def _settle(owner: Owner, attempt: PaymentAttempt, outcome: PaymentOutcome) -> Placed:
@@ -353,9 +347,7 @@ def _settle(owner: Owner, attempt: PaymentAttempt, outcome: PaymentOutcome) -> P
         # The cart is gone from under this owner (signed in meanwhile, merged): the order
         # still stands; only the cart is not touched.
         change = None
-        begin_write()
-        made["order"] = orders.create(attempt, outcome, owner.user_id)
-        db.session.commit()
+        made["order"] = write(lambda: orders.create(attempt, outcome, owner.user_id))
         if made["order"] is None:
             raise PaymentUnavailable(UNAVAILABLE) from None
     except _SettledElsewhere:

@@ -10,7 +10,7 @@ from storefront.cart.types import Owner
 from storefront.checkout import details as checkout_details
 from storefront.checkout import quoting, rules
 from storefront.checkout.details import Details
-from storefront.database import begin_write
+from storefront.database import write
 from storefront.errors import (
     BadRequest,
     DomainError,
@@ -19,7 +19,6 @@ from storefront.errors import (
     ShippingUnavailable,
     UnknownShippingMethod,
 )
-from storefront.extensions import db
 
 FIELDS = ("email", "address", "phone", "shipping_method", "coupon")
 
@@ -98,11 +97,5 @@ def update(
                 raise
             refused[name] = exc
     if details != current:
-        begin_write()
-        try:
-            checkout_details.save(snap.cart_id, details)
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
+        write(lambda: checkout_details.save(snap.cart_id, details))
     return quoting.price(snap.cart_id, snap.version, snap.cart, details), refused

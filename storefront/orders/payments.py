@@ -14,8 +14,8 @@ from storefront.cart import services as cart_services
 from storefront.cart import store
 from storefront.cart.types import Owner
 from storefront.checkout.providers import registry
-from storefront.checkout.providers.base import PaymentStatus
-from storefront.database import begin_write
+from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
+from storefront.database import write
 from storefront.errors import NotFound
 from storefront.extensions import db
 from storefront.orders import services as orders
@@ -28,17 +28,6 @@ def _order_for_attempt(attempt_id: str) -> Order | None:
     if not attempt_id or len(attempt_id) > 32:
         return None
     return db.session.scalar(select(Order).where(Order.attempt_id == attempt_id))
-
-
-def _commit(work):
-    begin_write()
-    try:
-        result = work()
-        db.session.commit()
-        return result
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def mark_paid(order: Order, reference: str | None = None) -> bool:
@@ -63,12 +52,49 @@ def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> s
     if event.status is None or order is None:
         return "ignored"  # not an event we act on, or another shop's session on the account
     if event.status == PaymentStatus.CAPTURED:
-        done = _commit(lambda: mark_paid(order))
-        return "paid" if done else "already settled"
+        if write(lambda: mark_paid(order)):
+            return "paid"
+        if order.status == "cancelled":
+            # Paid after its hold ran out and its stock went back: the money goes back too.
+            refund_late_payment(order, provider, event.reference)
+            return "refunded: paid after the order was cancelled"
+        return "already settled"
     if event.status == PaymentStatus.CANCELLED:
-        done = _commit(lambda: orders.cancel(order))
+        done = write(lambda: orders.cancel(order))
         return "cancelled" if done else "already settled"
     return "ignored"
+
+
+def refund_late_payment(order: Order, provider, reference: str | None) -> None:
+    try:
+        provider.refund(
+            reference or order.payment_reference or "",
+            order.total,
+            order.currency,
+            f"late-{order.attempt_id}",
+        )
+    except ProviderUnavailable:
+        log.error("order %s was paid after it was cancelled; refund it by hand", order.number)
+        return
+    write(
+        lambda: db.session.execute(
+            update(Order).where(Order.id == order.id).values(payment_status="refunded")
+        )
+    )
+
+
+def settle_overdue(order: Order) -> bool:
+    """A pending order past its hold: paid after all (a webhook lost on the way), or cancelled
+    with its stock given back. False when its provider cannot be asked now (next run)."""
+    provider = registry.get(order.provider)
+    if provider is not None and order.provider != "manual":
+        try:
+            outcome = provider.confirm(order.attempt_id, order.payment_reference)
+        except ProviderUnavailable:
+            return False
+        if outcome.status == PaymentStatus.CAPTURED:
+            return write(lambda: mark_paid(order))
+    return write(lambda: orders.cancel(order))
 
 
 def abandoned(owner: Owner, attempt_id: str) -> int | None:
@@ -83,9 +109,9 @@ def abandoned(owner: Owner, attempt_id: str) -> int | None:
         # It may have been paid a moment ago: ask before cancelling.
         outcome = provider.confirm(order.attempt_id, order.payment_reference)
         if outcome.status == PaymentStatus.CAPTURED:
-            _commit(lambda: mark_paid(order))
+            write(lambda: mark_paid(order))
             return None
-    if not _commit(lambda: orders.cancel(order)):
+    if not write(lambda: orders.cancel(order)):
         return None
     cart_services.restore(cart_services.Request(owner=owner), order.cart_version_before)
     return order.number

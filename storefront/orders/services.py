@@ -29,16 +29,20 @@ STATUS_WORDS = {
 }
 
 
-def _aad(number: int) -> bytes:
+def order_aad(number: int) -> bytes:
     return f"order|{number}".encode()
 
 
+def attempt_aad(attempt_id: str) -> bytes:
+    return f"attempt|{attempt_id}".encode()
+
+
 def seal_snapshot(attempt_id: str, snapshot: dict) -> bytes:
-    return keyring().seal(json.dumps(snapshot).encode(), f"attempt|{attempt_id}".encode())
+    return keyring().seal(json.dumps(snapshot).encode(), attempt_aad(attempt_id))
 
 
 def open_snapshot(attempt: PaymentAttempt) -> dict:
-    return json.loads(keyring().open(attempt.snapshot, f"attempt|{attempt.id}".encode()))
+    return json.loads(keyring().open(attempt.snapshot, attempt_aad(attempt.id)))
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class OrderView:
 
 
 def view(order: Order) -> OrderView:
-    raw = json.loads(keyring().open(order.sealed, _aad(order.number)))
+    raw = json.loads(keyring().open(order.sealed, order_aad(order.number)))
     return OrderView(
         order,
         raw["email"],
@@ -120,7 +124,7 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
         placed_at=now,
         paid_at=now if paid else None,
         hold_until=None if paid else now + hold,
-        sealed=keyring().seal(json.dumps(sealed).encode(), _aad(attempt.order_number)),
+        sealed=keyring().seal(json.dumps(sealed).encode(), order_aad(attempt.order_number)),
     )
     db.session.add(order)
     db.session.flush()
