@@ -51,6 +51,18 @@ def register_commands(app: Flask) -> None:
 
         _report_import(setup.import_tax(csv_file))
 
+    @app.cli.command("stock-check")
+    def stock_check_command():
+        """Report every product whose stock differs from the sum of its stock ledger."""
+        from storefront.orders import stock
+
+        wrong = stock.mismatches()
+        for sku, in_stock, ledger in wrong:
+            click.echo(f"{sku}: stock {in_stock}, ledger says {ledger}")
+        click.echo(f"stock-check: {len(wrong)} product(s) do not match their ledger")
+        if wrong:
+            raise SystemExit(1)
+
     coupons = AppGroup("coupons", help="Manage coupons.")
 
     @coupons.command("create")

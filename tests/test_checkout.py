@@ -177,3 +177,28 @@ def test_the_checkout_page_places_an_order_without_javascript(app, browser, make
     html = order_page.get_data(as_text=True)
     assert 'data-testid="order-number">1001<' in html
     assert "$47.05" in html and 'data-sku="' + sku in html
+
+
+def test_a_signed_in_shopper_finds_their_email_filled_in(browser, make_product):
+    browser.register("grace@example.com")
+    browser.add(make_product())
+    assert browser.api("GET", "/checkout").json["email"] == "grace@example.com"
+    assert 'value="grace@example.com"' in browser.page("/checkout").get_data(as_text=True)
+
+
+def test_details_are_kept_with_the_cart_for_another_device(app, browser, make_product):
+    browser.register("hopper@example.com")
+    ready(browser, make_product(), phone="+44 20 7946 0000")
+    other = type(browser)(app.test_client())
+    other.login("hopper@example.com")
+    checkout = other.api("GET", "/checkout").json
+    assert checkout["address"]["city"] == "London" and checkout["phone"] == "+44 20 7946 0000"
+
+
+def test_a_pickup_needs_no_street_address(browser, make_product):
+    browser.add(make_product())
+    body = {"email": "a@example.com", "address": {"name": "Ada", "country": "US"}}
+    browser.api("PUT", "/checkout", json={**body, "shipping_method": "pickup"})
+    response = complete(browser)
+    assert response.status_code == 201, response.json
+    assert response.json["order"]["shipping"] == "0.00"

@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 
 from babel import Locale
+from sqlalchemy import select
 
 from storefront import clock
+from storefront.accounts.models import User
 from storefront.cart.sealing import aad, keyring
 from storefront.checkout.models import CheckoutDetails
 from storefront.errors import InvalidAddress, InvalidEmail
@@ -112,13 +114,19 @@ def clean_address(raw: object, current: Address) -> Address:
     return replace(current, **values)
 
 
-def load(cart_id: int | None) -> Details:
-    if cart_id is None:
-        return Details()
-    row = db.session.get(CheckoutDetails, cart_id)
-    if row is None:
-        return Details()
-    raw = json.loads(keyring().open(row.sealed, aad("checkout", cart_id)))
+def load(cart_id: int | None, user_id: int | None = None) -> Details:
+    """The details kept with the cart; a signed-in shopper's email is their account's until
+    they give another."""
+    row = None if cart_id is None else db.session.get(CheckoutDetails, cart_id)
+    details = Details() if row is None else _opened(row)
+    if not details.email and user_id is not None:
+        account_email = db.session.scalar(select(User.email).where(User.id == user_id))
+        details = replace(details, email=account_email or "")
+    return details
+
+
+def _opened(row: CheckoutDetails) -> Details:
+    raw = json.loads(keyring().open(row.sealed, aad("checkout", row.cart_id)))
     return Details(
         email=raw.get("email", ""),
         address=Address(**raw.get("address", {})),

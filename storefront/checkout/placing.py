@@ -154,7 +154,7 @@ def _hold(owner, provider_name, token, idempotency, expected_version, expected_t
 
     def hold(change: Change) -> None:
         held["attempt"], held["request"] = _hold_locked(
-            change, provider_name, token, idempotency, expected_version, expected_total
+            change, owner, provider_name, token, idempotency, expected_version, expected_total
         )
 
     try:
@@ -164,7 +164,9 @@ def _hold(owner, provider_name, token, idempotency, expected_version, expected_t
     return held["attempt"], held["request"]
 
 
-def _hold_locked(change, provider_name, token, idempotency, expected_version, expected_total):
+def _hold_locked(
+    change, owner, provider_name, token, idempotency, expected_version, expected_total
+):
     cart_id, version, cart = change.cart_id, change.version, change.after
     # The key first: a repeat of a request that has since emptied the cart gets its order.
     if idempotency is not None:
@@ -190,7 +192,7 @@ def _hold_locked(change, provider_name, token, idempotency, expected_version, ex
         )
     if not len(cart):
         raise EmptyCart("Your cart is empty: there is nothing to order.")
-    details = checkout_details.load(cart_id)
+    details = checkout_details.load(cart_id, owner.user_id)
     checkout = quoting.price(cart_id, version, cart, details)
     _refuse_what_stands_in_the_way(checkout)
     if expected_total is not None and expected_total != checkout.quote.total:

@@ -72,7 +72,8 @@ class Checkout:
 
 def for_owner(owner: Owner) -> Checkout:
     snap = store.read(owner)
-    return price(snap.cart_id, snap.version, snap.cart, checkout_details.load(snap.cart_id))
+    details = checkout_details.load(snap.cart_id, owner.user_id)
+    return price(snap.cart_id, snap.version, snap.cart, details)
 
 
 def price(cart_id: int | None, version: int, cart: Cart, details: Details) -> Checkout:

@@ -84,7 +84,7 @@ def update(
     snap = store.read(owner)
     if snap.cart_id is None:
         raise EmptyCart("Your cart is empty: add something before checking out.")
-    current = checkout_details.load(snap.cart_id)
+    current = checkout_details.load(snap.cart_id, owner.user_id)
     checkout = quoting.price(snap.cart_id, snap.version, snap.cart, current)
     refused: dict[str, DomainError] = {}
     details = current
