@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import Flask, g, request, url_for
@@ -53,14 +52,15 @@ def row_key(row: str, action: str) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
-    app.add_template_filter(lambda amount: f"{Decimal(amount):,.2f}", "money")
-
     def price(minor: int, currency: str | None = None) -> str:
         """An amount in minor units, formatted for the shop's locale (Babel)."""
         config = app.config
         return money.format_money(minor, currency or config["CURRENCY"], config["LOCALE"])
 
     app.add_template_filter(price, "price")
+    from storefront.checkout.quoting import estimate
+
+    app.add_template_global(estimate, "cart_estimate")
     # Every rendered form gets its own key: a resubmitted form is recognised, not applied twice.
     app.add_template_global(lambda: secrets.token_urlsafe(16), "new_key")
     app.add_template_global(url_for_row, "url_for_row")

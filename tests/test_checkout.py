@@ -202,3 +202,11 @@ def test_a_pickup_needs_no_street_address(browser, make_product):
     response = complete(browser)
     assert response.status_code == 201, response.json
     assert response.json["order"]["shipping"] == "0.00"
+
+
+def test_the_cart_page_estimates_the_total_the_checkout_will_show(browser, make_product):
+    browser.add(make_product(price="13.99"), 3)
+    html = browser.page("/cart").get_data(as_text=True)
+    total = browser.api("GET", "/checkout").json["total"]
+    assert total == "50.67"  # 41.97 + 5.00 shipping + 10 % tax on both
+    assert f"Estimated total ${total}" in html and 'data-testid="cart-checkout"' in html

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storefront import money
 from storefront.checkout.pricing import (
     CouponRule,
     PricedLine,
@@ -379,3 +380,26 @@ def test_quote_properties(lines, currency, shipping, tax, coupon, inclusive):
     assert quote_from(lines, currency, shipping, tax, coupon, inclusive) == q
     text = q.as_json()
     assert all(parse_amount(text[key], currency) == getattr(q, key) for key in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.integers(min_value=-(10**12), max_value=10**12),
+    place=st.sampled_from(
+        [
+            ("USD", "en_US"),
+            ("EUR", "de_DE"),
+            ("JPY", "ja_JP"),
+            ("INR", "en_IN"),
+            ("KWD", "ar_KW"),
+            ("CHF", "de_CH"),
+            ("EUR", "fr_FR"),
+            ("GBP", "en_GB"),
+        ]
+    ),
+)
+def test_the_fast_money_formatter_writes_exactly_what_babel_writes(amount, place):
+    currency, locale = place
+    assert money.format_money(amount, currency, locale) == money._babel_format(
+        amount, currency, locale
+    )

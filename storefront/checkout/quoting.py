@@ -154,3 +154,20 @@ def price(cart_id: int | None, version: int, cart: Cart, details: Details) -> Ch
         totals,
         tuple(problems),
     )
+
+
+def estimate(subtotal: int) -> Quote | None:
+    """The cart page's estimate of the total: the first shipping method and the every-country
+    tax on this subtotal, through the same pipeline as the checkout."""
+    if subtotal <= 0:
+        return None
+    method, tax = rules.estimate_rules()
+    config = current_app.config
+    return quote(
+        (PricedLine("cart", 1, subtotal),),
+        currency=config["CURRENCY"],
+        shipping=method,
+        tax=tax,
+        coupon=None,
+        prices_include_tax=config["PRICES_INCLUDE_TAX"],
+    )

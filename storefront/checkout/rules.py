@@ -3,8 +3,10 @@ pipeline's plain rules; and what makes a coupon usable now."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 
 from storefront.checkout.models import Coupon, ShippingMethod, TaxRate
@@ -74,3 +76,21 @@ def coupon_refusal(coupon: Coupon | None, subtotal: int, at: datetime) -> str | 
     if subtotal < coupon.min_subtotal:
         return "That coupon needs a larger order."
     return None
+
+
+# The cart page's estimate re-prices on every change a shopper makes or receives: it reads the
+# rules from a copy at most this old rather than from the tables each time. The checkout itself
+# always reads them fresh.
+ESTIMATE_RULES_SECONDS = 5.0
+_estimate_rules: dict = {}
+
+
+def estimate_rules() -> tuple[ShippingRule | None, TaxRule | None]:
+    """The first shipping method on offer and the every-country tax rate, cached briefly."""
+    key = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    cached = _estimate_rules.get(key)
+    if cached is None or time.monotonic() - cached[0] > ESTIMATE_RULES_SECONDS:
+        methods = shipping_methods()
+        tax = next((r for r in tax_rules() if r.country is None), None)
+        cached = _estimate_rules[key] = (time.monotonic(), methods[0] if methods else None, tax)
+    return cached[1], cached[2]
