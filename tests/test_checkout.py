@@ -208,5 +208,5 @@ def test_the_cart_page_estimates_the_total_the_checkout_will_show(browser, make_
     browser.add(make_product(price="13.99"), 3)
     html = browser.page("/cart").get_data(as_text=True)
     total = browser.api("GET", "/checkout").json["total"]
-    assert total == "50.67"  # 41.97 + 5.00 shipping + 10 % tax on both
+    assert total == "51.67"  # 41.97 + 5.00 shipping + 10 % tax on both
     assert f"Estimated total ${total}" in html and 'data-testid="cart-checkout"' in html
