@@ -4,6 +4,7 @@ on time; a payment cut off by a crash settled by the clean-up job; buy again."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -93,6 +94,7 @@ def test_stripe_redirects_then_its_webhook_marks_the_order_paid(app, browser, ma
     sent = http.sent[0]
     assert sent.field("line_items[0][price_data][unit_amount]") == "1100"  # 2 × 5.00 + 10 %
     assert sent.headers["Idempotency-Key"] == attempt_id(app)
+    assert int(sent.field("expires_at")) - time.time() > 29 * 60  # 15 min hold; Stripe: 30
     assert browser.cart()["lines"] == []  # held for the order while the shopper pays
     assert facts(app, sku) == (3, ["pending"])
 

@@ -265,6 +265,7 @@ def _hold_locked(
         token=token,
         success_url=public + url_for("orders.page", number=number),
         cancel_url=public + url_for("checkout.payment_cancelled", attempt=attempt_id),
+        hold_seconds=int(current_app.config["STOCK_HOLD"].total_seconds()),
     )
     return attempt, request
 

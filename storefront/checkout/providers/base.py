@@ -40,6 +40,7 @@ class PaymentRequest:
     token: str | None = None  # the `test` provider's card token
     success_url: str = ""  # where a redirecting provider sends the shopper back
     cancel_url: str = ""
+    hold_seconds: int = 0  # how long the order's stock is held for a payment not yet made
 
 
 @dataclass(frozen=True)

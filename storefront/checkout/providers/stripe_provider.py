@@ -17,6 +17,7 @@ message or a repr.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,9 @@ WEBHOOK_TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE
 
 _CAPTURED_EVENTS = {"checkout.session.async_payment_succeeded"}
 _CANCELLED_EVENTS = {"checkout.session.expired", "checkout.session.async_payment_failed"}
+
+
+SESSION_MINIMUM = 30 * 60  # Stripe refuses a Checkout Session that expires sooner
 
 
 class StripeProvider:
@@ -102,6 +106,10 @@ class StripeProvider:
         }
         if request.email:
             params["customer_email"] = request.email
+        if request.hold_seconds:
+            # Stripe's page stops taking payment soon after the stock hold ends (30 minutes is
+            # the shortest Stripe allows); a payment in that gap is refunded by the shop.
+            params["expires_at"] = int(time.time()) + max(SESSION_MINIMUM, request.hold_seconds)
         try:
             session = _plain(
                 self._api.checkout.sessions.create(params, {"idempotency_key": request.attempt_id})
