@@ -99,8 +99,10 @@ def run_forever(app: Flask, stop: threading.Event, interval: float = INTERVAL_SE
             log.exception("background jobs failed; trying again next run")
 
 
-def start_in_background(app: Flask) -> threading.Event:
+def start_in_background(app: Flask, interval: float = INTERVAL_SECONDS) -> threading.Event:
     """The web process runs the jobs itself (a greenlet under gevent): nothing to set up."""
     stop = threading.Event()
-    threading.Thread(target=run_forever, args=(app, stop), name="jobs", daemon=True).start()
+    threading.Thread(
+        target=run_forever, args=(app, stop, interval), name="jobs", daemon=True
+    ).start()
     return stop

@@ -210,3 +210,98 @@ def test_the_cart_page_estimates_the_total_the_checkout_will_show(browser, make_
     total = browser.api("GET", "/checkout").json["total"]
     assert total == "51.67"  # 41.97 + 5.00 shipping + 10 % tax on both
     assert f"Estimated total ${total}" in html and 'data-testid="cart-checkout"' in html
+
+
+def test_another_shoppers_order_is_not_found_like_a_missing_one(app, browser, make_product):
+    ready(browser, make_product())
+    number = complete(browser).json["order"]["number"]
+    stranger = type(browser)(app.test_client())
+    for path in (f"/api/v1/orders/{number}", "/api/v1/orders/999999"):
+        response = stranger.client.get(path)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert stranger.client.get(f"/orders/{number}").status_code == 404
+    assert stranger.api("GET", "/orders").json == {"orders": []}
+
+
+def test_a_signed_link_opens_the_order_for_whoever_holds_it(app, browser, make_product):
+    from storefront.orders import placed_here
+    from storefront.orders import services as orders
+
+    ready(browser, make_product())
+    number = complete(browser).json["order"]["number"]
+    with app.test_request_context():
+        link = placed_here.signed_url(orders.by_number(number), external=False)
+    stranger = app.test_client()
+    assert stranger.get(link).status_code == 200
+    assert stranger.get(link.replace("key=", "key=x")).status_code == 404
+    assert stranger.get(f"/orders/{int(number) + 1}?{link.split('?')[1]}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "coupon, refusal",
+    [
+        ("NOSUCH", "not known"),
+        ("OLD", "expired"),
+        ("LATER", "not valid yet"),
+        ("BIG", "needs a larger order"),
+        ("DONE", "used up"),
+    ],
+)
+def test_a_refused_coupon_says_why_and_the_previous_one_stays(
+    app, browser, make_product, coupon, refusal
+):
+    from datetime import UTC, datetime, timedelta
+
+    from storefront.checkout import setup
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        setup.create_coupon("OLD", "percent", value="5", ends_at=now - timedelta(days=1))
+        setup.create_coupon("LATER", "percent", value="5", starts_at=now + timedelta(days=1))
+        setup.create_coupon("BIG", "fixed", value="5.00", min_subtotal="1000.00")
+        setup.create_coupon("DONE", "percent", value="5", usage_limit=1)
+        db.session.execute(Coupon.__table__.update().where(Coupon.code == "DONE").values(used=1))
+        db.session.commit()
+    ready(browser, make_product(), coupon="WELCOME10")
+    response = browser.api("PUT", "/checkout", json={"coupon": coupon})
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_coupon"
+    assert refusal in response.json["error"]["message"]
+    assert browser.api("GET", "/checkout").json["coupon"] == "WELCOME10"
+
+
+def test_a_once_per_customer_coupon_is_used_once(app, browser, make_product):
+    from storefront.checkout import setup
+
+    with app.app_context():
+        setup.create_coupon("FIRST", "percent", value="20", once_per_customer=True)
+    sku = make_product(stock=10)
+    ready(browser, sku, coupon="FIRST")
+    assert complete(browser).status_code == 201
+    ready(browser, sku, coupon="FIRST")  # the same email, a new cart's worth
+    response = complete(browser)
+    assert response.status_code == 422 and "already used" in response.json["error"]["message"]
+    assert stock_of(app, sku) == 9
+
+
+def test_a_repeated_key_is_answered_before_the_rate_limit(app, make_product):
+    from storefront import create_app
+    from tests.conftest import app_settings
+    from tests.helpers import Browser
+
+    limited = create_app(
+        app_settings(
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            app.instance_path,
+            STOREFRONT_PAYMENT_PROVIDERS="test",
+            STOREFRONT_CHECKOUT_RATE_LIMIT="1/minute",
+        )
+    )
+    browser = Browser(limited.test_client())
+    sku = make_product(stock=10)
+    ready(browser, sku)
+    assert complete(browser, **{"Idempotency-Key": "k"}).status_code == 201
+    assert complete(browser, **{"Idempotency-Key": "k"}).status_code == 201
+    ready(browser, sku)
+    response = complete(browser, **{"Idempotency-Key": "new"})
+    assert response.status_code == 429 and response.json["error"]["code"] == "rate_limited"

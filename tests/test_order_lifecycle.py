@@ -219,3 +219,19 @@ def test_the_history_says_which_order_took_the_lines(app, browser, make_product)
     number = place(browser, "test", "tok_ok").json["order"]["number"]
     history = browser.api("GET", "/cart/history").json
     assert json.dumps(history).count(f"order {number}") == 1
+
+
+def test_the_web_process_expires_orders_by_itself(app, browser, make_product):
+    """What gunicorn's worker start-up runs (server.start_jobs): no command needed."""
+    sku = make_product(stock=5)
+    ready(browser, sku)
+    place(browser, "manual")
+    clock.advance(timedelta(days=8))
+    stop = jobs.start_in_background(app, interval=0.02)
+    try:
+        deadline = time.monotonic() + 10
+        while facts(app, sku)[1] != ["cancelled"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+    assert facts(app, sku) == (5, ["cancelled"])

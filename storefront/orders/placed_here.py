@@ -1,10 +1,11 @@
 """Which orders this browser may see without an account: those it placed, remembered in its
-signed session cookie (the newest few)."""
+signed session cookie (the newest few), and any it holds a signed link for (emails)."""
 
 from __future__ import annotations
 
-from flask import session
+from flask import current_app, request, session, url_for
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from storefront.orders import services as orders
 from storefront.orders.models import Order
@@ -23,11 +24,29 @@ def remember(number: int) -> None:
     session.permanent = True
 
 
+def _links() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-link")
+
+
+def signed_url(order: Order, *, external: bool = True) -> str:
+    """A link that opens this order's page for whoever holds it (the order's emails)."""
+    path = url_for("orders.page", number=order.number, key=_links().dumps(order.number))
+    return current_app.config["PUBLIC_URL"] + path if external else path
+
+
+def _linked() -> list[int]:
+    try:
+        number = _links().loads(request.args.get("key", ""))
+    except BadSignature:
+        return []
+    return [number] if isinstance(number, int) else []
+
+
 def visible(number: object) -> Order:
     signed_in = current_user.is_authenticated
     return orders.visible(
         number,
         user_id=current_user.id if signed_in else None,
-        placed_here=numbers(),
+        placed_here=numbers() + _linked(),
         staff=signed_in and getattr(current_user, "is_staff", False),
     )
