@@ -305,3 +305,17 @@ def test_a_repeated_key_is_answered_before_the_rate_limit(app, make_product):
     ready(browser, sku)
     response = complete(browser, **{"Idempotency-Key": "new"})
     assert response.status_code == 429 and response.json["error"]["code"] == "rate_limited"
+
+
+def test_the_database_itself_refuses_stock_below_zero(app, make_product):
+    from sqlalchemy.exc import IntegrityError
+
+    sku = make_product(stock=1)
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            db.session.execute(
+                Product.__table__.update().where(Product.sku == sku).values(stock=-1)
+            )
+            db.session.flush()
+        db.session.rollback()
+    assert stock_of(app, sku) == 1
