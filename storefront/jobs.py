@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from storefront import clock
+from storefront.checkout import placing
 from storefront.checkout.models import PaymentAttempt
 from storefront.checkout.providers import registry
 from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
@@ -70,8 +71,8 @@ def settle_attempts(report: Report) -> None:
             outcome = provider.confirm(attempt.id, None) if provider else None
         except ProviderUnavailable:
             continue  # ask again next run
-        if outcome is not None and outcome.status in (PaymentStatus.CAPTURED,):
-            made = write(lambda a=attempt, o=outcome: orders.create(a, o, None))
+        if outcome is not None and outcome.status == PaymentStatus.CAPTURED:
+            made = placing.settle_recovered(attempt, outcome)
         else:
             made = write(
                 lambda a=attempt: orders.fail_attempt(

@@ -50,7 +50,8 @@ def use_stripe(app, *answers) -> RecordedStripe:
 def ready(browser, sku, quantity=2):
     assert browser.add(sku, quantity).status_code == 200
     body = {"email": "ada@example.com", "address": ADDRESS, "shipping_method": "standard"}
-    assert browser.api("PUT", "/checkout", json=body).status_code == 200
+    response = browser.api("PUT", "/checkout", json=body)
+    assert response.status_code == 200, response.json
 
 
 def place(browser, provider, token=None):
@@ -235,3 +236,27 @@ def test_the_web_process_expires_orders_by_itself(app, browser, make_product):
     finally:
         stop.set()
     assert facts(app, sku) == (5, ["cancelled"])
+
+
+def test_a_payment_taken_just_before_a_crash_becomes_the_order(
+    app, browser, make_product, monkeypatch
+):
+    sku = make_product(stock=5)
+    ready(browser, sku)
+    test_provider = app.extensions["storefront.payment_providers"]["test"]
+    charge = test_provider.start
+
+    def charge_then_crash(request):
+        charge(request)  # the money moved...
+        raise Crash()  # ...and the worker died before recording it
+
+    monkeypatch.setattr(test_provider, "start", charge_then_crash)
+    with pytest.raises(Crash):
+        place(browser, "test", "tok_ok")
+    monkeypatch.undo()
+    with app.app_context():
+        clock.advance(placing.SETTLE_AFTER + timedelta(seconds=1))
+        assert jobs.run_once().attempts_settled == 1
+        db.session.remove()
+    assert facts(app, sku) == (3, ["paid"])
+    assert browser.cart()["lines"] == []  # the order took its lines, as if nothing had happened

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
 from storefront.cart import store
+from storefront.cart.models import Cart as CartRow
 from storefront.cart.ops import TakeOrdered
 from storefront.cart.state import Line, apply
 from storefront.cart.types import Change, IdempotencyKey, Owner, Source
@@ -363,6 +364,20 @@ def _settle(owner: Owner, attempt: PaymentAttempt, outcome: PaymentOutcome) -> P
 
 class _SettledElsewhere(Exception):
     pass
+
+
+def settle_recovered(attempt: PaymentAttempt, outcome: PaymentOutcome) -> bool:
+    """An attempt a crash left open turned out paid: the order is made exactly as if the
+    request had lived, the lines leaving the cart of whoever it belongs to."""
+    cart = db.session.get(CartRow, attempt.cart_id)
+    # A cart no longer open under its owner (merged, expired) is left as it is: only the
+    # order is made (``_settle`` finds no cart to take the lines from).
+    owner = Owner(user_id=cart.user_id, guest_key=cart.guest_key or b"\0" * 32)
+    try:
+        _settle(owner, attempt, outcome)
+    except PaymentUnavailable:
+        return False
+    return True
 
 
 def _refund_quietly(attempt: PaymentAttempt, outcome: PaymentOutcome) -> None:
