@@ -169,7 +169,7 @@ def cancel(order: Order, *, reason: str = "cancel") -> bool:
 
 def by_number(number: object) -> Order | None:
     if isinstance(number, str):
-        number = int(number) if number.isdigit() and len(number) <= 9 else None
+        number = int(number) if number.isascii() and number.isdigit() and len(number) <= 9 else None
     if not isinstance(number, int) or isinstance(number, bool):
         return None
     return db.session.scalar(select(Order).where(Order.number == number))
