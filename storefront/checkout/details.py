@@ -74,7 +74,8 @@ def _clean_text(value: object, label: str, error=InvalidAddress) -> str:
     value = unicodedata.normalize("NFC", value).strip()
     if len(value) > MAX_FIELD:
         raise error(f"{label} is too long (at most {MAX_FIELD} characters).", fields=[label])
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+    # Cs: a lone surrogate (JSON's "\ud800") cannot be encoded, so no page or email could show it.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
         raise error(f"{label} holds characters that cannot be printed.", fields=[label])
     return value
 
