@@ -33,11 +33,18 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{4,30}$")
 
 
+# CLDR's two-letter territories that are no place to ship to: groupings (European Union,
+# Eurozone, United Nations, Outlying Oceania), pseudo-locales and "Unknown Region".
+NOT_PLACES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+
+
 @cache
 def countries() -> dict[str, str]:
     """ISO 3166-1 alpha-2 code → English name (CLDR's territories, not its regions)."""
     names = Locale("en").territories
-    return {code: names[code] for code in sorted(names) if len(code) == 2 and code != "ZZ"}
+    return {
+        code: names[code] for code in sorted(names) if len(code) == 2 and code not in NOT_PLACES
+    }
 
 
 @dataclass(frozen=True)
