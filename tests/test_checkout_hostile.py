@@ -622,3 +622,62 @@ def test_a_refused_completion_can_be_retried_under_the_same_key(app, ready, toke
     )
     assert again.status_code == 201 and again.json == response.json
     assert len(state(app, ready)["orders"]) == 1
+
+
+PAGE_FORM = {
+    **ADDRESS,
+    "email": "ada@example.com",
+    "shipping_method": "standard",
+    "coupon": "WELCOME10",
+    "payment_provider": "test",
+    "payment_token": "tok_ok",
+}
+PAGE_CASES = [
+    {"country": "ZZ"},
+    {"country": "usa"},
+    {"email": "not-an-email"},
+    {"email": HUGE},
+    {"city": "x" * 201},
+    {"name": "Ada\x00"},
+    {"shipping_method": "teleport"},
+    {"coupon": "WELCOME10\x07"},
+    {"coupon": HUGE},
+    {"payment_provider": "stripe"},
+    {"payment_provider": ""},
+    {"payment_provider": SCRIPT},
+    {"payment_token": "tok_ok" + "x" * 300},
+    {"payment_token": "tok_declined"},
+    {"payment_token": "tok_error"},
+    {"cart_version": "0"},
+    {"idempotency_key": "k" * 500},
+]
+
+
+@pytest.mark.parametrize("changes", PAGE_CASES, ids=[str(c)[:40] for c in PAGE_CASES])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_a_hostile_checkout_form_is_a_4xx_page_and_changes_nothing(app, ready, changes, htmx):
+    """The page's form carries every detail; one bad value is refused next to its field and
+    the others, unchanged, are kept as they were."""
+    before = state(app, ready)
+    for path in ("/checkout/details", "/checkout"):
+        if path == "/checkout/details" and any(
+            k.startswith(("payment", "cart", "idem")) for k in changes
+        ):
+            continue  # the details form has no payment
+        response = ready.form(path, {**PAGE_FORM, **changes}, htmx=htmx)
+        assert 400 <= response.status_code < 600 and response.status_code != 500, (
+            path,
+            response.status_code,
+        )
+        assert response.status_code < 500 or changes.get("payment_token") == "tok_error"
+        assert SCRIPT not in response.get_data(as_text=True)
+        assert state(app, ready) == before
+
+
+def test_an_htmx_details_change_answers_the_form_alone(ready):
+    response = ready.form(
+        "/checkout/details", {**PAGE_FORM, "shipping_method": "pickup"}, htmx=True
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="checkout-form"' in html
+    assert "<html" not in html and 'data-testid="checkout-total"' in html
