@@ -62,9 +62,17 @@ class HttpShopper:
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
+                self._keep_cookie(response.headers)
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as error:
+            self._keep_cookie(error.headers)
             return error.code, json.loads(error.read())
+
+    def _keep_cookie(self, headers) -> None:
+        # As a browser does: a renewed session cookie (an order remembered in it) replaces it.
+        set_cookie = headers.get("Set-Cookie")
+        if set_cookie:
+            self.cookie = set_cookie.split(";")[0]
 
     def form(self, path: str, data: dict) -> int:
         body = urllib.parse.urlencode({"csrf_token": self.csrf, **data}).encode()

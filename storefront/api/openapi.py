@@ -17,6 +17,18 @@ ERROR_CODES = [
     "invalid_option",
     "idempotency_key_reused",
     "rate_limited",
+    # Checkout and orders.
+    "payment_declined",
+    "empty_cart",
+    "checkout_in_progress",
+    "checkout_incomplete",
+    "invalid_email",
+    "invalid_address",
+    "unknown_shipping_method",
+    "shipping_unavailable",
+    "invalid_coupon",
+    "unknown_payment_provider",
+    "payment_unavailable",
 ]
 
 
@@ -169,6 +181,17 @@ SCHEMAS = {
                 "properties": {
                     "code": {"type": "string", "enum": ERROR_CODES},
                     "message": {"type": "string"},
+                    "skus": {
+                        "description": "out_of_stock at checkout: the SKUs that fell short.",
+                        "type": "array",
+                        "items": {"type": "string"},
+                    },
+                    "fields": {
+                        "description": "checkout_incomplete and refused checkout details: the "
+                        "fields concerned, by their form names.",
+                        "type": "array",
+                        "items": {"type": "string"},
+                    },
                 },
             }
         },
@@ -190,7 +213,10 @@ SCHEMAS = {
             "revision": {"type": "integer", "minimum": 1},
             "at": {"type": "string", "format": "date-time"},
             "summary": {"type": "string"},
-            "source": {"type": "string", "enum": ["change", "merge", "restore", "support"]},
+            "source": {
+                "type": "string",
+                "enum": ["change", "merge", "restore", "support", "order"],
+            },
             "device": {"type": "string"},
         },
     },
@@ -214,11 +240,370 @@ SCHEMAS = {
 }
 
 
+# Checkout and orders (CONTRACT.md, "Checkout and orders").
+
+ADDRESS_FIELDS = [
+    "name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+]
+TEXT_OR_NULL = {"type": ["string", "null"]}
+PAYMENT_STATUSES = ["captured", "pending", "declined", "cancelled", "refunded"]
+ORDER_STATUSES = ["pending", "paid", "fulfilled", "cancelled", "refunded"]
+ORDER_NUMBER_PATTERN = r"^[0-9]{1,18}$"
+
+SCHEMAS.update(
+    {
+        "Address": {
+            "type": "object",
+            "required": ADDRESS_FIELDS,
+            "properties": {
+                **{name: {"type": "string"} for name in ADDRESS_FIELDS},
+                "country": {
+                    "type": "string",
+                    "description": "ISO 3166-1 alpha-2, upper case; empty until given.",
+                },
+            },
+        },
+        "AddressChanges": {
+            "description": "Any of the address fields; a field not sent keeps its value, "
+            "null or empty text clears it. Text is NFC-normalised and trimmed, at most 200 "
+            "characters, without control characters; country is an ISO 3166-1 alpha-2 code "
+            "(any case). Anything else is 422 invalid_address.",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: TEXT_OR_NULL for name in ADDRESS_FIELDS},
+        },
+        "CheckoutChanges": {
+            "description": "Any of the checkout's details; those not sent keep their value. "
+            "The first refused field answers 422 (invalid_email, invalid_address, "
+            "unknown_shipping_method, shipping_unavailable, invalid_coupon) and nothing is "
+            "kept.",
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "email": TEXT_OR_NULL,
+                "phone": TEXT_OR_NULL,
+                "address": _ref("AddressChanges"),
+                "shipping_method": {**TEXT_OR_NULL, "description": "A shipping method's id."},
+                "coupon": {**TEXT_OR_NULL, "description": "A coupon code; null removes it."},
+            },
+        },
+        "ShippingMethod": {
+            "type": "object",
+            "required": ["id", "name", "price", "free_from", "needs_address"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "price": _ref("Money"),
+                "free_from": {"anyOf": [_ref("Money"), {"type": "null"}]},
+                "needs_address": {"type": "boolean"},
+            },
+        },
+        "OrderedLine": {
+            "type": "object",
+            "required": ["sku", "name", "options", "quantity", "unit_price", "line_total"],
+            "properties": {
+                "sku": {"type": "string"},
+                "name": {"type": "string"},
+                "options": {"type": "object", "additionalProperties": {"type": "string"}},
+                "quantity": {"type": "integer", "minimum": 1},
+                "unit_price": _ref("Money"),
+                "line_total": _ref("Money"),
+            },
+        },
+        "Problem": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "enum": [
+                        "out_of_stock",
+                        "unavailable",
+                        "shipping_unavailable",
+                        "invalid_coupon",
+                    ],
+                },
+                "message": {"type": "string"},
+                "sku": {"type": "string"},
+            },
+        },
+        "Checkout": {
+            "type": "object",
+            "required": [
+                "cart_version",
+                "currency",
+                "email",
+                "address",
+                "phone",
+                "shipping_method",
+                "shipping_methods",
+                "coupon",
+                "lines",
+                "subtotal",
+                "discount",
+                "shipping",
+                "tax",
+                "total",
+                "problems",
+            ],
+            "properties": {
+                "cart_version": {"type": "integer", "minimum": 0},
+                "currency": {"type": "string"},
+                "email": {"type": "string"},
+                "address": _ref("Address"),
+                "phone": {"type": "string"},
+                "shipping_method": {
+                    "type": ["string", "null"],
+                    "description": "The chosen method, else the first on offer; null when "
+                    "no method serves the country.",
+                },
+                "shipping_methods": {"type": "array", "items": _ref("ShippingMethod")},
+                "coupon": {"type": ["string", "null"]},
+                "lines": {"type": "array", "items": _ref("OrderedLine")},
+                "subtotal": _ref("Money"),
+                "discount": _ref("Money"),
+                "shipping": _ref("Money"),
+                "tax": _ref("Money"),
+                "tax_included": {
+                    **_ref("Money"),
+                    "description": "With prices that include tax: how much of the total is tax.",
+                },
+                "total": _ref("Money"),
+                "problems": {"type": "array", "items": _ref("Problem")},
+            },
+        },
+        "Complete": {
+            "type": "object",
+            "required": ["payment"],
+            "additionalProperties": False,
+            "properties": {
+                "payment": {
+                    "type": "object",
+                    "required": ["provider"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "provider": {
+                            "type": "string",
+                            "description": "One of the shop's STOREFRONT_PAYMENT_PROVIDERS; "
+                            "any other is 422 unknown_payment_provider.",
+                            "examples": ["test", "manual"],
+                        },
+                        "token": {
+                            "type": ["string", "null"],
+                            "maxLength": 200,
+                            "description": "The test provider's card token: tok_ok… is "
+                            "captured, tok_declined… declined (402), tok_error… fails (502).",
+                            "examples": ["tok_declined", "tok_error", "tok_ok"],
+                        },
+                    },
+                }
+            },
+        },
+        "Order": {
+            "type": "object",
+            "required": [
+                "number",
+                "status",
+                "email",
+                "currency",
+                "lines",
+                "subtotal",
+                "discount",
+                "shipping",
+                "tax",
+                "total",
+                "payment",
+                "placed_at",
+            ],
+            "properties": {
+                "number": {"type": "string", "pattern": ORDER_NUMBER_PATTERN},
+                "status": {"type": "string", "enum": ORDER_STATUSES},
+                "email": {"type": "string"},
+                "currency": {"type": "string"},
+                "lines": {"type": "array", "items": _ref("OrderedLine")},
+                "subtotal": _ref("Money"),
+                "discount": _ref("Money"),
+                "shipping": _ref("Money"),
+                "tax": _ref("Money"),
+                "tax_included": _ref("Money"),
+                "total": _ref("Money"),
+                "shipping_method": {"type": "string"},
+                "coupon": {"type": ["string", "null"]},
+                "address": {"type": "object", "additionalProperties": {"type": "string"}},
+                "payment": {
+                    "type": "object",
+                    "required": ["provider", "status"],
+                    "properties": {
+                        "provider": {"type": "string"},
+                        "status": {"type": "string", "enum": PAYMENT_STATUSES},
+                    },
+                },
+                "placed_at": {"type": "string", "format": "date-time"},
+                "held_until": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "A pending order: until when its stock is held.",
+                },
+            },
+        },
+        "Placed": {
+            "type": "object",
+            "required": ["order"],
+            "properties": {
+                "order": _ref("Order"),
+                "redirect": {
+                    "type": "string",
+                    "description": "Where to send the shopper to pay (a redirecting provider).",
+                },
+            },
+        },
+        "Orders": {
+            "type": "object",
+            "required": ["orders"],
+            "properties": {"orders": {"type": "array", "items": _ref("Order")}},
+        },
+    }
+)
+
+
+def _json(description: str, schema: dict, **extra) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+        **extra,
+    }
+
+
+ETAG = {"ETag": {"schema": {"type": "string"}, "description": 'The cart version, "7".'}}
+CSRF_PARAMETER = next(p for p in MUTATION_PARAMETERS if p["name"] == "X-CSRF-Token")
+ORDER_LINK = {
+    "GetPlacedOrder": {
+        "operationId": "getOrder",
+        "parameters": {"number": "$response.body#/order/number"},
+        "description": "The order just placed.",
+    }
+}
+
+
+def _checkout_paths() -> dict:
+    return {
+        "/checkout": {
+            "get": {
+                "operationId": "getCheckout",
+                "summary": "The checkout: details, shipping methods, totals and problems",
+                "responses": {
+                    "200": _json("The checkout.", _ref("Checkout"), headers=ETAG),
+                },
+            },
+            "put": {
+                "operationId": "updateCheckout",
+                "summary": "Change any of the checkout's details; the others keep their value",
+                "parameters": [CSRF_PARAMETER],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("CheckoutChanges")}},
+                },
+                "responses": {
+                    "200": _json("The checkout.", _ref("Checkout"), headers=ETAG),
+                    "400": _error("Malformed JSON, or a field that is not a detail."),
+                    "403": _error("Missing or wrong CSRF token."),
+                    "409": _error("empty_cart: there is no cart to check out."),
+                    "413": _error("Body over 64 KB."),
+                    "422": _error(
+                        "invalid_email, invalid_address, unknown_shipping_method, "
+                        "shipping_unavailable or invalid_coupon (with fields); nothing is kept."
+                    ),
+                },
+            },
+        },
+        "/checkout/complete": {
+            "post": {
+                "operationId": "completeCheckout",
+                "summary": "Place the order and pay for it",
+                "parameters": [p for p in MUTATION_PARAMETERS if p["name"] != "Prefer"],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("Complete")}},
+                },
+                "responses": {
+                    "201": _json(
+                        "The order placed (or, for a repeated Idempotency-Key, the first "
+                        "request's order).",
+                        _ref("Placed"),
+                        links=ORDER_LINK,
+                    ),
+                    "400": _error("Malformed JSON or wrong shape."),
+                    "402": _error("payment_declined: nothing was charged, nothing changed."),
+                    "403": _error("Missing or wrong CSRF token."),
+                    "409": _error("empty_cart, checkout_in_progress, or out_of_stock (with skus)."),
+                    "412": _error("If-Match named a version the cart has moved past."),
+                    "413": _error("Body over 64 KB."),
+                    "422": _error(
+                        "checkout_incomplete (with fields), unknown_payment_provider, "
+                        "invalid_coupon, shipping_unavailable, or idempotency_key_reused."
+                    ),
+                    "429": _error("Too many order attempts; slow down."),
+                    "502": _error(
+                        "payment_unavailable: the payment provider could not be reached; "
+                        "nothing was charged, nothing changed."
+                    ),
+                },
+            }
+        },
+        "/orders": {
+            "get": {
+                "operationId": "listOrders",
+                "summary": "The shopper's orders (a guest's: those this browser placed), "
+                "newest first",
+                "responses": {
+                    "200": _json(
+                        "The orders.",
+                        _ref("Orders"),
+                        links={
+                            "GetNewestOrder": {
+                                "operationId": "getOrder",
+                                "parameters": {"number": "$response.body#/orders/0/number"},
+                                "description": "The newest order listed.",
+                            }
+                        },
+                    )
+                },
+            }
+        },
+        "/orders/{number}": {
+            "get": {
+                "operationId": "getOrder",
+                "summary": "One order: its owner's, staff's, or the browser's that placed it",
+                "parameters": [
+                    {
+                        "name": "number",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                    }
+                ],
+                "responses": {
+                    "200": _json("The order.", _ref("Order")),
+                    "404": _error(
+                        "No such order, or not this shopper's: the same answer either way."
+                    ),
+                },
+            }
+        },
+    }
+
+
 @cache
 def document() -> dict:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "storefront cart API", "version": "1"},
+        "info": {"title": "storefront cart and checkout API", "version": "1"},
         "servers": [{"url": "/api/v1"}],
         "paths": {
             "/cart": {
@@ -282,6 +667,7 @@ def document() -> dict:
                 ),
                 "delete": _mutation("removeLine", "Remove a line", None, True),
             },
+            **_checkout_paths(),
         },
         "components": {"schemas": SCHEMAS},
     }

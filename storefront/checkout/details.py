@@ -35,11 +35,18 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{4,30}$")
 
 
+# CLDR's two-letter territories that are no place to ship to: groupings (European Union,
+# Eurozone, United Nations, Outlying Oceania), pseudo-locales and "Unknown Region".
+NOT_PLACES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+
+
 @cache
 def countries() -> dict[str, str]:
     """ISO 3166-1 alpha-2 code → English name (CLDR's territories, not its regions)."""
     names = Locale("en").territories
-    return {code: names[code] for code in sorted(names) if len(code) == 2 and code != "ZZ"}
+    return {
+        code: names[code] for code in sorted(names) if len(code) == 2 and code not in NOT_PLACES
+    }
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ def _clean_text(value: object, label: str, error=InvalidAddress) -> str:
     value = unicodedata.normalize("NFC", value).strip()
     if len(value) > MAX_FIELD:
         raise error(f"{label} is too long (at most {MAX_FIELD} characters).", fields=[label])
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+    # Cs: a lone surrogate (JSON's "\ud800") cannot be encoded, so no page or email could show it.
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
         raise error(f"{label} holds characters that cannot be printed.", fields=[label])
     return value
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _order_for_attempt(attempt_id: str) -> Order | None:
-    if not attempt_id or len(attempt_id) > 32:
+    if not attempt_id or len(attempt_id) > 32 or "\x00" in attempt_id:  # PostgreSQL refuses NUL
         return None
     return db.session.scalar(select(Order).where(Order.attempt_id == attempt_id))
 

@@ -147,11 +147,13 @@ def release(attempt: PaymentAttempt, reason: str) -> None:
 
 def fail_attempt(attempt_id: str, code: str, message: str, *, status: str = "failed") -> bool:
     """Inside a transaction: close an open attempt and give back what it held; False when it
-    was not open any more (someone else settled it)."""
+    was not open any more (someone else settled it). Its Idempotency-Key is let go: only
+    successful results are remembered, so the shopper may retry under the same key (requests
+    already waiting on this attempt still get its refusal)."""
     won = db.session.execute(
         update(PaymentAttempt)
         .where(PaymentAttempt.id == attempt_id, PaymentAttempt.status == "open")
-        .values(status=status, error_code=code, error_message=message[:300])
+        .values(status=status, key_hash=None, error_code=code, error_message=message[:300])
     ).rowcount
     if won:
         release(db.session.get(PaymentAttempt, attempt_id), "release")
@@ -173,7 +175,7 @@ def cancel(order: Order, *, reason: str = "cancel") -> bool:
 
 def by_number(number: object) -> Order | None:
     if isinstance(number, str):
-        number = int(number) if number.isdigit() and len(number) <= 9 else None
+        number = int(number) if number.isascii() and number.isdigit() and len(number) <= 9 else None
     if not isinstance(number, int) or isinstance(number, bool):
         return None
     return db.session.scalar(select(Order).where(Order.number == number))
