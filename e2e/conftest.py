@@ -4,7 +4,8 @@ Run from the repository root with ``.venv/bin/pytest e2e -q``. Independent of ``
 
 - ``shop_server``: the live server (named so as not to shadow pytest-flask's ``live_server``):
   one gunicorn process for the whole session, after ``db upgrade`` and ``demo`` on a temporary
-  SQLite file. ``restart_server()`` stops and starts it on the same database, keys and port.
+  SQLite file, configured with ``SHOP_ENV`` (the ``test`` payment provider on, for checkout).
+  ``restart_server()`` stops and starts it on the same database, keys and port.
 - ``browser``: one headless Debian Chromium (``/usr/bin/chromium``, or ``$E2E_CHROMIUM``) for the
   session, driven by Playwright without any browser download.
 - ``new_device``: a factory; each call opens a new browser context (one device of one shopper)
@@ -43,6 +44,11 @@ AXE = E2E / "node_modules" / "axe-core" / "axe.min.js"
 WAIT_MS = 10_000
 
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
+
+# What the session's shop is configured with, over LiveServer's defaults: the checkout offers
+# the `test` provider (deterministic card tokens: tok_ok, tok_declined, tok_error) first, and
+# `manual`. A test that needs another configuration starts a LiveServer of its own with ``env``.
+SHOP_ENV = {"STOREFRONT_PAYMENT_PROVIDERS": "test,manual"}
 
 
 # Fixture name -> why it cannot work here; only filled under CI=true (see pytest_runtest_call).
@@ -124,7 +130,7 @@ def shop_server(tmp_path_factory) -> Iterator[LiveServer]:
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "gunicorn.log"
     log_path.write_text("")
-    server = LiveServer(tmp_path_factory.mktemp("storefront"), log_path)
+    server = LiveServer(tmp_path_factory.mktemp("storefront"), log_path, env=SHOP_ENV)
     server.prepare()
     server.start()
     try:

@@ -347,3 +347,125 @@ class SocketTap:
         for page_side, message in held:
             page_side.send(message)
         return len(held)
+
+
+# --- checkout -------------------------------------------------------------------------------
+
+TOTALS = ("subtotal", "discount", "shipping", "tax", "total")
+
+
+@dataclass(frozen=True)
+class Shipping:
+    """What the checkout form asks for a parcel: contact and address (country an ISO code)."""
+
+    email: str
+    name: str = "Ada Lovelace"
+    address_line1: str = "12 Analytical Row"
+    city: str = "Springfield"
+    postal_code: str = "12345"
+    country: str = "US"
+
+
+# The checkout's text fields, by their labels: exactly ("Address" is not "Address, second
+# line"), but for the star a required field's label ends with (hidden from screen readers).
+CHECKOUT_LABELS = {
+    "email": "Email",
+    "name": "Full name",
+    "address_line1": "Address",
+    "city": "City",
+    "postal_code": "Postal code",
+    "coupon": "Coupon code (optional)",
+    "payment_token": "Test card token",
+}
+
+
+def checkout_label(label: str) -> re.Pattern:
+    return re.compile(rf"^{re.escape(label)}(\s*\*)?$")
+
+
+def checkout_field(page: Page, name: str) -> Locator:
+    return page.get_by_label(checkout_label(CHECKOUT_LABELS[name]))
+
+
+def checkout_amount(page: Page, which: str) -> Decimal:
+    """One of the checkout's live totals (``TOTALS``), as the page shows it now."""
+    return money(page.get_by_test_id(f"checkout-{which}").inner_text())
+
+
+def checkout_totals(page: Page) -> dict[str, Decimal]:
+    return {which: checkout_amount(page, which) for which in TOTALS}
+
+
+def count_swaps(page: Page) -> None:
+    """From now on count the htmx swaps this page has finished (``window.__e2eSettled``)."""
+    page.evaluate(
+        """() => {
+          window.__e2eSettled = 0;
+          document.body.addEventListener('htmx:afterSettle', () => { window.__e2eSettled += 1; });
+        }"""
+    )
+
+
+@contextmanager
+def repriced(page: Page) -> Iterator[None]:
+    """What happens inside changes a checkout field: waits until htmx has re-priced the page and
+    swapped the answer in (so the next field is typed into the new form, not the old one)."""
+    before = page.evaluate("() => window.__e2eSettled")
+    assert before is not None, "call open_checkout (or count_swaps) first"
+    yield
+    page.wait_for_function("n => window.__e2eSettled > n", arg=before)
+
+
+def open_checkout(page: Page, *, live: bool = True) -> None:
+    """Open /checkout; ``live`` (JavaScript on): wait for the socket and count htmx swaps."""
+    visit(page, "/checkout")
+    expect(page.get_by_role("heading", name="Checkout", level=1)).to_be_visible()
+    if live:
+        wait_connected(page)
+        count_swaps(page)
+
+
+def fill_checkout(page: Page, shipping: Shipping, *, live: bool = True) -> None:
+    """Type the contact and address and pick the country, as a shopper would (with the mouse).
+    With JavaScript on, each change re-prices the page: wait for it before the next field."""
+    for name in ("email", "name", "address_line1", "city", "postal_code"):
+        field = checkout_field(page, name)
+        if live:
+            with repriced(page):
+                field.fill(getattr(shipping, name))
+                field.blur()  # leaving the field is what fires its change
+        else:
+            field.fill(getattr(shipping, name))
+    country = page.get_by_label(checkout_label("Country"))
+    if live:
+        with repriced(page):
+            country.select_option(shipping.country)
+    else:
+        country.select_option(shipping.country)
+
+
+def choose_method(page: Page, method: str, *, live: bool = True) -> None:
+    radio = page.get_by_test_id(f"shipping-method-{method}")
+    if live and not radio.is_checked():  # checking a checked radio changes nothing
+        with repriced(page):
+            radio.check()
+    else:
+        radio.check()
+    expect(page.get_by_test_id(f"shipping-method-{method}")).to_be_checked()
+
+
+def place_order(page: Page, token: str, status: int = 200) -> None:
+    """Pick the test card, give its token and press "Place order" (a plain form POST); waits
+    for the page it lands on, which answered with ``status``."""
+    page.get_by_test_id("payment-test").check()
+    checkout_field(page, "payment_token").fill(token)
+    with page.expect_navigation() as landed:
+        page.get_by_test_id("checkout-place").click()
+    _check(landed.value, f"place order with {token}", status)
+
+
+def order_number(page: Page) -> str:
+    """The number of the order whose page is open."""
+    number = page.get_by_test_id("order-number")
+    expect(number).to_have_text(re.compile(r"^\d+$"))
+    return number.inner_text()

@@ -65,6 +65,8 @@ def open_page(page: Page, path: str, heading: str, status: int = 200) -> None:
         pytest.param("/cart", "Your cart", 200, id="empty-cart"),
         pytest.param("/login", "Sign in", 200, id="login"),
         pytest.param("/register", "Create an account", 200, id="register"),
+        pytest.param("/checkout", "Checkout", 200, id="checkout-empty-cart"),
+        pytest.param("/orders", "Your orders", 200, id="orders-none"),
         pytest.param("/products/NOPE", "Not found", 404, id="error-404"),
     ],
 )

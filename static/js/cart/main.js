@@ -8,9 +8,11 @@
 //   conflicts       "keep mine" when another device overrode this page's quantity
 //   socket, status  the connection and the indicator that shows it
 //   add-form        the add form's quantity after a burst of adds
+//   checkout-form   what the shopper typed or chose while the checkout was being re-priced
 // Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
 // document order), and before DOMContentLoaded, when htmx starts processing the page.
 import * as addForm from "./add-form.js";
+import * as checkoutForm from "./checkout-form.js";
 import { onKeepMine, tell } from "./conflicts.js";
 import { replayQueue } from "./offline-queue.js";
 import { onBeforeRequest, onConfigRequest } from "./outgoing.js";
@@ -34,6 +36,10 @@ document.addEventListener("htmx:beforeRequest", onBeforeRequest);
 document.addEventListener("htmx:beforeSwap", onBeforeSwap);
 document.addEventListener("htmx:beforeSend", addForm.onBeforeSend);
 document.addEventListener("htmx:afterRequest", addForm.onAfterRequest);
+document.addEventListener("htmx:beforeRequest", checkoutForm.onBeforeRequest);
+document.addEventListener("htmx:beforeSwap", checkoutForm.onBeforeSwap);
+document.addEventListener("htmx:afterSwap", checkoutForm.onAfterSwap);
+document.addEventListener("htmx:afterSettle", checkoutForm.onAfterSettle);
 
 document.addEventListener("htmx:wsConnecting", socket.onConnecting);
 document.addEventListener("htmx:wsOpen", socket.onOpen);
