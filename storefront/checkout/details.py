@@ -42,11 +42,16 @@ NOT_PLACES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
 
 @cache
 def countries() -> dict[str, str]:
-    """ISO 3166-1 alpha-2 code → English name (CLDR's territories, not its regions)."""
+    """ISO 3166-1 alpha-2 code → English name (CLDR's territories, not its regions), in the
+    order a reader looks for them: by name, accents aside ("Åland Islands" among the A's)."""
     names = Locale("en").territories
-    return {
-        code: names[code] for code in sorted(names) if len(code) == 2 and code not in NOT_PLACES
-    }
+    codes = [code for code in names if len(code) == 2 and code not in NOT_PLACES]
+
+    def by_name(code: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", names[code])
+        return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+    return {code: names[code] for code in sorted(codes, key=by_name)}
 
 
 @dataclass(frozen=True)
