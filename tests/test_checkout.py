@@ -319,3 +319,20 @@ def test_the_database_itself_refuses_stock_below_zero(app, make_product):
             db.session.flush()
         db.session.rollback()
     assert stock_of(app, sku) == 1
+
+
+def test_a_refused_page_order_keeps_the_chosen_payment_method(browser, make_product):
+    browser.add(make_product())
+    form = {
+        "email": "a@example.com",
+        **ADDRESS,
+        "shipping_method": "standard",
+        "payment_provider": "manual",
+        "coupon": "NOSUCH",
+        "idempotency_key": "x",
+    }
+    response = browser.form("/checkout", form)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'value="manual" data-testid="payment-manual" checked' in html
+    assert "That coupon code is not known." in html

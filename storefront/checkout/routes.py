@@ -52,6 +52,8 @@ def _render(checkout, *, refused=None, error: str | None = None, status: int = 2
             checkout=checkout,
             countries=checkout_details.countries(),
             providers=list(registry.configured().values()),
+            # Re-rendered after a refusal, the page keeps the payment method the shopper chose.
+            chosen_provider=request.form.get("payment_provider", ""),
             field_errors=field_errors,
             error=error,
         ),

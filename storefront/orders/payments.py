@@ -49,7 +49,7 @@ def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> s
         raise NotFound("There is no such payment provider here.")
     event = provider.parse_webhook(payload, headers)
     order = _order_for_attempt(event.attempt_id or "")
-    if event.status is None or order is None:
+    if event.status is None or order is None or order.provider != provider.name:
         return "ignored"  # not an event we act on, or another shop's session on the account
     if event.status == PaymentStatus.CAPTURED:
         if write(lambda: mark_paid(order)):
