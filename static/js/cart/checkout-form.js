@@ -2,7 +2,7 @@
 // (#checkout-body) for the answer. What the shopper does while that answer is on its way must
 // survive the swap: the field they are in stays the very same element (focus, caret, a select's
 // type-ahead), a field they changed meanwhile keeps its new value and is priced again, the
-// payment choice (which the server does not keep: [data-page-keeps]) stays as it was, and the
+// payment part is outside the swapped form altogether (templates/checkout/_pay.html), and the
 // focus stays where it was (also on a radio button or a button, which have no id for htmx to
 // restore it by).
 const BODY = "checkout-body";
@@ -20,6 +20,7 @@ function values(form) {
   const out = new Map();
   for (const el of form.elements) {
     if (!el.name || el.type === "hidden" || el.type === "submit" || el.type === "button") continue;
+    if (!form.contains(el)) continue; // the payment part (form="checkout-form"): never swapped
     if (el.type === "radio" || el.type === "checkbox") {
       if (el.checked) out.set(el.name, el.value);
       else if (!out.has(el.name)) out.set(el.name, null);
@@ -95,14 +96,9 @@ export function onAfterSwap(evt) {
   const form = document.getElementById(FORM);
   if (!was || !aimsAtBody(evt) || !form) return;
   let changed = false;
-  // What the server does not keep (the payment choice, a card token) comes back empty: the page
-  // carries it over. What the shopper changed while the answer was on its way is carried over,
-  // and priced.
-  const pageKept = new Set([...form.querySelectorAll("[data-page-keeps] [name]")].map((el) => el.name));
+  // What the shopper changed while the answer was on its way is carried over, and priced.
   for (const [name, value] of was.values) {
-    if (pageKept.has(name)) {
-      setValue(form, name, value);
-    } else if (was.sent && was.sent.get(name) !== value) {
+    if (was.sent && was.sent.get(name) !== value) {
       changed = true;
       setValue(form, name, value);
     }
