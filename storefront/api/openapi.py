@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from storefront.checkout.details import ADDRESS_FIELDS
+from storefront.checkout.providers.base import PaymentStatus
+from storefront.orders.services import STATUS_WORDS
+
 ERROR_CODES = [
     "bad_request",
     "csrf_failed",
@@ -242,18 +246,9 @@ SCHEMAS = {
 
 # Checkout and orders (CONTRACT.md, "Checkout and orders").
 
-ADDRESS_FIELDS = [
-    "name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postal_code",
-    "region",
-    "country",
-]
 TEXT_OR_NULL = {"type": ["string", "null"]}
-PAYMENT_STATUSES = ["captured", "pending", "declined", "cancelled", "refunded"]
-ORDER_STATUSES = ["pending", "paid", "fulfilled", "cancelled", "refunded"]
+PAYMENT_STATUSES = [str(s) for s in PaymentStatus]
+ORDER_STATUSES = list(STATUS_WORDS)
 ORDER_NUMBER_PATTERN = r"^[0-9]{1,18}$"
 
 SCHEMAS.update(
