@@ -26,9 +26,8 @@ from storefront.cart.state import (
 )
 from storefront.cart.types import Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
-from storefront.catalog.models import Product
 from storefront.catalog.options import InvalidOptionError, normalise
-from storefront.catalog.services import ProductFacts
+from storefront.catalog.services import ProductFacts, ProductToAdd
 from storefront.errors import InvalidOption, NotFound, UnknownSku
 
 LINE_ID_BYTES = 12
@@ -49,7 +48,7 @@ def new_line_id() -> str:
     return secrets.token_urlsafe(LINE_ID_BYTES)
 
 
-def _limits(products: Mapping[str, Product | ProductFacts]) -> Limits:
+def _limits(products: Mapping[str, ProductToAdd | ProductFacts]) -> Limits:
     config = current_app.config
     return Limits(
         max_lines=config["MAX_LINES"],
@@ -86,7 +85,7 @@ def _write(
 
 def add_line(req: Request, sku: object, quantity: object, options: object = None) -> Change:
     quantity = state.check_quantity(quantity, 1)
-    product = catalog.by_sku(sku) if isinstance(sku, str) else None
+    product = catalog.to_add(sku) if isinstance(sku, str) else None
     if product is None:
         shown = sku if isinstance(sku, str) and len(sku) <= 64 else "that SKU"
         raise UnknownSku(f"There is no product {shown!r}.")

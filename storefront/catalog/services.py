@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import BigInteger, String, bindparam, cast, func, literal_column, or_, select
@@ -15,8 +16,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from storefront.catalog.models import Product
 from storefront.catalog.options import (
+    OptionSpec,
     OptionSpecError,
     parse_notation,
+    specs_from_json,
     specs_to_json,
 )
 from storefront.extensions import db
@@ -86,24 +89,67 @@ class ProductFacts(NamedTuple):
     active: bool
 
 
+class ProductToAdd(NamedTuple):
+    """What adding a product to a cart checks: its facts and the options it takes."""
+
+    sku: str
+    name: str
+    price_cents: int
+    stock: int
+    active: bool
+    option_specs: tuple[OptionSpec, ...]
+
+
+_FACTS = (Product.sku, Product.name, Product.price_cents, Product.stock, Product.active)
+
+
+@cache
+def _statements(dialect: str):
+    """The cart's catalog look-ups, built once per database kind: executing the same statement
+    object again spares SQLAlchemy building it and computing its cache key, which cost more
+    than the look-up itself on every change."""
+    one = select(*_FACTS, Product.options_json).where(Product.sku == bindparam("sku"))
+    # One bound parameter however long the cart: a JSON array on SQLite, an array on
+    # PostgreSQL. A 1,000-line cart is looked up on every change, and 1,000 placeholders cost
+    # more than the lookup itself.
+    if dialect == "sqlite":
+        listed = select(literal_column("value")).select_from(func.json_each(bindparam("skus")))
+        many = select(*_FACTS).where(Product.sku.in_(listed))
+    else:
+        listed = func.any(bindparam("skus", type_=ARRAY(String)))
+        many = select(*_FACTS).where(Product.sku == listed)
+    return one, many
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+@cache
+def _option_specs(options_json: str) -> tuple[OptionSpec, ...]:
+    # Few distinct notations (most products take none); specs are immutable.
+    return specs_from_json(options_json)
+
+
+def to_add(sku: str) -> ProductToAdd | None:
+    """The product a shopper adds, or None if there is no such SKU."""
+    if not isinstance(sku, str) or not SKU.match(sku):
+        return None
+    row = db.session.execute(_statements(_dialect())[0], {"sku": sku}).first()
+    if row is None:
+        return None
+    *facts, options_json = row
+    return ProductToAdd(*facts, _option_specs(options_json))
+
+
 def facts_for(skus: Iterable[str]) -> dict[str, ProductFacts]:
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    columns = (Product.sku, Product.name, Product.price_cents, Product.stock, Product.active)
-    # One bound parameter however long the cart: a JSON array on SQLite, an array on PostgreSQL.
-    # A 1,000-line cart is looked up on every change, and 1,000 placeholders cost more than
-    # the lookup itself.
-    if db.session.get_bind().dialect.name == "sqlite":
-        listed = select(literal_column("value")).select_from(
-            func.json_each(bindparam("skus", json.dumps(wanted)))
-        )
-        stmt = select(*columns).where(Product.sku.in_(listed))
-    else:
-        stmt = select(*columns).where(
-            Product.sku == func.any(bindparam("skus", wanted, type_=ARRAY(String)))
-        )
-    return {row.sku: ProductFacts(*row) for row in db.session.execute(stmt)}
+    dialect = _dialect()
+    listed = json.dumps(wanted) if dialect == "sqlite" else wanted
+    rows = db.session.execute(_statements(dialect)[1], {"skus": listed})
+    return {row[0]: ProductFacts(*row) for row in rows}
 
 
 def subtotal_cents(quantities: Mapping[str, int]) -> int:
