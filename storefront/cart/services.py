@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from storefront.cart import history, state, store
+from storefront.cart import history, state, store, views
 from storefront.cart.state import (
     AddLine,
     Cart,
@@ -95,7 +95,12 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         raise InvalidOption(str(exc)) from None
     op = AddLine(new_line_id(), product.sku, quantity, state.options_key(chosen))
     limits = _limits({product.sku: product})
-    return _write(req, lambda cart: (op, state.apply(cart, op, limits)))
+    known = {product.sku: ProductFacts(*product[:5])}
+    return _write(
+        req,
+        lambda cart: (op, state.apply(cart, op, limits)),
+        also=lambda change: views.read_facts_inside(change, known),
+    )
 
 
 def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
@@ -108,7 +113,7 @@ def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
         op = SetQuantity(line_id, quantity, line.sku)
         return op, state.apply(cart, op, _limits(catalog.facts_for([line.sku])))
 
-    return _write(req, decide, create=False)
+    return _write(req, decide, create=False, also=views.read_facts_inside)
 
 
 def remove_line(req: Request, line_id: object) -> Change:
@@ -119,7 +124,7 @@ def remove_line(req: Request, line_id: object) -> Change:
         op = RemoveLine(line_id, line.sku if line else "")
         return op, state.apply(cart, op)
 
-    return _write(req, decide, create=False)
+    return _write(req, decide, create=False, also=views.read_facts_inside)
 
 
 def clear(req: Request) -> Change:
