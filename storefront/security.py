@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_talisman import Talisman
+from limits.storage import Storage
 
 from storefront import shopper
 
@@ -44,6 +47,74 @@ checkout_completions = limiter.shared_limit(
 )
 
 
+class LocalCounters(Storage):
+    """Fixed-window counters in this process's memory, for when there is no Redis: what
+    ``memory://`` counts, without its expiry thread. ``limits``' memory storage starts a timer
+    thread to expire counters whenever the last one has ended, up to a hundred a second under
+    load, and walks every counter each time; here a counter found expired is simply started
+    afresh, and stale ones are swept at most once a minute."""
+
+    STORAGE_SCHEME = ["storefront-memory"]
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        self._counts: dict[str, int] = {}
+        self._expiries: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = time.time() + self.SWEEP_SECONDS
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self):
+        return ValueError
+
+    def _live(self, key: str, now: float) -> int:
+        if self._expiries.get(key, 0.0) <= now:
+            self._counts.pop(key, None)
+            self._expiries.pop(key, None)
+            return 0
+        return self._counts[key]
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            if now >= self._next_sweep:
+                for stale in [k for k, at in self._expiries.items() if at <= now]:
+                    del self._counts[stale], self._expiries[stale]
+                self._next_sweep = now + self.SWEEP_SECONDS
+            count = self._counts[key] = self._live(key, now) + amount
+            if count == amount:  # a new window starts with this hit
+                self._expiries[key] = now + expiry
+            return count
+
+    def decr(self, key: str, amount: int = 1) -> int:
+        with self._lock:
+            count = self._counts[key] = max(self._live(key, time.time()) - amount, 0)
+            return count
+
+    def get(self, key: str) -> int:
+        with self._lock:
+            return self._live(key, time.time())
+
+    def get_expiry(self, key: str) -> float:
+        return self._expiries.get(key, time.time())
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int | None:
+        with self._lock:
+            count = len(self._counts)
+            self._counts.clear()
+            self._expiries.clear()
+            return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+            self._expiries.pop(key, None)
+
+
 def client_address() -> str:
     # ProxyFix has already replaced remote_addr with the client's, behind trusted proxies only.
     return request.remote_addr or "unknown"
@@ -61,7 +132,7 @@ def init_app(app: Flask) -> None:
         referrer_policy="strict-origin-when-cross-origin",
     )
     redis_url = app.config["REDIS_URL"]
-    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "storefront-memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{app.config['REDIS_PREFIX']}:limits")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     # If Redis is away, count in this process rather than fail the shopper's request.

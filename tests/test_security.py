@@ -14,6 +14,7 @@ from storefront import create_app
 from storefront.cart import models as m
 from storefront.extensions import db
 from storefront.logs import JsonFormatter
+from storefront.security import LocalCounters
 from tests import factories
 from tests.conftest import app_settings
 from tests.helpers import Browser
@@ -65,6 +66,21 @@ def test_cart_changes_are_rate_limited_per_shopper(browser, other_browser, make_
     page = browser.form("/cart/lines", {"sku": sku, "quantity": "1"})
     assert page.status_code == 429
     assert other_browser.add(sku).status_code == 200  # another shopper is not slowed
+
+
+def test_local_rate_counters_start_a_new_window_once_the_last_has_expired(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr("storefront.security.time.time", lambda: now[0])
+    counters = LocalCounters()
+    assert [counters.incr("a", 10) for _ in range(3)] == [1, 2, 3]
+    assert counters.get_expiry("a") == 1010.0 and counters.get("b") == 0
+    now[0] = 1010.0
+    assert counters.get("a") == 0 and counters.incr("a", 10) == 1
+    assert counters.get_expiry("a") == 1020.0
+    counters.incr("b", 1)
+    now[0] += LocalCounters.SWEEP_SECONDS
+    counters.incr("c", 1)  # the sweep drops every expired counter, not only the one it touches
+    assert set(counters._counts) == {"c"}
 
 
 def test_sign_in_is_rate_limited(browser):

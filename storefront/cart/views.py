@@ -6,10 +6,12 @@ Money stays in integer cents until it is shown.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
+from flask import g
 
 from storefront.cart import lifetime, store
 from storefront.cart.state import Cart, Line
@@ -101,10 +103,13 @@ class Glance:
     item_count: int
 
 
-def _line_views(lines: Iterable[Line]) -> tuple[LineView, ...]:
-    """Lines with live catalog prices and availability."""
+def _line_views(
+    lines: Iterable[Line], products: Mapping[str, catalog.ProductFacts] | None = None
+) -> tuple[LineView, ...]:
+    """Lines with live catalog prices and availability (``products``: already read)."""
     lines = tuple(lines)
-    products = catalog.facts_for(line.sku for line in lines)
+    if products is None:
+        products = catalog.facts_for(line.sku for line in lines)
     views = []
     for line in lines:
         product = products.get(line.sku, MISSING)
@@ -155,14 +160,38 @@ def touched_lines(before: Cart, after: Cart) -> list[Line]:
     return touched
 
 
+def read_facts_inside(
+    change: Change, known: Mapping[str, catalog.ProductFacts] | None = None
+) -> None:
+    """For ``store.write``'s ``also``: read, inside the change's transaction, the catalog facts
+    that describing a small cart's change will need (``known``: those already read), so that
+    the description after the commit needs no transaction of its own. A transaction (begin,
+    end, the connection back to the pool) cost as much as the look-up."""
+    after = change.after
+    if len(after) > SMALL_CART:
+        return
+    wanted = {line.sku for line in after.lines}
+    known = known or {}
+    facts = {sku: known[sku] for sku in wanted & known.keys()}
+    if len(facts) < len(wanted):
+        facts.update(catalog.facts_for(wanted - facts.keys()))
+    g.change_facts = (change.cart_id, change.version, facts)
+
+
+def _facts_read_for(change: Change) -> Mapping[str, catalog.ProductFacts] | None:
+    cart_id, version, facts = g.get("change_facts", (None, None, None))
+    if (cart_id, version) != (change.cart_id, change.version) or change.replayed:
+        return None
+    return facts
+
+
 def view_change(owner: Owner, change: Change, *, whole_cart: bool = False) -> ChangeView:
     after = change.after
     touched = touched_lines(change.before, after)
     kept_until = _kept_until(owner, change.at)
     if whole_cart or change.replayed or len(after) <= SMALL_CART:
-        whole = CartView(
-            change.cart_id, change.version, _line_views(after.lines), kept_until=kept_until
-        )
+        lines = _line_views(after.lines, _facts_read_for(change))
+        whole = CartView(change.cart_id, change.version, lines, kept_until=kept_until)
         ids = {line.id for line in touched}
         return ChangeView(
             change.cart_id,

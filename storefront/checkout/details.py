@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from storefront import clock
 from storefront.accounts.models import User
+from storefront.cart import store
 from storefront.cart.sealing import aad, keyring
 from storefront.checkout.models import CheckoutDetails
 from storefront.errors import InvalidAddress, InvalidEmail
@@ -151,6 +152,7 @@ def _opened(row: CheckoutDetails) -> Details:
 
 def save(cart_id: int, details: Details) -> None:
     """Inside a transaction: keep the details with the cart."""
+    store.remember_key_in_use()
     sealed = keyring().seal(json.dumps(asdict(details)).encode(), aad("checkout", cart_id))
     row = db.session.get(CheckoutDetails, cart_id)
     if row is None:

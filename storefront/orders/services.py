@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from storefront import clock
+from storefront.cart import store
 from storefront.cart.sealing import keyring
 from storefront.checkout.models import Coupon, CouponUse, PaymentAttempt
 from storefront.checkout.providers.base import PaymentOutcome, PaymentStatus
@@ -38,6 +39,7 @@ def attempt_aad(attempt_id: str) -> bytes:
 
 
 def seal_snapshot(attempt_id: str, snapshot: dict) -> bytes:
+    store.remember_key_in_use()
     return keyring().seal(json.dumps(snapshot).encode(), attempt_aad(attempt_id))
 
 
