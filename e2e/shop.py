@@ -173,6 +173,11 @@ def set_quantity(page: Page, sku: str, quantity: int) -> None:
         field.fill(str(quantity))
         field.press("Enter")
     assert answer.value.status == 200, f"set {sku} to {quantity}: HTTP {answer.value.status}"
+    # The answer has arrived; its swap may not have: a next quantity typed into the line being
+    # replaced would be lost with it (a next set_quantity right away never sent its request).
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
 
 
 def remove_line(page: Page, sku: str) -> None:
