@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from storefront import realtime, shopper
-from storefront.api.routes import _body, _expected_version, _only_keys, offer_csrf_token
+from storefront.api import parsing
 from storefront.cart import forms
 from storefront.checkout import live, placing, services
 from storefront.checkout.serialize import checkout_json, order_json
@@ -16,7 +16,7 @@ from storefront.orders import services as orders
 from storefront.security import checkout_completions
 
 bp = Blueprint("checkout_api", __name__, url_prefix="/api/v1")
-bp.after_request(offer_csrf_token)
+bp.after_request(parsing.offer_csrf_token)
 
 
 def _checkout_response(checkout, status: int = 200):
@@ -32,18 +32,18 @@ def get_checkout():
 
 @bp.put("/checkout")
 def put_checkout():
-    body = _body()
-    _only_keys(body, set(services.FIELDS))
+    body = parsing.body()
+    parsing.only_keys(body, set(services.FIELDS))
     checkout, _ = services.update(shopper.current_owner(), body)
     return _checkout_response(checkout)
 
 
 def _payment(body: dict) -> tuple[object, object]:
-    _only_keys(body, {"payment"})
+    parsing.only_keys(body, {"payment"})
     payment = body.get("payment")
     if not isinstance(payment, dict):
         raise BadRequest('The body needs "payment": {"provider": …, "token": …}.')
-    _only_keys(payment, {"provider", "token"})
+    parsing.only_keys(payment, {"provider", "token"})
     return payment.get("provider"), payment.get("token")
 
 
@@ -56,7 +56,7 @@ def _placed_response(placed, status: int):
 
 @bp.post("/checkout/complete")
 def complete():
-    body = _body()
+    body = parsing.body()
     provider, token = _payment(body)
     owner = shopper.current_owner()
     key = forms.idempotency(body, request.headers.get("Idempotency-Key"))
@@ -70,7 +70,7 @@ def complete():
             provider_name=provider,
             token=token,
             idempotency=key,
-            expected_version=_expected_version(),
+            expected_version=parsing.expected_version(),
         )
     placed_here.remember(placed.order.number)
     live.announce_order(owner, placed, origin=realtime.requesting_page())

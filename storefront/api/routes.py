@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 from flask import Blueprint, jsonify, request
-from flask_wtf.csrf import generate_csrf
 
 from storefront import realtime, shopper
-from storefront.api import openapi
+from storefront.api import openapi, parsing
 from storefront.api.serialize import cart_json, history_json, minimal_json, shortfall_json
 from storefront.cart import forms, history, services, views
 from storefront.cart.announce import announce
@@ -20,36 +16,9 @@ from storefront.errors import BadRequest
 from storefront.security import cart_changes
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-IF_MATCH = re.compile(r'^\s*"(\d{1,18})"\s*$')
 
 
-@bp.after_request
-def offer_csrf_token(response):
-    # Same-origin scripts can read it; other origins cannot (no CORS), so it is safe to hand out.
-    if request.method == "GET":
-        response.headers["X-CSRF-Token"] = generate_csrf()
-    return response
-
-
-def _body() -> dict:
-    raw = request.get_data(cache=True)
-    try:
-        body = json.loads(raw) if raw else None
-    except (ValueError, RecursionError):
-        raise BadRequest("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object.")
-    return body
-
-
-def _expected_version() -> int | None:
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    match = IF_MATCH.match(header)
-    if not match:
-        raise BadRequest('If-Match must be a quoted cart version, like "7".')
-    return int(match.group(1))
+bp.after_request(parsing.offer_csrf_token)
 
 
 def _request(owner: Owner, body: object) -> Request:
@@ -57,7 +26,7 @@ def _request(owner: Owner, body: object) -> Request:
         owner=owner,
         device=shopper.device(),
         idempotency=forms.idempotency(body, request.headers.get("Idempotency-Key")),
-        expected_version=_expected_version(),
+        expected_version=parsing.expected_version(),
     )
 
 
@@ -89,13 +58,6 @@ def _changed(req: Request, change: Change, **extra):
     return _respond(news.view if minimal else news.view.whole, **extra)
 
 
-def _only_keys(body: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        shown = ", ".join(k[:40] for k in unknown[:5])
-        raise BadRequest(f"Unknown field(s): {shown}. Allowed: {', '.join(sorted(allowed))}.")
-
-
 @bp.get("/cart")
 def get_cart():
     return _respond(views.view(shopper.current_owner()))
@@ -104,8 +66,8 @@ def get_cart():
 @bp.post("/cart/lines")
 @cart_changes
 def add_line():
-    body = _body()
-    _only_keys(body, {"sku", "quantity", "options"})
+    body = parsing.body()
+    parsing.only_keys(body, {"sku", "quantity", "options"})
     if "sku" not in body or "quantity" not in body:
         raise BadRequest('The body needs "sku" and "quantity".')
     options = body.get("options")
@@ -118,8 +80,8 @@ def add_line():
 @bp.patch("/cart/lines/<line_id>")
 @cart_changes
 def set_quantity(line_id: str):
-    body = _body()
-    _only_keys(body, {"quantity"})
+    body = parsing.body()
+    parsing.only_keys(body, {"quantity"})
     if "quantity" not in body:
         raise BadRequest('The body needs "quantity".')
     req = _request(shopper.current_owner(), body)
@@ -165,8 +127,8 @@ def cart_history():
 @bp.post("/cart/restore")
 @cart_changes
 def restore():
-    body = _body()
-    _only_keys(body, {"revision"})
+    body = parsing.body()
+    parsing.only_keys(body, {"revision"})
     revision = body.get("revision")
     if isinstance(revision, bool) or not isinstance(revision, int):
         raise BadRequest('The body needs "revision", a whole number.')
