@@ -9,6 +9,7 @@ the write lock long.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 
@@ -90,6 +91,7 @@ def run_once() -> Report:
 
 
 def run_forever(app: Flask, stop: threading.Event, interval: float = INTERVAL_SECONDS) -> None:
+    log.info("background jobs: every %.0f s in process %d", interval, os.getpid())
     while not stop.wait(interval):
         try:
             with app.app_context():

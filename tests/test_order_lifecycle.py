@@ -260,3 +260,62 @@ def test_a_payment_taken_just_before_a_crash_becomes_the_order(
         db.session.remove()
     assert facts(app, sku) == (3, ["paid"])
     assert browser.cart()["lines"] == []  # the order took its lines, as if nothing had happened
+
+
+def test_a_stripe_payment_for_an_attempt_given_up_is_refunded(
+    app, browser, make_product, monkeypatch
+):
+    """Stripe's page was opened, the worker died before the order was recorded, the job gave
+    the stock back; then the shopper paid on Stripe's page. No goods, so the money goes back."""
+    sku = make_product(stock=5, price="2.50")
+    ready(browser, sku)
+    stripe_provider = StripeProvider(
+        SECRET_KEY,
+        WEBHOOK_SECRET,
+        http_client=RecordedStripe(
+            Answer("POST", "/v1/checkout/sessions", fixture("session_open.json"))
+        ),
+    )
+    opened = stripe_provider.start
+
+    def open_then_crash(request):
+        opened(request)
+        raise Crash()
+
+    monkeypatch.setattr(stripe_provider, "start", open_then_crash)
+    app.extensions["storefront.payment_providers"]["stripe"] = stripe_provider
+    with pytest.raises(Crash):
+        place(browser, "stripe")
+    with app.app_context():
+        clock.advance(placing.SETTLE_AFTER + timedelta(seconds=1))
+        assert jobs.run_once().attempts_settled == 1
+        db.session.remove()
+    assert facts(app, sku) == (5, [])
+    paid_session = {**fixture("session_paid.json"), "id": SESSION}
+    refunds = use_stripe(
+        app,
+        Answer("GET", f"/v1/checkout/sessions/{SESSION}", paid_session),
+        Answer("POST", "/v1/refunds", fixture("refund_succeeded.json")),
+    )
+    paid = session_event("event_session_completed.json", attempt_id(app))
+    response = webhook(browser, paid)
+    assert response.status_code == 200
+    assert response.json["outcome"] == "refunded: paid after the attempt was given up"
+    refunds.done()
+    refund = refunds.sent[1]
+    assert refund.field("amount") == "1100" and refund.headers["Idempotency-Key"].startswith(
+        "late-"
+    )
+    assert facts(app, sku) == (5, [])
+
+
+def test_back_from_stripe_while_stripe_cannot_be_asked_the_order_waits(app, browser, make_product):
+    sku = make_product(stock=5)
+    ready(browser, sku)
+    use_stripe(app, Answer("POST", "/v1/checkout/sessions", fixture("session_open.json")))
+    place(browser, "stripe")
+    attempt = attempt_id(app)
+    use_stripe(app, *[Answer("GET", f"/v1/checkout/sessions/{SESSION}", fails=True)] * 3)
+    response = browser.client.get(f"/checkout/payment-cancelled?attempt={attempt}")
+    assert response.status_code == 303
+    assert facts(app, sku) == (3, ["pending"])  # the webhook or the end of the hold decides

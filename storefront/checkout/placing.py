@@ -272,8 +272,6 @@ def _hold_locked(
 
 
 def _refuse_what_stands_in_the_way(checkout: quoting.Checkout) -> None:
-    if not checkout.lines and not checkout.problems:
-        raise EmptyCart("Your cart is empty: there is nothing to order.")
     short = checkout.problems_with("out_of_stock", "unavailable")
     if short:
         skus = sorted({p.sku for p in short})

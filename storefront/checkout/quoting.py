@@ -62,10 +62,6 @@ class Checkout:
     quote: Quote
     problems: tuple[Problem, ...]
 
-    @property
-    def empty(self) -> bool:
-        return not self.lines and not any(p.sku for p in self.problems)
-
     def problems_with(self, *codes: str) -> list[Problem]:
         return [p for p in self.problems if p.code in codes]
 

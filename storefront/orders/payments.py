@@ -13,6 +13,7 @@ from storefront import clock
 from storefront.cart import services as cart_services
 from storefront.cart import store
 from storefront.cart.types import Owner
+from storefront.checkout.models import PaymentAttempt
 from storefront.checkout.providers import registry
 from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
 from storefront.database import write
@@ -49,6 +50,8 @@ def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> s
         raise NotFound("There is no such payment provider here.")
     event = provider.parse_webhook(payload, headers)
     order = _order_for_attempt(event.attempt_id or "")
+    if order is None and event.status == PaymentStatus.CAPTURED:
+        return _paid_without_order(provider, event)
     if event.status is None or order is None or order.provider != provider.name:
         return "ignored"  # not an event we act on, or another shop's session on the account
     if event.status == PaymentStatus.CAPTURED:
@@ -63,6 +66,23 @@ def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> s
         done = write(lambda: orders.cancel(order))
         return "cancelled" if done else "already settled"
     return "ignored"
+
+
+def _paid_without_order(provider, event) -> str:
+    """Paid for an attempt that never became an order: it was cut off (a crash after Stripe's
+    page was opened) and the clean-up job gave its stock back. No goods, so no money."""
+    attempt = db.session.get(PaymentAttempt, (event.attempt_id or "")[:32])
+    if attempt is None or attempt.provider != provider.name or attempt.status == "open":
+        return "ignored"  # another shop's session, or the attempt is still being settled
+    snap = orders.open_snapshot(attempt)
+    try:
+        provider.refund(
+            event.reference or "", snap["totals"]["total"], snap["currency"], f"late-{attempt.id}"
+        )
+    except ProviderUnavailable:
+        log.error("attempt %s was paid but never ordered; refund it by hand", attempt.id)
+        raise
+    return "refunded: paid after the attempt was given up"
 
 
 def refund_late_payment(order: Order, provider, reference: str | None) -> None:
@@ -106,8 +126,12 @@ def abandoned(owner: Owner, attempt_id: str) -> int | None:
         return None
     provider = registry.get(order.provider)
     if provider is not None and provider.name != "manual":
-        # It may have been paid a moment ago: ask before cancelling.
-        outcome = provider.confirm(order.attempt_id, order.payment_reference)
+        # It may have been paid a moment ago: ask before cancelling (and if the provider cannot
+        # say now, leave the order to its webhook or the end of its hold).
+        try:
+            outcome = provider.confirm(order.attempt_id, order.payment_reference)
+        except ProviderUnavailable:
+            return None
         if outcome.status == PaymentStatus.CAPTURED:
             write(lambda: mark_paid(order))
             return None
