@@ -24,6 +24,15 @@ def remember(number: int) -> None:
     session.permanent = True
 
 
+def listed() -> list[Order]:
+    """The orders ``/orders`` lists, newest first: the account's, or a guest's from this
+    browser."""
+    if current_user.is_authenticated:
+        return orders.for_user(current_user.id)
+    found = (orders.by_number(n) for n in numbers())
+    return sorted((o for o in found if o is not None), key=lambda o: -o.number)
+
+
 def _links() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="order-link")
 
