@@ -20,6 +20,8 @@ from storefront import (
     web,
 )
 from storefront.accounts.routes import bp as accounts_bp
+from storefront.admin import api_bp as admin_api_bp
+from storefront.admin import bp as admin_bp
 from storefront.api.checkout import bp as checkout_api_bp
 from storefront.api.routes import bp as api_bp
 from storefront.cart import announce
@@ -45,6 +47,8 @@ BLUEPRINTS = (
     health.bp,
     realtime_bp,
     support_bp,
+    admin_bp,
+    admin_api_bp,
 )
 
 

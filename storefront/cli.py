@@ -178,13 +178,25 @@ def register_maintenance(app: Flask) -> None:
     @click.argument("email")
     def grant_support(email):
         """Give EMAIL the support role."""
-        _set_support(email, True)
+        _set_role(email, "support", True)
 
     @users.command("revoke-support")
     @click.argument("email")
     def revoke_support(email):
         """Take the support role from EMAIL."""
-        _set_support(email, False)
+        _set_role(email, "support", False)
+
+    @users.command("grant-staff")
+    @click.argument("email")
+    def grant_staff(email):
+        """Give EMAIL the staff role: the back office at /admin."""
+        _set_role(email, "staff", True)
+
+    @users.command("revoke-staff")
+    @click.argument("email")
+    def revoke_staff(email):
+        """Take the staff role from EMAIL."""
+        _set_role(email, "staff", False)
 
     @users.command("reset-password")
     @click.argument("email")
@@ -202,15 +214,15 @@ def register_maintenance(app: Flask) -> None:
     app.cli.add_command(users)
 
 
-def _set_support(email: str, value: bool) -> None:
+def _set_role(email: str, role: str, value: bool) -> None:
     from storefront.accounts import services
 
     try:
-        services.set_support(email, value)
+        services.set_role(email, role, value)
     except services.AccountError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(
-        f"{services.normalise_email(email)}: support role {'granted' if value else 'revoked'}"
+        f"{services.normalise_email(email)}: {role} role {'granted' if value else 'revoked'}"
     )
 
 

@@ -143,6 +143,20 @@ def browser(app):
     return Browser(app.test_client())
 
 
+STAFF_EMAIL = "staff@example.com"
+
+
+@pytest.fixture
+def staff(app):
+    """A browser signed in as a staff account (``users grant-staff``), for the back office."""
+    staff_browser = Browser(app.test_client())
+    staff_browser.register(STAFF_EMAIL)
+    result = app.test_cli_runner().invoke(args=["users", "grant-staff", STAFF_EMAIL])
+    assert result.exit_code == 0, result.output
+    staff_browser.page("/admin")
+    return staff_browser
+
+
 @pytest.fixture
 def other_browser(app):
     return Browser(app.test_client(), user_agent="Mozilla/5.0 (Android 14) Firefox/130.0")

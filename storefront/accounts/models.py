@@ -18,6 +18,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_support: Mapped[bool] = mapped_column(default=False)
+    # Runs the back office (/admin). A separate role from support's cart recovery.
+    is_staff: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     # Flask-Login stores this in the cookie: the device's session token, not the user id, so

@@ -168,8 +168,11 @@ def _user_by_email(email: object) -> User:
     return user
 
 
-def set_support(email: object, value: bool) -> None:
-    _user_by_email(email).is_support = value
+def set_role(email: object, role: str, value: bool) -> None:
+    """Grant or revoke ``support`` (cart recovery) or ``staff`` (the back office)."""
+    if role not in ("support", "staff"):
+        raise ValueError(role)
+    setattr(_user_by_email(email), f"is_{role}", value)
     db.session.commit()
 
 

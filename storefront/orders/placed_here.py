@@ -57,5 +57,5 @@ def visible(number: object) -> Order:
         number,
         user_id=current_user.id if signed_in else None,
         placed_here=numbers() + _linked(),
-        staff=signed_in and getattr(current_user, "is_staff", False),
+        staff=signed_in and current_user.is_staff,
     )
