@@ -1,4 +1,4 @@
-"""Back office: the staff role and the staff audit log.
+"""Back office: the staff role, the staff audit log, products' meta description.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +18,10 @@ def upgrade():
     with op.batch_alter_table("users") as batch:
         batch.add_column(
             sa.Column("is_staff", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    with op.batch_alter_table("products") as batch:
+        batch.add_column(
+            sa.Column("meta_description", sa.String(300), nullable=False, server_default="")
         )
     op.create_table(
         "staff_actions",
@@ -42,5 +46,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("staff_actions")
+    with op.batch_alter_table("products") as batch:
+        batch.drop_column("meta_description")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("is_staff")

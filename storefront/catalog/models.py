@@ -21,6 +21,8 @@ class Product(db.Model):
     stock: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
     options_json: Mapped[str] = mapped_column(Text, default="[]")
+    # What search engines and shared links show (staff edit it; empty: the description's start).
+    meta_description: Mapped[str] = mapped_column(String(300), default="")
 
     # Whatever the code does, stock never goes below zero: an order that would take more than
     # is left fails here rather than oversell.
