@@ -2,20 +2,23 @@
 // through to htmx only when they are the next version of the cart this page shows.
 import { inspect } from "./conflicts.js";
 import { replayQueue } from "./offline-queue.js";
-import { pageId, parse, say, shown } from "./page.js";
+import { pageId, parse, say, shown, stateIn } from "./page.js";
 import { resync } from "./resync.js";
 import { heard } from "./socket.js";
 import { place } from "./version-guard.js";
 
 export function onMessage(evt) {
-  const content = parse(evt.detail.message);
-  const control = content.querySelector("template[data-control]");
-  if (control) {
-    evt.preventDefault();
-    handleControl(control, content);
-    return;
+  const message = evt.detail.message;
+  if (message.indexOf("data-control") >= 0) {
+    const content = parse(message);
+    const control = content.querySelector("template[data-control]");
+    if (control) {
+      evt.preventDefault();
+      handleControl(control, content);
+      return;
+    }
   }
-  const state = content.querySelector("#cart-state");
+  const state = stateIn(message);
   if (!state) return;
   heard(state.dataset.cartId);
   const where = place(state);

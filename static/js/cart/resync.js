@@ -1,6 +1,6 @@
 // Fetch the whole cart once when this page may have missed something (a gap in versions, a
 // reconnect, focus, coming back online). Concurrent callers share the one request.
-import { pageId, parse, setCsrfToken, shown } from "./page.js";
+import { pageId, setCsrfToken, shown, stateIn } from "./page.js";
 import { syncUrl } from "./routes.js";
 import { listenAsThisPage } from "./socket.js";
 import { applyWholeCart } from "./version-guard.js";
@@ -21,7 +21,7 @@ export function resync() {
     })
     .then((html) => {
       if (!html) return;
-      const state = parse(html).querySelector("#cart-state");
+      const state = stateIn(html);
       const current = shown();
       // The same cart, and older than what arrived while we asked: keep the newer.
       if (state && state.dataset.cartId === current.cart && Number(state.dataset.cartVersion) < current.version) return;

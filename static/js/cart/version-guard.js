@@ -1,7 +1,7 @@
 // Never show an older cart than the page shows, and never let htmx look for elements the
 // page lacks. Every piece of a cart change carries data-cart-version; #cart-state says which
 // version the page shows, and it moves last, once every piece of a change is in.
-import { pageId, parse, shown } from "./page.js";
+import { pageId, parse, shown, startTags } from "./page.js";
 
 let wholeCart = false; // a resync's answer is the whole cart: it replaces, whatever it says
 
@@ -35,19 +35,25 @@ export function place(state) {
 // before htmx looks for their targets. Used as the cart-sync extension's transformResponse.
 export function onlyPresentTargets(text) {
   if (text.indexOf("hx-swap-oob") < 0) return text;
+  // Most answers aim only at parts the page has: then the text goes to htmx as it is, unparsed.
+  const aimed = startTags(text, "hx-swap-oob").filter((attrs) => "hx-swap-oob" in attrs);
+  if (aimed.every((attrs) => !mustDrop(attrs["hx-swap-oob"], attrs.id))) return text;
   const content = parse(text);
   let dropped = false;
   content.querySelectorAll("[hx-swap-oob]").forEach((el) => {
-    const value = el.getAttribute("hx-swap-oob");
-    const selector = value.indexOf(":") > 0 ? value.slice(value.indexOf(":") + 1) : el.id && `#${CSS.escape(el.id)}`;
-    // New lines go last; while the page has not loaded its last rows yet they come with them.
-    const notLoadedYet = value === "beforeend:#cart-lines" && document.getElementById("more-lines");
-    if ((selector && !document.querySelector(selector)) || notLoadedYet) { el.remove(); dropped = true; }
+    if (mustDrop(el.getAttribute("hx-swap-oob"), el.id)) { el.remove(); dropped = true; }
   });
   if (!dropped) return text;
   const holder = document.createElement("div");
   holder.appendChild(content);
   return holder.innerHTML;
+}
+
+function mustDrop(value, id) {
+  const selector = value.indexOf(":") > 0 ? value.slice(value.indexOf(":") + 1) : id && `#${CSS.escape(id)}`;
+  // New lines go last; while the page has not loaded its last rows yet they come with them.
+  const notLoadedYet = value === "beforeend:#cart-lines" && document.getElementById("more-lines");
+  return Boolean((selector && !document.querySelector(selector)) || notLoadedYet);
 }
 
 export function applyOutOfBand(html) {
