@@ -19,6 +19,7 @@ from storefront import (
     startup,
     web,
 )
+from storefront.accounts.reset_routes import bp as password_bp
 from storefront.accounts.routes import bp as accounts_bp
 from storefront.admin import api_bp as admin_api_bp
 from storefront.admin import bp as admin_bp
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     catalog_bp,
     cart_bp,
     accounts_bp,
+    password_bp,
     api_bp,
     checkout_api_bp,
     checkout_bp,

@@ -11,6 +11,7 @@ import base64
 import binascii
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ INT_SETTINGS = (
     IntSetting("STOREFRONT_MAX_LINE_QUANTITY", 999, 1, 1_000_000),
     IntSetting("STOREFRONT_STOCK_HOLD_MINUTES", 15, 5, 120),
     IntSetting("STOREFRONT_MANUAL_PAYMENT_DAYS", 7, 1, 60),
+    IntSetting("STOREFRONT_ABANDONED_CART_MINUTES", 600, 1, 10_080),
 )
 PAYMENT_PROVIDERS = ("manual", "test", "stripe")
 DEFAULT_MANUAL_INSTRUCTIONS = (
@@ -202,7 +204,23 @@ def _selling(env: Mapping[str, str]) -> dict:
         ),
         "WEB_JOBS": env.get("STOREFRONT_WEB_JOBS", "").strip().lower() not in ("false", "0", "no"),
         "CHECKOUT_RATE_LIMIT": _rate_limit(env, "STOREFRONT_CHECKOUT_RATE_LIMIT", "10/minute"),
+        **_mail(env),
     }
+
+
+def _mail(env: Mapping[str, str]) -> dict:
+    smtp_url = env.get("STOREFRONT_SMTP_URL", "").strip()
+    if smtp_url and not re.match(r"^smtps?://[^/\s]+$", smtp_url):
+        raise ConfigError(
+            "STOREFRONT_SMTP_URL must be smtp://user:pass@host:port or smtps://user:pass@host:port"
+        )
+    addresses = {}
+    for name, default in (("MAIL_FROM", "shop@localhost"), ("OWNER_EMAIL", "")):
+        value = env.get(f"STOREFRONT_{name}", "").strip() or default
+        if value and not re.match(r"^[^\s@<>,;:\"\\]{1,64}@[^\s@<>,;:\"\\]{1,190}$", value):
+            raise ConfigError(f"STOREFRONT_{name} must be one plain email address, got {value!r}")
+        addresses[name] = value
+    return {"SMTP_URL": smtp_url, **addresses}
 
 
 def load(env: Mapping[str, str], instance_path: str) -> dict:
@@ -253,4 +271,6 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         "SESSION_TIMEOUT": timedelta(minutes=ints["SESSION_TIMEOUT_MINUTES"]),
         "STOCK_HOLD": timedelta(minutes=ints["STOCK_HOLD_MINUTES"]),
         "MANUAL_PAYMENT_WINDOW": timedelta(days=ints["MANUAL_PAYMENT_DAYS"]),
+        "ABANDONED_CART_AFTER": timedelta(minutes=ints["ABANDONED_CART_MINUTES"]),
+        "MAIL_DIR": str(instance / "mail"),
     }

@@ -1,4 +1,5 @@
-"""Background jobs: expiring unpaid orders and settling payment attempts a crash left open.
+"""Background jobs: sending queued email, expiring unpaid orders and settling payment attempts a
+crash left open.
 
 Each job claims its rows with a conditional UPDATE (``WHERE status = 'pending'``), so however
 many processes run them (every web worker on the embedded default, ``storefront worker``
@@ -11,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
-from flask import Flask
-from sqlalchemy import select
+from flask import Flask, current_app
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from storefront import clock
 from storefront.checkout import placing
@@ -23,6 +26,7 @@ from storefront.checkout.providers import registry
 from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
 from storefront.database import write
 from storefront.extensions import db
+from storefront.mail import outbox, transports
 from storefront.orders import payments
 from storefront.orders import services as orders
 
@@ -31,16 +35,46 @@ BATCH = 100
 INTERVAL_SECONDS = 30.0
 
 
+# Email should leave within seconds, not at the next 30 s round: a commit that queued one
+# wakes this process's job loop (another process's loop finds it on its next round).
+_wake = threading.Event()
+
+
+@event.listens_for(Session, "after_commit")
+def _mail_committed(session) -> None:
+    if session.info.pop("mail_queued", False):
+        _wake.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _mail_rolled_back(session) -> None:
+    session.info.pop("mail_queued", None)
+
+
 @dataclass
 class Report:
     orders_expired: int = 0
     attempts_settled: int = 0
+    mail: outbox.SendReport = field(default_factory=outbox.SendReport)
 
     def line(self) -> str:
         return (
             f"jobs: {self.orders_expired} unpaid order(s) cancelled, "
-            f"{self.attempts_settled} interrupted payment(s) settled"
+            f"{self.attempts_settled} interrupted payment(s) settled, "
+            f"{self.mail.sent} email(s) sent ({self.mail.retrying} to retry, "
+            f"{self.mail.failed} given up)"
         )
+
+    def anything(self) -> bool:
+        mail = self.mail
+        return (
+            bool(self.orders_expired or self.attempts_settled)
+            or mail.sent + mail.retrying + mail.failed > 0
+        )
+
+
+def send_mail(report: Report) -> None:
+    report.mail = outbox.send_due(transports.for_config(current_app.config))
 
 
 def expire_orders(report: Report) -> None:
@@ -87,16 +121,25 @@ def run_once() -> Report:
     report = Report()
     expire_orders(report)
     settle_attempts(report)
+    send_mail(report)
     return report
 
 
 def run_forever(app: Flask, stop: threading.Event, interval: float = INTERVAL_SECONDS) -> None:
     log.info("background jobs: every %.0f s in process %d", interval, os.getpid())
-    while not stop.wait(interval):
+    next_run = time.monotonic() + interval
+    while not stop.is_set():
+        woken = _wake.wait(min(1.0, max(0.0, next_run - time.monotonic())))
+        if stop.is_set():
+            return
+        if not woken and time.monotonic() < next_run:
+            continue
+        _wake.clear()
+        next_run = time.monotonic() + interval
         try:
             with app.app_context():
                 report = run_once()
-                if report.orders_expired or report.attempts_settled:
+                if report.anything():
                     log.info(report.line())
         except Exception:
             log.exception("background jobs failed; trying again next run")

@@ -28,6 +28,7 @@ CONTENT_SECURITY_POLICY = {
 }
 SIGN_IN_LIMIT = "10/minute;50/hour"
 REGISTER_LIMIT = "5/minute;20/hour"
+PASSWORD_RESET_LIMIT = "5/minute;20/hour"
 
 talisman = Talisman()
 

@@ -20,6 +20,8 @@ class User(UserMixin, db.Model):
     is_support: Mapped[bool] = mapped_column(default=False)
     # Runs the back office (/admin). A separate role from support's cart recovery.
     is_staff: Mapped[bool] = mapped_column(default=False)
+    # Allowed a reminder email about a cart left idle (off unless the shopper ticks it).
+    cart_reminders: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     # Flask-Login stores this in the cookie: the device's session token, not the user id, so

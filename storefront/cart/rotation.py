@@ -19,6 +19,8 @@ from storefront.checkout.models import CheckoutDetails, PaymentAttempt
 from storefront.crypto import KEY_ID_BYTES
 from storefront.database import begin_write
 from storefront.extensions import db
+from storefront.mail.models import OutboxMessage
+from storefront.mail.outbox import aad as outbox_aad
 from storefront.orders.models import Order
 from storefront.orders.services import attempt_aad, order_aad
 
@@ -52,6 +54,7 @@ TARGETS = (
     Sealed(CheckoutDetails, "sealed", ("cart_id",), lambda r: aad("checkout", r.cart_id)),
     Sealed(PaymentAttempt, "snapshot", ("id",), lambda r: attempt_aad(r.id)),
     Sealed(Order, "sealed", ("id",), lambda r: order_aad(r.number)),
+    Sealed(OutboxMessage, "sealed", ("id",), lambda r: outbox_aad(r.message_id)),
 )
 
 

@@ -1,0 +1,46 @@
+"""Email: the outbox, and shoppers' choice about cart reminders.
+
+Revision ID: 0009
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+UTC_TIME = sa.DateTime(timezone=True)
+
+
+def upgrade():
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("dedupe_key", sa.String(120), nullable=False, unique=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("message_id", sa.String(255), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("status", sa.String(8), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", UTC_TIME, nullable=False),
+        sa.Column("lease_until", UTC_TIME, nullable=True),
+        sa.Column("leased_by", sa.String(64), nullable=True),
+        sa.Column("last_error", sa.String(300), nullable=True),
+        sa.Column("created_at", UTC_TIME, nullable=False),
+        sa.Column("sent_at", UTC_TIME, nullable=True),
+    )
+    op.create_index("ix_outbox_due", "outbox", ["status", "next_attempt_at"])
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(
+            sa.Column("cart_reminders", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade():
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("cart_reminders")
+    op.drop_table("outbox")

@@ -1,0 +1,173 @@
+"""The transactional outbox: an email is recorded in the same transaction as what causes it,
+then sent by a job that claims each message with a lease.
+
+Exactly once, as far as SMTP allows: a message is claimed by one worker at a time (a
+conditional UPDATE on its lease); a worker that dies before the server accepted the message
+leaves a lease that runs out, and the next worker sends it; one that dies after acceptance but
+before recording it leads to one more send of the same bytes, with the same ``Message-ID``, so
+mail clients show it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from sqlalchemy import func, or_, select, update
+
+from storefront import clock
+from storefront.cart.sealing import keyring
+from storefront.database import write
+from storefront.extensions import db
+from storefront.mail.models import OutboxMessage
+from storefront.mail.transports import TransportError
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 12
+BATCH = 20
+
+
+def aad(message_id: str) -> bytes:
+    return b"outbox:" + message_id.encode()
+
+
+def enqueue(kind: str, dedupe_key: str, message: EmailMessage) -> bool:
+    """Add the message to the caller's transaction. False when that cause was queued before."""
+    if db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return False
+    message_id = message["Message-ID"]
+    db.session.add(
+        OutboxMessage(
+            dedupe_key=dedupe_key,
+            kind=kind,
+            message_id=message_id,
+            sealed=keyring().seal(bytes(message), aad(message_id)),
+            next_attempt_at=clock.now(),
+        )
+    )
+    db.session.info["mail_queued"] = True
+    return True
+
+
+def open_message(row: OutboxMessage) -> EmailMessage:
+    raw = keyring().open(row.sealed, aad(row.message_id))
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... up to an hour between tries: a server down for a day still gets
+    every message, and a brief outage costs a minute."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def claim(worker: str, limit: int = BATCH) -> list[int]:
+    now = clock.now()
+    due = list(
+        db.session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()
+    if not due:
+        return []
+
+    def take() -> list[int]:
+        taken = []
+        for message_id in due:
+            result = db.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message_id,
+                    OutboxMessage.status == "pending",
+                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                )
+                .values(
+                    lease_until=now + LEASE,
+                    leased_by=worker,
+                    attempts=OutboxMessage.attempts + 1,
+                )
+            )
+            if result.rowcount == 1:
+                taken.append(message_id)
+        return taken
+
+    return write(take)
+
+
+def send_due(transport, worker: str | None = None) -> SendReport:
+    """Claim what is due and send it, one message at a time (a slow server delays, never
+    duplicates)."""
+    worker = worker or secrets.token_hex(8)
+    report = SendReport()
+    for message_id in claim(worker):
+        row = db.session.get(OutboxMessage, message_id)
+        message = open_message(row)
+        db.session.rollback()  # no transaction held while talking to the server
+        try:
+            transport.send(message)
+        except TransportError as exc:
+            gave_up = write(lambda i=message_id, e=exc: _failed(i, worker, e))
+            if gave_up:
+                report.failed += 1
+            else:
+                report.retrying += 1
+            continue
+        if not write(lambda i=message_id: _sent(i, worker)):
+            log.warning("outbox: message %d was sent after its lease ran out", message_id)
+        report.sent += 1
+    return report
+
+
+def _sent(message_id: int, worker: str) -> bool:
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.leased_by == worker)
+        .values(status="sent", sent_at=clock.now(), lease_until=None, last_error=None)
+    )
+    return result.rowcount == 1
+
+
+def _failed(message_id: int, worker: str, exc: TransportError) -> bool:
+    row = db.session.get(OutboxMessage, message_id)
+    if row is None or row.leased_by != worker or row.status != "pending":
+        return False
+    row.last_error = str(exc)[:300]
+    row.lease_until = None
+    if exc.permanent or row.attempts >= MAX_ATTEMPTS:
+        row.status = "failed"
+        log.error("outbox: gave up on a %s email after %d tries", row.kind, row.attempts)
+        return True
+    row.next_attempt_at = clock.now() + backoff(row.attempts)
+    log.warning("outbox: a %s email will be tried again (try %d)", row.kind, row.attempts)
+    return False
+
+
+def backlog() -> dict[str, int]:
+    """Messages waiting and given up, for the back office and the metrics."""
+    rows = db.session.execute(
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.status != "sent")
+        .group_by(OutboxMessage.status)
+    )
+    counts = {"pending": 0, "failed": 0}
+    counts.update(dict(rows.all()))
+    return counts
