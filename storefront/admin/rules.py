@@ -21,6 +21,9 @@ KIND_NAMES = {"percent": "Percent off", "fixed": "Amount off", "free_shipping": 
 REFUSED = (InvalidRule, DuplicateRule)
 
 
+bp.add_app_template_filter(editing.percent_text, "percent")
+
+
 def _switch_to() -> bool:
     """The switch buttons send active=1 (switch on) or active=0 (switch off); nothing else."""
     value = request.form.get("active", "")
@@ -46,7 +49,7 @@ def _moment(value) -> str:
 
 def _coupon_values(coupon) -> dict[str, str]:
     value = {
-        "percent": str(coupon.percent.normalize()),
+        "percent": editing.percent_text(coupon.percent),
         "fixed": _amount(coupon.amount),
     }.get(coupon.kind, "")
     return {
@@ -205,7 +208,7 @@ def _tax_values(rate) -> dict[str, str]:
     return {
         "country": rate.country or "",
         "region": rate.region or "",
-        "percent": str(rate.percent.normalize()),
+        "percent": editing.percent_text(rate.percent),
         "on_shipping": "on" if rate.on_shipping else "",
     }
 

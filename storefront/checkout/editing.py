@@ -131,10 +131,15 @@ def _money(amount: int | None) -> str | None:
     return None if amount is None else money.to_decimal_text(amount, current_app.config["CURRENCY"])
 
 
+def percent_text(value) -> str:
+    """10.0000 → "10", 8.8750 → "8.875" (never "1E+1")."""
+    return f"{value.normalize():f}"
+
+
 def coupon_facts(coupon: Coupon) -> dict[str, object]:
     return {
         "kind": coupon.kind,
-        "percent": str(coupon.percent.normalize()) if coupon.kind == "percent" else None,
+        "percent": percent_text(coupon.percent) if coupon.kind == "percent" else None,
         "amount": _money(coupon.amount) if coupon.kind == "fixed" else None,
         "min_subtotal": _money(coupon.min_subtotal),
         "starts_at": coupon.starts_at.isoformat() if coupon.starts_at else None,
@@ -161,7 +166,7 @@ def tax_facts(rate: TaxRate) -> dict[str, object]:
     return {
         "country": rate.country,
         "region": rate.region,
-        "percent": str(rate.percent.normalize()),
+        "percent": percent_text(rate.percent),
         "on_shipping": rate.on_shipping,
         "active": rate.active,
     }
