@@ -237,7 +237,6 @@ def coupon(code: str) -> Coupon:
 
 def create_coupon(staff: User, code: str, terms: dict) -> Coupon:
     created = _checked_row(lambda t: setup.new_coupon(code, **t), terms)
-    db.session.flush()
     _commit(staff, "coupon.create", created.code, {}, coupon_facts(created))
     return created
 
@@ -369,7 +368,6 @@ def create_tax_rate(staff: User, row: dict) -> TaxRate:
     _refuse_same_place(values, None)
     rate = TaxRate(**values, active=True)
     db.session.add(rate)
-    db.session.flush()
     _commit(staff, "tax.create", tax_subject(rate), {}, tax_facts(rate))
     rules.forget_estimate_rules()
     return rate
