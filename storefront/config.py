@@ -57,6 +57,8 @@ INT_SETTINGS = (
     IntSetting("STOREFRONT_STOCK_HOLD_MINUTES", 15, 5, 120),
     IntSetting("STOREFRONT_MANUAL_PAYMENT_DAYS", 7, 1, 60),
     IntSetting("STOREFRONT_ABANDONED_CART_MINUTES", 600, 1, 10_080),
+    # The back office calls a product's stock low at or below this.
+    IntSetting("STOREFRONT_LOW_STOCK", 5, 0, 1_000_000),
 )
 PAYMENT_PROVIDERS = ("manual", "test", "stripe")
 DEFAULT_MANUAL_INSTRUCTIONS = (

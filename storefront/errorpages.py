@@ -35,6 +35,8 @@ STATUS = {
     "invalid_coupon": 422,
     "unknown_payment_provider": 422,
     "payment_unavailable": 502,
+    "invalid_rule": 422,
+    "duplicate_rule": 409,
 }
 
 HTTP_MESSAGES = {

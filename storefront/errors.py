@@ -93,3 +93,15 @@ class PaymentDeclined(DomainError):
 
 class PaymentUnavailable(DomainError):
     code = "payment_unavailable"
+
+
+class InvalidRule(DomainError):
+    """A coupon, shipping method or tax rate staff tried to save with a value it cannot hold."""
+
+    code = "invalid_rule"
+
+
+class DuplicateRule(DomainError):
+    """A coupon code, shipping method id or tax place that another one already has."""
+
+    code = "duplicate_rule"

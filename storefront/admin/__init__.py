@@ -3,6 +3,7 @@
 Importing the area modules registers their routes on the two blueprints."""
 
 from storefront.admin import routes  # noqa: F401  (dashboard and audit log)
+from storefront.admin import rules as _rules  # noqa: F401  (coupons, shipping, tax)
 from storefront.admin.blueprints import api_bp, bp
 
 __all__ = ["api_bp", "bp"]

@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template, request
 
 from storefront.admin import audit
+from storefront.admin import dashboard as dashboard_figures
 from storefront.admin.blueprints import bp
 from storefront.clock import now
 
 
 @bp.get("")
 def dashboard():
-    return render_template("admin/dashboard.html")
+    figures = dashboard_figures.figures(now(), current_app.config["LOW_STOCK"])
+    return render_template("admin/dashboard.html", figures=figures)
 
 
 @bp.get("/audit")

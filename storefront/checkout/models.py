@@ -57,6 +57,8 @@ class TaxRate(db.Model):
     region: Mapped[str | None] = mapped_column(String(64))
     percent: Mapped[Decimal] = mapped_column(Numeric(7, 4))
     on_shipping: Mapped[bool] = mapped_column(default=True)
+    # Switched off, a rate is kept (staff can switch it back on) but no price includes it.
+    active: Mapped[bool] = mapped_column(default=True)
 
     __table_args__ = (UniqueConstraint("country", "region", name="uq_tax_rates_place"),)
 

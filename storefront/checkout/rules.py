@@ -38,7 +38,7 @@ def shipping_methods() -> list[ShippingRule]:
 def tax_rules() -> list[TaxRule]:
     return [
         TaxRule(country=r.country, region=r.region, percent=r.percent, on_shipping=r.on_shipping)
-        for r in db.session.scalars(select(TaxRate))
+        for r in db.session.scalars(select(TaxRate).where(TaxRate.active))
     ]
 
 
@@ -83,6 +83,12 @@ def coupon_refusal(coupon: Coupon | None, subtotal: int, at: datetime) -> str | 
 # always reads them fresh.
 ESTIMATE_RULES_SECONDS = 5.0
 _estimate_rules: dict = {}
+
+
+def forget_estimate_rules() -> None:
+    """After staff change a shipping method or tax rate: this process's next estimate reads
+    the tables again. Other processes' copies age out within ESTIMATE_RULES_SECONDS."""
+    _estimate_rules.clear()
 
 
 def estimate_rules() -> tuple[ShippingRule | None, TaxRule | None]:

@@ -27,6 +27,10 @@ class RowError(ValueError):
     pass
 
 
+class DuplicateError(RowError):
+    """The row names something that exists already (a coupon code)."""
+
+
 @dataclass
 class Report:
     created: int = 0
@@ -38,11 +42,21 @@ def _currency() -> str:
     return current_app.config["CURRENCY"]
 
 
+# Shipping prices, thresholds and coupon amounts are INTEGER columns: on PostgreSQL a larger
+# value fails the whole statement, so it is refused here with the rest of the row's problems.
+MAX_RULE_AMOUNT = 2**31 - 1
+MAX_USAGE_LIMIT = 1_000_000_000
+
+
 def _amount(text: str, label: str) -> int:
     try:
-        return money.parse_amount(text, _currency())
+        amount = money.parse_amount(text, _currency())
     except ValueError as exc:
         raise RowError(f"{label}: {exc}") from None
+    if amount > MAX_RULE_AMOUNT:
+        most = money.to_decimal_text(MAX_RULE_AMOUNT, _currency())
+        raise RowError(f"{label}: the amount is too large (at most {most})")
+    return amount
 
 
 def _flag(text: str, label: str, default: bool) -> bool:
@@ -168,8 +182,7 @@ def import_tax(lines: Iterable[str]) -> Report:
     return _import(lines, TAX_COLUMNS, tax_row, _save_tax)
 
 
-def create_coupon(
-    code: str,
+def coupon_terms(
     kind: str,
     *,
     value: str = "0",
@@ -178,32 +191,43 @@ def create_coupon(
     ends_at: datetime | None = None,
     usage_limit: int | None = None,
     once_per_customer: bool = False,
-) -> Coupon:
-    code = code.strip().upper()
-    if not code or len(code) > 32 or not code.replace("-", "").isalnum():
-        raise RowError("a code is 1 to 32 letters, digits or dashes")
+) -> dict:
+    """A coupon's columns but its code, checked: what creating one and editing one share."""
     if kind not in COUPON_KINDS:
         raise RowError(f"kind must be one of {', '.join(COUPON_KINDS)}")
-    if db.session.scalar(select(Coupon.id).where(Coupon.code == code)):
-        raise RowError(f"coupon {code} already exists")
-    if usage_limit is not None and usage_limit < 1:
-        raise RowError("a usage limit is at least 1")
+    if usage_limit is not None and not 1 <= usage_limit <= MAX_USAGE_LIMIT:
+        raise RowError(f"a usage limit is from 1 to {MAX_USAGE_LIMIT:,}")
     if starts_at and ends_at and ends_at <= starts_at:
         raise RowError("the end must come after the start")
-    coupon = Coupon(
-        code=code,
-        kind=kind,
-        percent=_percent(value) if kind == "percent" else Decimal(0),
-        amount=_amount(value, "amount") if kind == "fixed" else 0,
-        min_subtotal=_amount(min_subtotal, "minimum"),
-        starts_at=starts_at,
-        ends_at=ends_at,
-        usage_limit=usage_limit,
-        used=0,
-        once_per_customer=once_per_customer,
-        active=True,
-    )
+    return {
+        "kind": kind,
+        "percent": _percent(value) if kind == "percent" else Decimal(0),
+        "amount": _amount(value, "amount") if kind == "fixed" else 0,
+        "min_subtotal": _amount(min_subtotal, "minimum"),
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "usage_limit": usage_limit,
+        "once_per_customer": once_per_customer,
+    }
+
+
+def new_coupon(code: str, kind: str, **terms) -> Coupon:
+    """A checked coupon added to the session, not committed: the caller's transaction (and its
+    audit entry) decides."""
+    code = code.strip().upper()
+    if not code or len(code) > 32 or not code.replace("-", "").isalnum() or not code.isascii():
+        raise RowError("a code is 1 to 32 letters, digits or dashes")
+    values = coupon_terms(kind, **terms)
+    if db.session.scalar(select(Coupon.id).where(Coupon.code == code)):
+        raise DuplicateError(f"coupon {code} already exists")
+    coupon = Coupon(code=code, **values, used=0, active=True)
     db.session.add(coupon)
+    return coupon
+
+
+def create_coupon(code: str, kind: str, **terms) -> Coupon:
+    """``new_coupon``, committed (the CLI's ``coupons create`` and the demo)."""
+    coupon = new_coupon(code, kind, **terms)
     db.session.commit()
     return coupon
 
