@@ -19,6 +19,7 @@ from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailabl
 from storefront.database import write
 from storefront.errors import NotFound
 from storefront.extensions import db
+from storefront.mail import orders as order_mail
 from storefront.orders import services as orders
 from storefront.orders.models import Order
 
@@ -36,11 +37,13 @@ def mark_paid(order: Order, reference: str | None = None) -> bool:
     values = {"status": "paid", "payment_status": "captured", "paid_at": clock.now()}
     if reference:
         values["payment_reference"] = reference
-    return bool(
-        db.session.execute(
-            update(Order).where(Order.id == order.id, Order.status == "pending").values(**values)
-        ).rowcount
-    )
+    won = db.session.execute(
+        update(Order).where(Order.id == order.id, Order.status == "pending").values(**values)
+    ).rowcount
+    if won:
+        db.session.refresh(order)
+        order_mail.order_changed(order, "paid")
+    return bool(won)
 
 
 def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> str:

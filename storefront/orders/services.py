@@ -18,6 +18,7 @@ from storefront.checkout.models import Coupon, CouponUse, PaymentAttempt
 from storefront.checkout.providers.base import PaymentOutcome, PaymentStatus
 from storefront.errors import NotFound
 from storefront.extensions import db
+from storefront.mail import orders as order_mail
 from storefront.orders import stock
 from storefront.orders.models import AMOUNTS, Order
 
@@ -130,6 +131,7 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
     )
     db.session.add(order)
     db.session.flush()
+    order_mail.order_changed(order, "placed")
     return order
 
 
@@ -172,6 +174,8 @@ def cancel(order: Order, *, reason: str = "cancel") -> bool:
     ).rowcount
     if won:
         release(db.session.get(PaymentAttempt, order.attempt_id), reason)
+        db.session.refresh(order)
+        order_mail.order_changed(order, "cancelled")
     return bool(won)
 
 

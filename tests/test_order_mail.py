@@ -1,0 +1,107 @@
+"""The emails of an order's life, each once, through a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storefront import clock, jobs
+from storefront.extensions import db
+from storefront.orders import payments
+from storefront.orders import services as orders
+from tests.mailbox import Mailbox, parts
+from tests.test_order_lifecycle import place, ready
+
+SHOPPER, OWNER = "ada@example.com", "owner@shop.example"
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox().start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def settings(mailbox):
+    return {
+        "STOREFRONT_PAYMENT_PROVIDERS": "manual,test",
+        "STOREFRONT_SMTP_URL": mailbox.url,
+        "STOREFRONT_OWNER_EMAIL": OWNER,
+        "STOREFRONT_MANUAL_PAYMENT_INSTRUCTIONS": "Pay to IBAN XX00 1234 within a week.",
+    }
+
+
+def run_jobs(app, times=2):
+    with app.app_context():
+        for _ in range(times):
+            jobs.run_once()
+
+
+def subjects(mailbox, to=SHOPPER):
+    return [m["Subject"] for m in mailbox.messages_to(to)]
+
+
+def test_an_order_paid_at_once_gets_one_email_saying_so_and_the_owner_a_note(
+    app, browser, sample_catalog, mailbox
+):
+    from tests.factories import PLAIN
+
+    ready(browser, PLAIN)
+    response = place(browser, "test", "tok_ok_visa")
+    assert response.status_code == 201, response.json
+    number = response.json["order"]["number"]
+    run_jobs(app)
+    assert subjects(mailbox) == [f"Storefront: order {number} is paid, thank you"]
+    text, html = parts(mailbox.messages_to(SHOPPER)[0])
+    assert f"http://127.0.0.1:8000/orders/{number}" in text and "Total: $" in text
+    assert response.json["order"]["total"] in text and "See your order" in html
+    assert subjects(mailbox, OWNER) == [f"Storefront: new order {number}"]
+
+
+def test_a_manual_order_gets_its_instructions_then_paid_then_nothing_twice(
+    app, browser, sample_catalog, mailbox
+):
+    from tests.factories import PLAIN
+
+    ready(browser, PLAIN)
+    number = place(browser, "manual").json["order"]["number"]
+    run_jobs(app)
+    [placed] = mailbox.messages_to(SHOPPER)
+    assert "Pay to IBAN XX00 1234" in parts(placed)[0]
+    with app.app_context():
+        order = orders.by_number(number)
+        assert payments.mark_paid(order)
+        db.session.commit()
+        assert not payments.mark_paid(orders.by_number(number))  # paid already: no second email
+        db.session.commit()
+    run_jobs(app)
+    assert subjects(mailbox) == [
+        f"Storefront: order {number} received",
+        f"Storefront: payment received for order {number}",
+    ]
+
+
+def test_an_unpaid_order_that_expires_is_told_it_is_cancelled(
+    app, browser, sample_catalog, mailbox
+):
+    from tests.factories import PLAIN
+
+    ready(browser, PLAIN)
+    number = place(browser, "manual").json["order"]["number"]
+    clock.advance(timedelta(days=8))
+    run_jobs(app)
+    assert subjects(mailbox) == [
+        f"Storefront: order {number} received",
+        f"Storefront: order {number} is cancelled",
+    ]
+
+
+def test_a_declined_payment_sends_nothing(app, browser, sample_catalog, mailbox):
+    from tests.factories import PLAIN
+
+    ready(browser, PLAIN)
+    assert place(browser, "test", "tok_declined").status_code == 402
+    run_jobs(app)
+    assert mailbox.received == []
