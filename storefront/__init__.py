@@ -32,6 +32,7 @@ from storefront.checkout.providers import registry as payment_providers
 from storefront.checkout.routes import bp as checkout_bp
 from storefront.cli import register_commands
 from storefront.extensions import csrf, login_manager, sock
+from storefront.mail.routes import bp as reminders_bp
 from storefront.orders.routes import bp as orders_bp
 from storefront.realtime.socket import bp as realtime_bp
 from storefront.support.routes import bp as support_bp
@@ -51,6 +52,7 @@ BLUEPRINTS = (
     support_bp,
     admin_bp,
     admin_api_bp,
+    reminders_bp,
 )
 
 

@@ -26,7 +26,7 @@ from storefront.checkout.providers import registry
 from storefront.checkout.providers.base import PaymentStatus, ProviderUnavailable
 from storefront.database import write
 from storefront.extensions import db
-from storefront.mail import outbox, transports
+from storefront.mail import outbox, reminders, transports
 from storefront.orders import payments
 from storefront.orders import services as orders
 
@@ -55,6 +55,7 @@ def _mail_rolled_back(session) -> None:
 class Report:
     orders_expired: int = 0
     attempts_settled: int = 0
+    reminders_queued: int = 0
     mail: outbox.SendReport = field(default_factory=outbox.SendReport)
 
     def line(self) -> str:
@@ -74,6 +75,7 @@ class Report:
 
 
 def send_mail(report: Report) -> None:
+    report.reminders_queued = reminders.send_reminders()
     report.mail = outbox.send_due(transports.for_config(current_app.config))
 
 

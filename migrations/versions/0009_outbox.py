@@ -1,4 +1,4 @@
-"""Email: the outbox, and shoppers' choice about cart reminders.
+"""Email: the outbox, shoppers' choice about cart reminders, and the reminders sent.
 
 Revision ID: 0009
 Revises: 0008
@@ -38,9 +38,26 @@ def upgrade():
         batch.add_column(
             sa.Column("cart_reminders", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    op.create_table(
+        "cart_reminders",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column(
+            "cart_id", sa.Integer(), sa.ForeignKey("carts.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("prices", sa.Text(), nullable=False),
+        sa.Column("created_at", UTC_TIME, nullable=False),
+        sa.Column("recovered_at", UTC_TIME, nullable=True),
+        sa.UniqueConstraint("cart_id", "version", name="uq_cart_reminders_cart_version"),
+    )
+    op.create_index("ix_cart_reminders_user_id", "cart_reminders", ["user_id"])
 
 
 def downgrade():
+    op.drop_table("cart_reminders")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("cart_reminders")
     op.drop_table("outbox")

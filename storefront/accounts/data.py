@@ -21,6 +21,7 @@ def export(user: User) -> dict:
             "email": user.email,
             "created_at": user.created_at.isoformat(),
             "support_role": user.is_support,
+            "cart_reminders": user.cart_reminders,
         },
         "signed_in_devices": [
             {

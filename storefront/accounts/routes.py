@@ -129,7 +129,12 @@ def register():
         return render_template("accounts/register.html")
     guest = shopper.guest_owner_if_any()
     try:
-        user = services.register(request.form.get("email"), request.form.get("password"), guest)
+        user = services.register(
+            request.form.get("email"),
+            request.form.get("password"),
+            guest,
+            cart_reminders=request.form.get("cart_reminders") == "on",
+        )
     except services.AccountError as exc:
         email = request.form.get("email", "")[:254]
         return render_template("accounts/register.html", error=exc.message, email=email), 422
@@ -191,6 +196,20 @@ def account():
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login", next="/account"))
     return render_template("accounts/account.html")
+
+
+@bp.post("/account/reminders")
+def reminder_choice():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login", next="/account"))
+    allowed = request.form.get("cart_reminders") == "on"
+    services.set_cart_reminders(current_user, allowed)
+    flash(
+        "You will get one email when you leave items in your cart."
+        if allowed
+        else "No cart reminders will be sent to you."
+    )
+    return redirect(url_for("accounts.account"))
 
 
 @bp.get("/account/export")

@@ -57,13 +57,20 @@ def check_new_credentials(email: str, password: object) -> None:
         raise AccountError(f"Please choose a password of at least {MIN_PASSWORD} characters.")
 
 
-def register(email: object, password: object, guest: Owner | None = None) -> User:
+def register(
+    email: object, password: object, guest: Owner | None = None, *, cart_reminders: bool = False
+) -> User:
     """A new account; the guest's cart (if any) becomes its cart, in the same transaction."""
     email = normalise_email(email)
     check_new_credentials(email, password)
     password_hash = _hash(password)  # slow on purpose: before the write lock, not in it
     begin_write()
-    user = User(email=email, password_hash=password_hash, created_at=clock.now())
+    user = User(
+        email=email,
+        password_hash=password_hash,
+        created_at=clock.now(),
+        cart_reminders=cart_reminders,
+    )
     db.session.add(user)
     try:
         db.session.flush()
@@ -173,6 +180,11 @@ def set_role(email: object, role: str, value: bool) -> None:
     if role not in ("support", "staff"):
         raise ValueError(role)
     setattr(_user_by_email(email), f"is_{role}", value)
+    db.session.commit()
+
+
+def set_cart_reminders(user: User, allowed: bool) -> None:
+    user.cart_reminders = allowed
     db.session.commit()
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storefront.clock import now
@@ -25,7 +25,7 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[str] = mapped_column(String(255))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending, sent, failed
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending sent failed dropped
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # A worker that claimed the message holds it until then; past it, another may take it.
@@ -36,3 +36,23 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+class CartReminder(db.Model):
+    """A reminder about a cart left idle at ``version``: one per idle period (a change starts a
+    new one), with the prices it quoted, so its page can say what changed since."""
+
+    __tablename__ = "cart_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    prices: Mapped[str] = mapped_column(Text)  # JSON {sku: minor units} when it was sent
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # The shopper brought the cart back through it (counted for the analytics).
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("cart_id", "version", name="uq_cart_reminders_cart_version"),
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -30,6 +31,15 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 12
 BATCH = 20
+
+
+# kind -> check(dedupe_key) run just before sending: False drops the message (a reminder about
+# a cart the shopper has since come back to).
+_checks: dict[str, Callable[[str], bool]] = {}
+
+
+def register_check(kind: str, check: Callable[[str], bool]) -> None:
+    _checks[kind] = check
 
 
 def aad(message_id: str) -> bytes:
@@ -70,6 +80,7 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    dropped: int = 0
 
 
 def claim(worker: str, limit: int = BATCH) -> list[int]:
@@ -120,6 +131,11 @@ def send_due(transport, worker: str | None = None) -> SendReport:
     report = SendReport()
     for message_id in claim(worker):
         row = db.session.get(OutboxMessage, message_id)
+        check = _checks.get(row.kind)
+        if check is not None and not check(row.dedupe_key):
+            write(lambda i=message_id: _dropped(i, worker))
+            report.dropped += 1
+            continue
         message = open_message(row)
         db.session.rollback()  # no transaction held while talking to the server
         try:
@@ -146,6 +162,14 @@ def _sent(message_id: int, worker: str) -> bool:
     return result.rowcount == 1
 
 
+def _dropped(message_id: int, worker: str) -> None:
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.leased_by == worker)
+        .values(status="dropped", lease_until=None)
+    )
+
+
 def _failed(message_id: int, worker: str, exc: TransportError) -> bool:
     row = db.session.get(OutboxMessage, message_id)
     if row is None or row.leased_by != worker or row.status != "pending":
@@ -165,7 +189,7 @@ def backlog() -> dict[str, int]:
     """Messages waiting and given up, for the back office and the metrics."""
     rows = db.session.execute(
         select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.status != "sent")
+        .where(OutboxMessage.status.in_(("pending", "failed")))
         .group_by(OutboxMessage.status)
     )
     counts = {"pending": 0, "failed": 0}
