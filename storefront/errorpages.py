@@ -35,6 +35,8 @@ STATUS = {
     "invalid_coupon": 422,
     "unknown_payment_provider": 422,
     "payment_unavailable": 502,
+    "invalid_transition": 409,
+    "invalid_refund_amount": 422,
 }
 
 HTTP_MESSAGES = {

@@ -93,3 +93,11 @@ class PaymentDeclined(DomainError):
 
 class PaymentUnavailable(DomainError):
     code = "payment_unavailable"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class InvalidRefundAmount(DomainError):
+    code = "invalid_refund_amount"
