@@ -535,3 +535,72 @@ def test_two_staff_at_once_one_wins_the_other_is_refused(
     if action != "fulfil":
         assert len(refunds) == 1 and inside.is_set()
     assert stock_of(app, sku) == (4 if action == "fulfil" or action == "refund" else 5)
+
+
+# -- through Stripe ------------------------------------------------------------------------
+
+
+class TestThroughStripe:
+    @pytest.fixture
+    def settings(self):
+        from tests.test_stripe_provider import SECRET_KEY, WEBHOOK_SECRET
+
+        return {
+            "STOREFRONT_PAYMENT_PROVIDERS": "stripe,manual,test",
+            "STOREFRONT_STRIPE_SECRET_KEY": SECRET_KEY,
+            "STOREFRONT_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+
+    @pytest.fixture
+    def paid_by_stripe(self, app, browser, make_product):
+        from tests import test_order_lifecycle as lifecycle
+        from tests.test_stripe_provider import Answer, fixture
+
+        sku = make_product(price="5.00", stock=5)
+        lifecycle.ready(browser, sku)
+        lifecycle.use_stripe(
+            app, Answer("POST", "/v1/checkout/sessions", fixture("session_open.json"))
+        )
+        number = lifecycle.place(browser, "stripe").json["order"]["number"]
+        paid = lifecycle.session_event("event_session_completed.json", lifecycle.attempt_id(app))
+        assert lifecycle.webhook(browser, paid).json["outcome"] == "paid"
+        return number, sku
+
+    def test_a_refund_goes_through_stripe(self, app, staff, paid_by_stripe):
+        from tests import test_order_lifecycle as lifecycle
+        from tests.test_stripe_provider import SESSION, Answer, fixture
+
+        number, sku = paid_by_stripe
+        http = lifecycle.use_stripe(
+            app,
+            Answer("GET", f"/v1/checkout/sessions/{SESSION}", fixture("session_paid.json")),
+            Answer("POST", "/v1/refunds", fixture("refund_succeeded.json")),
+        )
+        response = act(staff, number, "refund", {"amount": "3.00", "restock": True})
+        assert response.status_code == 200, response.json
+        assert response.json["refunded"] == "3.00" and response.json["status"] == "paid"
+        http.done()
+        refund = http.sent[1]
+        assert refund.field("amount") == "300"
+        assert refund.field("payment_intent") == "pi_3QhZ8kB7WZ01zgkW1xT4aLqV"
+        assert refund.headers["Idempotency-Key"] == f"refund-{number}-0"
+        assert stock_of(app, sku) == 5
+
+    def test_when_stripe_refuses_nothing_changes(self, app, staff, paid_by_stripe):
+        from tests import test_order_lifecycle as lifecycle
+        from tests.test_stripe_provider import SESSION, Answer, fixture
+
+        number, sku = paid_by_stripe
+        lifecycle.use_stripe(
+            app,
+            Answer("GET", f"/v1/checkout/sessions/{SESSION}", fixture("session_paid.json")),
+            Answer(
+                "POST", "/v1/refunds", fixture("error_charge_already_refunded.json"), status=400
+            ),
+        )
+        response = act(staff, number, "cancel")
+        assert response.status_code == 502
+        assert response.json["error"]["code"] == "payment_unavailable"
+        row = order_row(app, number)
+        assert (row.status, row.refunded) == ("paid", 0)
+        assert stock_of(app, sku) == 3 and audit_entries(app) == []
