@@ -363,6 +363,22 @@ def test_a_partial_refund_keeps_the_status_and_the_rest_makes_it_refunded(
     assert again.status_code == 409 and again.json["error"]["code"] == "invalid_transition"
 
 
+def test_stock_that_comes_back_is_announced_to_open_pages(
+    app, staff, browser, make_product, refunds, monkeypatch
+):
+    from storefront.catalog import changes
+
+    told = []
+    monkeypatch.setattr(changes, "announce", lambda before, after: told.append((before, after)))
+    sku = make_product(stock=3)
+    number = place(browser, sku, quantity=3)["number"]
+    act(staff, number, "refund", {"amount": "1.00"})
+    assert told == []  # no stock moved
+    act(staff, number, "cancel")
+    [(before, after)] = told
+    assert (before.sku, before.stock, after.stock) == (sku, 0, 3)
+
+
 def test_stock_goes_back_only_once(app, staff, browser, make_product, refunds):
     sku = make_product(price="10.00", stock=5)
     number = place(browser, sku)["number"]
@@ -513,7 +529,7 @@ def test_two_staff_at_once_one_wins_the_other_is_refused(
             user = db.session.scalar(select(User).where(User.email == STAFF_EMAIL))
             barrier.wait()
             try:
-                results.append(handling.act(user, number, handling.Request(action=action)))
+                results.append(handling.act(user, number, handling.Request(action=action)).order)
             except InvalidTransition as e:
                 results.append(e)
             finally:

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from storefront.admin.blueprints import api_bp, bp
 from storefront.api import parsing
+from storefront.catalog import changes
 from storefront.checkout.serialize import order_json
 from storefront.errorpages import STATUS
 from storefront.errors import BadRequest, DomainError, NotFound
@@ -74,7 +75,7 @@ def orders_act(number: str, action: str):
         seen=form.get("seen", ""),
     )
     try:
-        order = handling.act(current_user._get_current_object(), order.number, req)
+        done = handling.act(current_user._get_current_object(), order.number, req)
     except DomainError as e:
         # Refused: the same page again, with the reason where the staff member is looking.
         return (
@@ -82,9 +83,9 @@ def orders_act(number: str, action: str):
             STATUS.get(e.code, 400),
             {"X-Error-Code": e.code},
         )
-    live.announce(order)
-    flash(f"Order {order.number} {DONE[action]}.", "success")
-    return redirect(url_for("admin.orders_detail", number=order.number), 303)
+    _announce(done)
+    flash(f"Order {done.order.number} {DONE[action]}.", "success")
+    return redirect(url_for("admin.orders_detail", number=done.order.number), 303)
 
 
 def _order(number: str) -> Order:
@@ -136,6 +137,14 @@ def api_act(number: str, action: str):
         amount=given.get("amount"),
         restock=handling.restock_flag(given.get("restock")),
     )
-    order = handling.act(current_user._get_current_object(), number, req)
-    live.announce(order)
-    return jsonify(order_json(orders.view(order)))
+    done = handling.act(current_user._get_current_object(), number, req)
+    _announce(done)
+    return jsonify(order_json(orders.view(done.order)))
+
+
+def _announce(done: handling.Handled) -> None:
+    """After the commit: the shopper's open order page, and every open page showing a product
+    whose stock came back."""
+    live.announce(done.order)
+    for before, after in done.restocked:
+        changes.announce(before, after)

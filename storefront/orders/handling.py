@@ -21,6 +21,9 @@ from sqlalchemy import select
 from storefront import clock
 from storefront.accounts.models import User
 from storefront.admin import audit
+from storefront.catalog import changes
+from storefront.catalog.changes import ProductFacts
+from storefront.catalog.models import Product
 from storefront.checkout.models import PaymentAttempt
 from storefront.checkout.providers import registry
 from storefront.checkout.providers.base import ProviderUnavailable
@@ -54,8 +57,16 @@ def seen(order: Order) -> str:
     return f"{order.status}:{order.refunded}"
 
 
-def act(staff: User, number: object, req: Request) -> Order:
-    """Apply one staff action to order ``number``; returns the order as it is now."""
+@dataclass(frozen=True)
+class Handled:
+    order: Order  # as it is now
+    # The products whose stock came back, before and after, for the caller to announce to
+    # open pages after the commit (catalog/changes.py).
+    restocked: tuple[tuple[ProductFacts, ProductFacts], ...] = ()
+
+
+def act(staff: User, number: object, req: Request) -> Handled:
+    """Apply one staff action to order ``number``."""
     handler = HANDLERS.get(req.action)
     if handler is None:
         raise NotFound(f"There is no order action {req.action[:40]!r}.")
@@ -64,7 +75,7 @@ def act(staff: User, number: object, req: Request) -> Order:
         raise NotFound("There is no such order.")
     order_id = found.id
 
-    def work() -> Order:
+    def work() -> Handled:
         order = _locked(order_id)
         if req.seen is not None and req.seen != seen(order):
             raise InvalidTransition(
@@ -76,11 +87,27 @@ def act(staff: User, number: object, req: Request) -> Order:
             )
         transitions.check(req.action, order.status, order.number)
         before = _facts(order)
+        products = _products(order) if req.action in ("cancel", "refund") else []
+        stock_before = [changes.snapshot(p) for p in products]
         handler(staff, order, req)
         audit.record(staff, f"order.{req.action}", str(order.number), before, _facts(order))
-        return order
+        db.session.flush()
+        for product in products:
+            db.session.refresh(product, ["stock"])
+        moved = tuple(
+            (old, new)
+            for old, new in zip(stock_before, (changes.snapshot(p) for p in products), strict=True)
+            if old != new
+        )
+        return Handled(order, moved)
 
     return write(work)
+
+
+def _products(order: Order) -> list[Product]:
+    attempt = db.session.get(PaymentAttempt, order.attempt_id)
+    ids = sorted(orders.units(attempt)) if attempt is not None else []
+    return list(db.session.scalars(select(Product).where(Product.id.in_(ids)))) if ids else []
 
 
 def _locked(order_id: int) -> Order:
