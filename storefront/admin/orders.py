@@ -72,7 +72,7 @@ def orders_act(number: str, action: str):
         tracking=form.get("tracking"),
         amount=form.get("amount", "").strip() or None,
         restock=form.get("restock") in ("yes", "on", "true"),
-        seen=form.get("seen", ""),
+        seen=form.get("seen"),
     )
     try:
         done = handling.act(current_user._get_current_object(), order.number, req)
