@@ -84,6 +84,18 @@ def test_staff_fulfil_and_the_shoppers_open_order_page_follows(new_device, shop_
 
     expect(staff.get_by_role("button", name="Mark fulfilled")).to_have_count(0)
 
+    # The list, filtered by status: with htmx the results change in place.
+    visit(staff, "/admin/orders")
+    with same_page(staff):
+        staff.get_by_label("Status").select_option("fulfilled")
+        expect(staff).to_have_url(re.compile(r"status=fulfilled"))
+        expect(
+            staff.locator('[data-testid="admin-order"]:not([data-status="fulfilled"])')
+        ).to_have_count(0)
+        expect(
+            staff.locator(f'[data-testid="admin-order"][data-number="{number}"]')
+        ).to_be_visible()
+
 
 def test_an_action_that_no_longer_fits_is_refused_with_a_reason(new_device, shop_server):
     shopper = new_device()
