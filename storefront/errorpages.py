@@ -37,6 +37,8 @@ STATUS = {
     "payment_unavailable": 502,
     "invalid_rule": 422,
     "duplicate_rule": 409,
+    "invalid_transition": 409,
+    "invalid_refund_amount": 422,
 }
 
 HTTP_MESSAGES = {

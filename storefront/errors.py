@@ -105,3 +105,10 @@ class DuplicateRule(DomainError):
     """A coupon code, shipping method id or tax place that another one already has."""
 
     code = "duplicate_rule"
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class InvalidRefundAmount(DomainError):
+    code = "invalid_refund_amount"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
@@ -58,6 +59,12 @@ class SqliteTemplate:
         self.path = directory / "template.db"
 
     def url_for(self, directory: Path) -> str:
+        # SQLite's backup, not a file copy: right after the template is made, part of it may
+        # still be in its WAL (the app checkpoints once a second), which a file copy misses.
         target = directory / "storefront.db"
-        shutil.copyfile(self.path, target)
+        with (
+            closing(sqlite3.connect(self.path)) as source,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
         return f"sqlite:///{target}"

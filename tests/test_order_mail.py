@@ -105,3 +105,27 @@ def test_a_declined_payment_sends_nothing(app, browser, sample_catalog, mailbox)
     assert place(browser, "test", "tok_declined").status_code == 402
     run_jobs(app)
     assert mailbox.received == []
+
+
+def test_staff_actions_email_the_shopper_once_each(app, browser, staff, sample_catalog, mailbox):
+    from tests.factories import PLAIN
+
+    ready(browser, PLAIN)
+    number = place(browser, "test", "tok_ok_visa").json["order"]["number"]
+    act = lambda action, body=None: staff.api(  # noqa: E731
+        "POST", f"/admin/orders/{number}/{action}", json=body or {}
+    )
+    assert act("fulfil", {"tracking": "DHL 123"}).status_code == 200
+    assert act("fulfil").status_code == 409  # not twice
+    assert act("refund", {"amount": "1.00", "restock": False}).status_code == 200
+    assert act("refund", {"amount": "2.00", "restock": False}).status_code == 200
+    run_jobs(app)
+    assert subjects(mailbox) == [
+        f"Storefront: order {number} is paid, thank you",
+        f"Storefront: order {number} is on its way",
+        f"Storefront: a refund for order {number}",
+        f"Storefront: a refund for order {number}",
+    ]
+    fulfilled, first_refund = mailbox.messages_to(SHOPPER)[1:3]
+    assert "Tracking: DHL 123" in parts(fulfilled)[0]
+    assert "We have refunded $1.00" in parts(first_refund)[0]

@@ -445,6 +445,15 @@ SCHEMAS.update(
                     "format": "date-time",
                     "description": "A pending order: until when its stock is held.",
                 },
+                "tracking": {
+                    "type": "string",
+                    "description": "The tracking note staff gave when they fulfilled it.",
+                },
+                "refunded": {
+                    **_ref("Money"),
+                    "description": "How much was refunded so far (partial refunds keep the "
+                    "status; the one that reaches the total makes it refunded).",
+                },
             },
         },
         "Placed": {

@@ -85,6 +85,10 @@ def order_json(view: OrderView) -> dict:
     }
     if order.tax_included:
         body["tax_included"] = to_decimal_text(order.tax_included, currency)
+    if order.tracking:
+        body["tracking"] = order.tracking
+    if order.refunded:
+        body["refunded"] = to_decimal_text(order.refunded, currency)
     if order.status == "pending" and order.hold_until is not None:
         body["held_until"] = order.hold_until.strftime("%Y-%m-%dT%H:%M:%SZ")
     return body

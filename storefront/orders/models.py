@@ -50,6 +50,13 @@ class Order(db.Model):
     hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # HMAC of the normalised email under the app's secret (listing.email_hash): staff find an
+    # order by its exact email without the email leaving the seal. None until filled for
+    # orders placed before it existed.
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What went back to the payer so far; the status becomes "refunded" when it reaches total.
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tracking: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         CheckConstraint(
@@ -58,8 +65,27 @@ class Order(db.Model):
             name="ck_orders_amounts",
         ),
         CheckConstraint("total = subtotal - discount + shipping + tax", name="ck_orders_total"),
+        CheckConstraint("refunded >= 0 AND refunded <= total", name="ck_orders_refunded"),
         Index("ix_orders_status_hold", "status", "hold_until"),
     )
+
+
+class OrderEvent(db.Model):
+    """One step of an order's timeline that staff took (paid by hand, fulfilled, cancelled,
+    refunded). Steps the shop took itself (placed, paid by the provider, expired) are read
+    from the order's own columns (timeline.py)."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    kind: Mapped[str] = mapped_column(String(16))  # paid, fulfilled, cancelled, refunded
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Kept even if the account goes, as in the audit log.
+    actor: Mapped[str] = mapped_column(String(254))
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # a refund's amount
+    note: Mapped[str | None] = mapped_column(String(500))  # tracking note, refund route
 
 
 class StockMovement(db.Model):

@@ -19,13 +19,13 @@ from storefront.checkout.providers.base import PaymentOutcome, PaymentStatus
 from storefront.errors import NotFound
 from storefront.extensions import db
 from storefront.mail import orders as order_mail
-from storefront.orders import stock
+from storefront.orders import email_hash, stock
 from storefront.orders.models import AMOUNTS, Order
 
 STATUS_WORDS = {
     "pending": "Waiting for payment",
     "paid": "Paid",
-    "fulfilled": "Sent",
+    "fulfilled": "Fulfilled",
     "cancelled": "Cancelled",
     "refunded": "Refunded",
 }
@@ -128,6 +128,7 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
         paid_at=now if paid else None,
         hold_until=None if paid else now + hold,
         sealed=keyring().seal(json.dumps(sealed).encode(), order_aad(attempt.order_number)),
+        email_hash=email_hash.of(snap["email"]),
     )
     db.session.add(order)
     db.session.flush()
@@ -135,13 +136,19 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
     return order
 
 
-def release(attempt: PaymentAttempt, reason: str) -> None:
+def units(attempt: PaymentAttempt) -> Counter:
+    """What an attempt took: product id → quantity."""
+    taken = Counter()
+    for line in open_snapshot(attempt)["lines"]:
+        taken[line["product_id"]] += line["quantity"]
+    return taken
+
+
+def release(attempt: PaymentAttempt, reason: str, *, restock: bool = True) -> None:
     """Inside a transaction: give back what an attempt held (stock, coupon use)."""
     snap = open_snapshot(attempt)
-    units = Counter()
-    for line in snap["lines"]:
-        units[line["product_id"]] += line["quantity"]
-    stock.give_back(units, reason, attempt.id)
+    if restock:
+        stock.give_back(units(attempt), reason, attempt.id)
     if snap.get("coupon_id") is not None:
         db.session.execute(
             update(Coupon).where(Coupon.id == snap["coupon_id"]).values(used=Coupon.used - 1)
