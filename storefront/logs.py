@@ -74,6 +74,18 @@ def _shopper() -> str:
     return security.keyed_hash(owner.channel) if owner else ""
 
 
+# Path parts that are secrets in themselves (a reset link's token, a reminder's or an
+# unsubscribe link's signature): the log shows the route's pattern instead.
+SECRET_PARTS = ("token",)
+
+
+def _loggable_path() -> str:
+    rule = request.url_rule
+    if rule is not None and any(name in rule.arguments for name in SECRET_PARTS):
+        return rule.rule
+    return request.path
+
+
 def init_app(app: Flask) -> None:
     configure_logging()
 
@@ -94,7 +106,7 @@ def init_app(app: Flask) -> None:
                 "fields": {
                     "request_id": g.get("request_id"),
                     "method": request.method,
-                    "path": request.path,
+                    "path": _loggable_path(),
                     "status": response.status_code,
                     "ms": round(
                         (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1

@@ -129,3 +129,17 @@ def test_staff_actions_email_the_shopper_once_each(app, browser, staff, sample_c
     fulfilled, first_refund = mailbox.messages_to(SHOPPER)[1:3]
     assert "Tracking: DHL 123" in parts(fulfilled)[0]
     assert "We have refunded $1.00" in parts(first_refund)[0]
+
+
+def test_the_owner_hears_once_when_an_order_takes_a_product_down_to_low_stock(
+    app, browser, make_product, mailbox
+):
+    sku = make_product(name="Last Lamp", stock=7)
+    ready(browser, sku, 2)  # 7 -> 5: at the mark (STOREFRONT_LOW_STOCK, 5)
+    place(browser, "test", "tok_ok_visa")
+    ready(browser, sku, 1)  # 5 -> 4: already low, no second note
+    place(browser, "test", "tok_ok_visa")
+    run_jobs(app)
+    notes = [m for m in mailbox.messages_to(OWNER) if "running low" in m["Subject"]]
+    assert [m["Subject"] for m in notes] == ["Storefront: 1 product running low"]
+    assert "Last Lamp" in parts(notes[0])[0] and "5 left" in parts(notes[0])[0]

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from storefront.admin import audit
 from storefront.catalog.models import Product
 from storefront.extensions import db
+from storefront.mail import outbox
 from storefront.orders.models import Order
 
 EARNING = ("paid", "fulfilled")
@@ -47,6 +48,7 @@ class Dashboard:
     low_stock: tuple[Product, ...]  # the lowest first, at most RECENT
     recent_orders: tuple[RecentOrder, ...]
     recent_actions: tuple[audit.Entry, ...]
+    mail_backlog: dict[str, int]  # emails waiting to be sent, and given up
 
 
 def period_starts(at: datetime) -> tuple[datetime, datetime]:
@@ -89,4 +91,5 @@ def figures(at: datetime, low_stock: int) -> Dashboard:
             RecentOrder(o.number, o.status, o.total, o.currency, o.placed_at) for o in recent
         ),
         recent_actions=tuple(audit.entries(audit.Filters())[0][:RECENT]),
+        mail_backlog=outbox.backlog(),
     )

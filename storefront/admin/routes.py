@@ -60,6 +60,7 @@ SECTIONS = (
     ("admin.shipping_methods", "Shipping"),
     ("admin.tax_rates", "Tax"),
     ("admin.analytics", "Analytics"),
+    ("admin.emails", "Emails"),
     ("admin.audit_log", "Audit log"),
 )
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from storefront import clock
 from storefront.catalog.models import Product
 from storefront.extensions import db
+from storefront.mail import stock as stock_mail
 from storefront.orders.models import StockMovement
 
 
@@ -32,7 +34,23 @@ def take(units: Mapping[int, int], attempt_id: str) -> list[int]:
             _record(product_id, -wanted, "order", attempt_id)
         else:
             short.append(product_id)
+    if not short:
+        _tell_if_running_low(units, attempt_id)
     return short
+
+
+def _tell_if_running_low(units: Mapping[int, int], attempt_id: str) -> None:
+    low = current_app.config["LOW_STOCK"]
+    crossed = [
+        (sku, name, left)
+        for sku, name, left, product_id in db.session.execute(
+            select(Product.sku, Product.name, Product.stock, Product.id).where(
+                Product.id.in_(units), Product.stock <= low
+            )
+        )
+        if left + units[product_id] > low  # this order took it there
+    ]
+    stock_mail.running_low(crossed, attempt_id)
 
 
 def give_back(units: Mapping[int, int], reason: str, attempt_id: str | None) -> None:
