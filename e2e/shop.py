@@ -113,7 +113,7 @@ def same_page(page: Page) -> Iterator[None]:
 
 def register(page: Page, email: str, password: str = PASSWORD) -> None:
     visit(page, "/register")
-    page.get_by_label("Email").fill(email)
+    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
@@ -121,7 +121,7 @@ def register(page: Page, email: str, password: str = PASSWORD) -> None:
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     visit(page, "/login")
-    page.get_by_label("Email").fill(email)
+    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()

@@ -97,14 +97,14 @@ def test_product_page_after_htmx_add_has_no_serious_violations(new_device, axe_s
 def test_sign_in_failure_and_register_error_have_no_serious_violations(new_device, axe_source):
     page = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
     visit(page, "/login")
-    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Email", exact=True).fill("nobody@example.com")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("notice")).to_contain_text("do not match")
     assert_accessible(page, axe_source)
 
     visit(page, "/register")
-    page.get_by_label("Email").fill("not-an-email@nowhere")
+    page.get_by_label("Email", exact=True).fill("not-an-email@nowhere")
     page.get_by_label("Password").fill("longenough")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("alert")).to_contain_text("valid email")
