@@ -21,6 +21,7 @@ from e2e.conftest import device_factory
 from e2e.shop import (
     add_to_cart,
     cart_line,
+    new_email,
     notice,
     open_live,
     register,
@@ -28,11 +29,11 @@ from e2e.shop import (
     same_page,
     sign_in,
 )
-from e2e.shop import (
-    new_email as new_email_for,
-)
 from e2e.test_accessibility import assert_accessible
 from e2e.test_multi_instance import cluster  # noqa: F401  (the two instances, as a fixture)
+
+# The page's socket reconnects by itself, with backoff, once the server is back.
+RECONNECT_MS = 30_000
 
 
 def new_product(env: dict[str, str], name: str, price: str, stock: int) -> str:
@@ -50,7 +51,7 @@ def unit_price(page: Page, sku: str):
 
 
 def one_cart_on_two_devices(a: Page, b: Page, sku: str, quantity: int) -> None:
-    email = new_email_for("live-catalog")
+    email = new_email("live-catalog")
     register(a, email)
     add_to_cart(a, sku, quantity)
     sign_in(b, email)
@@ -106,6 +107,25 @@ def test_a_price_and_a_stock_change_reach_a_cart_open_on_two_devices(
     expect(cart_line(a, mug).get_by_test_id("line-price-change")).to_have_text(
         "Blue Mug is now $4.99, was $5.78 when you added it."
     )
+
+
+def test_a_cart_page_whose_socket_was_down_catches_up_when_it_reconnects(new_device, shop_server):
+    """A change made while the page could not hear (here: the server restarting) shows once
+    its socket is back, still without a reload."""
+    env = shop_server.env
+    mug = new_product(env, "Teal Mug", "6.00", 50)
+    page = new_device()
+    add_to_cart(page, mug, 2)
+    open_live(page, "/cart")
+    with same_page(page):
+        shop_server.stop()
+        staff_change(env, mug, "--price", "5.50")
+        shop_server.start()
+        expect(unit_price(page, mug)).to_contain_text("$5.50", timeout=RECONNECT_MS)
+        expect(page.get_by_test_id("cart-subtotal")).to_contain_text("$11.00")
+        expect(cart_line(page, mug).get_by_test_id("line-price-change")).to_have_text(
+            "Teal Mug is now $5.50, was $6.00 when you added it."
+        )
 
 
 def test_the_catalog_listing_follows_a_price_change(new_device, shop_server):

@@ -63,6 +63,24 @@ function refreshCart(skus, words, tries = 2) {
     .catch(() => {});
 }
 
+// A socket that was down (a restart, a lost network) missed whatever the catalog did meanwhile.
+// A cart page that shows the cart's current version fetches its shown products' lines once more
+// (at most MAX_SKUS of them; a page behind on its version fetches the whole cart anyway).
+const MAX_SKUS = 100;
+let connectedBefore = false;
+
+export function onHello(versionMatches) {
+  const again = connectedBefore;
+  connectedBefore = true;
+  if (!again || !versionMatches || !document.getElementById("cart-lines")) return;
+  const skus = new Set();
+  for (const line of document.querySelectorAll('[data-testid="cart-line"]')) {
+    skus.add(line.dataset.sku);
+    if (skus.size >= MAX_SKUS) break;
+  }
+  if (skus.size) refreshCart(Array.from(skus), {});
+}
+
 export function onCatalogChanges(templates) {
   const words = {};
   const toRefresh = [];

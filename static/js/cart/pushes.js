@@ -1,6 +1,6 @@
 // What the socket pushes: control messages (hello, resync, catalog changes) handled here, cart
 // events let through to htmx only when they are the next version of the cart this page shows.
-import { onCatalogChanges } from "./catalog.js";
+import { onCatalogChanges, onHello } from "./catalog.js";
 import { inspect } from "./conflicts.js";
 import { replayQueue } from "./offline-queue.js";
 import { pageId, parse, say, shown } from "./page.js";
@@ -33,7 +33,9 @@ function handleControl(control, content) {
   if (kind === "hello") {
     heard(control.dataset.cartId);
     const now = shown();
-    if (control.dataset.cartId !== now.cart || Number(control.dataset.cartVersion) !== now.version) resync();
+    const same = control.dataset.cartId === now.cart && Number(control.dataset.cartVersion) === now.version;
+    if (!same) resync();
+    onHello(same);
     replayQueue();
   } else if (kind === "catalog") {
     onCatalogChanges(content.querySelectorAll('template[data-control="catalog"]'));
