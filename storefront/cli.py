@@ -111,9 +111,13 @@ def register_commands(app: Flask) -> None:
     @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
     def import_products_command(csv_file):
         """Load or update products from a CSV file (see README for the columns)."""
+        from storefront.catalog import changes
         from storefront.catalog.services import import_csv
 
+        before = changes.facts_by_sku()
         report = import_csv(csv_file)
+        # Open pages and carts hear of the new prices and stock, as after a back-office change.
+        changes.announce_many((before.get(sku), f) for sku, f in changes.facts_by_sku().items())
         for line, message in report.errors:
             click.echo(f"line {line}: {message}", err=True)
         click.echo(

@@ -17,6 +17,7 @@ from storefront.accounts import services as accounts
 from storefront.cart import notices, store, views
 from storefront.cart.state import AddLine, Clear, SetQuantity
 from storefront.cart.types import Change, Owner
+from storefront.catalog import changes as catalog_changes
 from storefront.realtime.registry import RESYNC, Listener
 
 # Beyond this many changed lines a page is better off fetching the cart once.
@@ -89,17 +90,19 @@ def _notice_elsewhere(text: str, origin: str) -> str:
 
 
 def listener() -> Listener:
-    """A live page listens on its shopper's channel; a signed-in device's pages stop hearing
-    when that device's session ends."""
+    """A live page listens on its shopper's channel, and on the catalog's (prices, stock);
+    a signed-in device's pages stop hearing when that device's session ends."""
     owner = shopper.current_owner()
     snap = store.read(owner)
     hello = render_template("cart/_hello.html", cart_id=snap.cart_id or "", version=snap.version)
+    also = (catalog_changes.CHANNEL,)
     token = shopper.session_token()
     if token is None:
-        return Listener(owner.channel, hello)
+        return Listener(owner.channel, hello, also=also)
     return Listener(
         owner.channel,
         hello,
         session=accounts.session_key(token),
         deadline=partial(accounts.session_deadline, token),
+        also=also,
     )

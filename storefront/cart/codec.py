@@ -26,20 +26,20 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _line_row(line: Line) -> list:
-    return (
-        [line.id, line.sku, line.quantity, dict(line.options)]
-        if line.options
-        else [
-            line.id,
-            line.sku,
-            line.quantity,
-        ]
-    )
+    # [id, sku, quantity] + [options] if any + [price when added] if known: the rows of carts
+    # saved before lines remembered a price, three or four long, still read (price unknown).
+    row = [line.id, line.sku, line.quantity]
+    if line.options or line.price_cents is not None:
+        row.append(dict(line.options))
+    if line.price_cents is not None:
+        row.append(line.price_cents)
+    return row
 
 
 def _row_line(row: list) -> Line:
     options = tuple(sorted(row[3].items())) if len(row) > 3 else ()
-    return Line(row[0], row[1], row[2], options)
+    price = row[4] if len(row) > 4 else None
+    return Line(row[0], row[1], row[2], options, price)
 
 
 def encode_cart(cart: Cart) -> bytes:
@@ -52,12 +52,12 @@ def decode_cart(data: bytes) -> Cart:
 
 
 def _add_row(op: AddLine) -> list:
-    return ["a", *_line_row(Line(op.line_id, op.sku, op.quantity, op.options))]
+    return ["a", *_line_row(Line(op.line_id, op.sku, op.quantity, op.options, op.price_cents))]
 
 
 def _row_add(row: list) -> AddLine:
     line = _row_line(row)
-    return AddLine(line.id, line.sku, line.quantity, line.options)
+    return AddLine(line.id, line.sku, line.quantity, line.options, line.price_cents)
 
 
 def encode_op(op: Op) -> bytes:

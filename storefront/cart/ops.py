@@ -14,12 +14,15 @@ Options = tuple[tuple[str, str], ...]
 
 @dataclass(frozen=True)
 class AddLine:
-    """Add units; a line with the same sku and options grows, otherwise ``line_id`` is new."""
+    """Add units; a line with the same sku and options grows, otherwise ``line_id`` is new.
+    ``price_cents``: the unit price the shopper saw when adding (None: not known, an older
+    revision); the line remembers the latest."""
 
     line_id: str
     sku: str
     quantity: int
     options: Options = ()
+    price_cents: int | None = None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,29 @@ def sync():
     return render_template("cart/_sync.html", cart=cart), 200, token
 
 
+# A catalog event names one product, an import's up to this many: a page asks for them at once.
+MAX_CATALOG_SKUS = 100
+
+
+@bp.get("/cart/catalog")
+def catalog_change():
+    """After a catalog change (``?sku=`` once per product): this cart's lines of those
+    products at today's prices and the cart's new totals, out of band; 204 if the cart holds
+    none of them. The cart's version is unchanged: the page applies it over what it shows."""
+    skus = {sku for sku in request.args.getlist("sku")[:MAX_CATALOG_SKUS] if len(sku) <= 64}
+    found = views.view_lines_of(shopper.current_owner(), skus) if skus else None
+    if found is None:
+        return "", 204
+    return render_template(
+        "cart/_change.html",
+        cart=found,
+        new=[],
+        changed=found.touched,
+        removed=[],
+        cleared=False,
+    )
+
+
 @bp.post("/cart/lines")
 @cart_changes
 def add():

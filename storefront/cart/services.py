@@ -93,7 +93,9 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         chosen = normalise(product.option_specs, {} if options is None else options)
     except InvalidOptionError as exc:
         raise InvalidOption(str(exc)) from None
-    op = AddLine(new_line_id(), product.sku, quantity, state.options_key(chosen))
+    op = AddLine(
+        new_line_id(), product.sku, quantity, state.options_key(chosen), product.price_cents
+    )
     limits = _limits({product.sku: product})
     known = {product.sku: ProductFacts(*product[:5])}
     return _write(

@@ -44,6 +44,12 @@ class Line:
     sku: str
     quantity: int
     options: Options = ()
+    # The unit price when the shopper last added units of it (None: unknown, a cart saved
+    # before lines remembered it): the cart page says what changed since.
+    price_cents: int | None = None
+
+    def with_quantity(self, quantity: int) -> Line:
+        return Line(self.id, self.sku, quantity, self.options, self.price_cents)
 
     @property
     def key(self) -> LineKey:
@@ -150,10 +156,9 @@ def replay(cart: Cart, ops: Iterable[Op]) -> Cart:
     def add(op: AddLine) -> None:
         line_id = keys.get((op.sku, op.options))
         if line_id is not None:
-            old = lines[line_id]
-            lines[line_id] = Line(old.id, old.sku, old.quantity + op.quantity, old.options)
+            lines[line_id] = _grown(lines[line_id], op)
         else:
-            lines[op.line_id] = Line(op.line_id, op.sku, op.quantity, op.options)
+            lines[op.line_id] = Line(op.line_id, op.sku, op.quantity, op.options, op.price_cents)
             keys[(op.sku, op.options)] = op.line_id
 
     for op in ops:
@@ -164,8 +169,7 @@ def replay(cart: Cart, ops: Iterable[Op]) -> Cart:
                 if line_id in lines:
                     del keys[lines.pop(line_id).key]
             case SetQuantity(line_id=line_id, quantity=quantity):
-                old = lines[line_id]
-                lines[line_id] = Line(old.id, old.sku, quantity, old.options)
+                lines[line_id] = lines[line_id].with_quantity(quantity)
             case Clear():
                 lines.clear()
                 keys.clear()
@@ -183,7 +187,7 @@ def replay(cart: Cart, ops: Iterable[Op]) -> Cart:
                     old = lines[line_id]
                     left = old.quantity - ordered.quantity
                     if left > 0:
-                        lines[line_id] = Line(old.id, old.sku, left, old.options)
+                        lines[line_id] = old.with_quantity(left)
                     else:
                         del keys[lines.pop(line_id).key]
             case _:
@@ -228,10 +232,14 @@ def _add(cart: Cart, op: AddLine, limits: Limits | None) -> Cart:
     if existing is None and cart.line(op.line_id) is not None:
         raise LineIdTaken(f"line id {op.line_id!r} is already used by another line")
     if existing is not None:
-        return cart._with(
-            Line(existing.id, existing.sku, existing.quantity + op.quantity, existing.options)
-        )
-    return cart._with(Line(op.line_id, op.sku, op.quantity, op.options))
+        return cart._with(_grown(existing, op))
+    return cart._with(Line(op.line_id, op.sku, op.quantity, op.options, op.price_cents))
+
+
+def _grown(line: Line, op: AddLine) -> Line:
+    # Adding again is seeing the price again: the line remembers the latest one it was added at.
+    price = line.price_cents if op.price_cents is None else op.price_cents
+    return Line(line.id, line.sku, line.quantity + op.quantity, line.options, price)
 
 
 def _set_quantity(cart: Cart, op: SetQuantity, limits: Limits | None) -> Cart:
@@ -242,7 +250,7 @@ def _set_quantity(cart: Cart, op: SetQuantity, limits: Limits | None) -> Cart:
         return cart._without(line.id)
     if limits is not None:
         _check_limits(line.sku, line.quantity, op.quantity, limits)
-    return cart._with(Line(line.id, line.sku, op.quantity, line.options))
+    return cart._with(line.with_quantity(op.quantity))
 
 
 # --- merge ------------------------------------------------------------------------------------
@@ -302,7 +310,7 @@ def merge(into: Cart, other: Cart, limits: Limits) -> tuple[Cart, MergeReport]:
             in_stock = limits.stock.get(line.sku, 0)
             reason = Reason.STOCK if in_stock < limits.max_line_quantity else Reason.QUANTITY_LIMIT
         if take:
-            add = AddLine(_free_id(cart, line.id), line.sku, take, line.options)
+            add = AddLine(_free_id(cart, line.id), line.sku, take, line.options, line.price_cents)
             cart = _add(cart, add, None)
             adds.append(add)
         if take < line.quantity:

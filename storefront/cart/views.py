@@ -36,6 +36,13 @@ class LineView:
     unit_cents: int
     available: bool
     in_stock: int
+    added_cents: int | None = None  # the unit price when last added (None: not known)
+
+    @property
+    def price_changed(self) -> bool:
+        """The price differs from the one the shopper added it at (worth saying on the page)."""
+        added = self.added_cents
+        return self.available and added is not None and added != self.unit_cents
 
     @property
     def unit_price(self) -> Decimal:
@@ -124,6 +131,7 @@ def _line_views(
                 # catalog.subtotal_cents counts the same lines: keep the two rules alike.
                 product.active and product.stock > 0,
                 product.stock if product.active else 0,
+                line.price_cents,
             )
         )
     return tuple(views)
@@ -213,6 +221,38 @@ def view_change(owner: Owner, change: Change, *, whole_cart: bool = False) -> Ch
         catalog.subtotal_cents(quantities),
         len(after),
         _line_views(touched),
+        kept_until=kept_until,
+    )
+
+
+def view_lines_of(owner: Owner, skus: set[str]) -> ChangeView | None:
+    """The cart's lines of these products at today's catalog prices, with the whole cart's new
+    totals, after a catalog change (None if the cart holds none of them). One scan of the lines
+    in memory and one or two look-ups, never one per line: a 1,000-line cart redraws only the
+    lines of what changed."""
+    snap = store.read(owner)
+    lines = [line for line in snap.cart.lines if line.sku in skus]
+    if not lines:
+        return None
+    kept_until = _kept_until(owner, snap.changed_at)
+    if len(snap.cart) <= SMALL_CART:
+        whole = CartView(snap.cart_id, snap.version, _line_views(snap.cart.lines))
+        ids = {line.id for line in lines}
+        touched = tuple(line for line in whole.lines if line.id in ids)
+        item_count, subtotal = whole.item_count, whole.subtotal_cents
+    else:
+        touched = _line_views(lines)
+        quantities: Counter[str] = Counter()
+        for line in snap.cart.lines:
+            quantities[line.sku] += line.quantity
+        item_count, subtotal = sum(quantities.values()), catalog.subtotal_cents(quantities)
+    return ChangeView(
+        snap.cart_id,
+        snap.version,
+        item_count,
+        subtotal,
+        len(snap.cart),
+        touched,
         kept_until=kept_until,
     )
 

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from storefront.catalog import services
+from storefront.catalog import changes, services
 from storefront.web import is_htmx
 
 bp = Blueprint("catalog", __name__)
+# One wording of availability for the pages and the live changes that update them.
+bp.add_app_template_global(changes.availability, "availability")
 
 
 def _page_number(raw: str | None) -> int:

@@ -36,6 +36,9 @@ class Listener:
     session: str | None = None  # the signed-in device session (its sockets close with it)
     # When that session ends unless renewed; asked again only once the answer has passed.
     deadline: Callable[[], datetime | None] | None = None
+    # Channels every page hears besides its own (the catalog's changes): one event published
+    # there reaches each socket once, the very same string in every inbox.
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,11 @@ class Subscription:
     channel: str
     session_key: str | None = None  # the signed-in device session this socket belongs to
     inbox: queue.SimpleQueue = field(default_factory=lambda: queue.SimpleQueue())
+    also: tuple[str, ...] = ()  # further channels it listens on (see Listener.also)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel, *self.also)
 
     def put(self, message: str | Close) -> None:
         self.inbox.put(message)
@@ -61,20 +69,22 @@ class Registry:
 
     def add(self, subscription: Subscription) -> None:
         with self._lock:
-            self._channels[subscription.channel].add(subscription)
+            for channel in subscription.channels:
+                self._channels[channel].add(subscription)
 
     def remove(self, subscription: Subscription) -> None:
         with self._lock:
-            members = self._channels.get(subscription.channel)
-            if members is not None:
-                members.discard(subscription)
-                if not members:
-                    del self._channels[subscription.channel]
+            for channel in subscription.channels:
+                members = self._channels.get(channel)
+                if members is not None:
+                    members.discard(subscription)
+                    if not members:
+                        del self._channels[channel]
 
     def _members(self, channel: str | None = None) -> list[Subscription]:
         with self._lock:
-            if channel is None:
-                return [s for members in self._channels.values() for s in members]
+            if channel is None:  # each socket once, whatever channels it listens on
+                return list({s for members in self._channels.values() for s in members})
             return list(self._channels.get(channel, ()))
 
     def deliver(self, channel: str, envelope: dict) -> int:

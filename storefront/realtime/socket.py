@@ -34,7 +34,7 @@ def check_handshake():
 @sock.route("/ws", bp=bp)
 def page_socket(ws):
     listener = realtime.listener()
-    subscription = Subscription(listener.channel, listener.session)
+    subscription = Subscription(listener.channel, listener.session, also=listener.also)
     registry = realtime.registry()
     registry.add(subscription)
     try:

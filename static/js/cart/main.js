@@ -1,6 +1,7 @@
 // Live cart sync: what htmx alone cannot do, wired to htmx's events. Each module does one job:
 //   version-guard   never swap in an older cart; drop pieces aimed at elements the page lacks
 //   pushes          the socket's messages: control messages, gaps, events for another cart
+//   catalog         a product's new price and stock on the pages that show it, and in the cart
 //   resync          the whole cart once, when this page may have missed something
 //   outgoing        headers, keys and versions on every change; what its answer tells us
 //   offline-queue   changes kept while offline, replayed in order under their keys

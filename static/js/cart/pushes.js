@@ -1,5 +1,6 @@
-// What the socket pushes: control messages (hello, resync) handled here, cart events let
-// through to htmx only when they are the next version of the cart this page shows.
+// What the socket pushes: control messages (hello, resync, catalog changes) handled here, cart
+// events let through to htmx only when they are the next version of the cart this page shows.
+import { onCatalogChanges, onHello } from "./catalog.js";
 import { inspect } from "./conflicts.js";
 import { replayQueue } from "./offline-queue.js";
 import { pageId, parse, say, shown, stateIn } from "./page.js";
@@ -35,8 +36,12 @@ function handleControl(control, content) {
   if (kind === "hello") {
     heard(control.dataset.cartId);
     const now = shown();
-    if (control.dataset.cartId !== now.cart || Number(control.dataset.cartVersion) !== now.version) resync();
+    const same = control.dataset.cartId === now.cart && Number(control.dataset.cartVersion) === now.version;
+    if (!same) resync();
+    onHello(same);
     replayQueue();
+  } else if (kind === "catalog") {
+    onCatalogChanges(content.querySelectorAll('template[data-control="catalog"]'));
   } else if (kind === "resync") {
     const notice = content.querySelector("#notice");
     if (notice && notice.dataset.originPage !== pageId()) say(notice.innerHTML);

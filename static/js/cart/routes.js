@@ -10,6 +10,11 @@ export function syncUrl(version, cart) {
   return `${document.body.dataset.syncUrl}?since=${version}&cart=${encodeURIComponent(cart)}`;
 }
 
+// The cart's lines of these products at today's catalog prices (after a catalog change).
+export function catalogUrl(skus) {
+  return `${document.body.dataset.catalogUrl}?${skus.map((sku) => `sku=${encodeURIComponent(sku)}`).join("&")}`;
+}
+
 export const lineQuantityUrl = (lineId) => linePattern().replace(LINE_PLACEHOLDER, encodeURIComponent(lineId));
 
 // The line id when `path` sets a line's quantity, else null (removals and adds set nothing).
