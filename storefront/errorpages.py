@@ -35,6 +35,7 @@ STATUS = {
     "invalid_coupon": 422,
     "unknown_payment_provider": 422,
     "payment_unavailable": 502,
+    "invalid_image": 422,
 }
 
 HTTP_MESSAGES = {

@@ -2,6 +2,7 @@
 
 Importing the area modules registers their routes on the two blueprints."""
 
+import storefront.admin.images  # noqa: F401  (product images)
 from storefront.admin import routes  # noqa: F401  (dashboard and audit log)
 from storefront.admin.blueprints import api_bp, bp
 
