@@ -26,6 +26,13 @@ def _product(sku: str):
     return product
 
 
+def _image_id(text: str) -> int:
+    # Matched as text, not an int converter, so the guard answers first for any address.
+    if not text.isdigit() or len(text) > 9:
+        abort(404)
+    return int(text)
+
+
 def _page(product, status: int = 200, error: str = "", alt: str = "", error_for: str = "upload"):
     return (
         render_template(
@@ -77,12 +84,15 @@ def products_images_upload(sku: str):
     return _back(product)
 
 
-@bp.post("/products/<sku>/images/<int:image_id>/alt")
-def products_images_alt(sku: str, image_id: int):
+@bp.post("/products/<sku>/images/<image_id>/alt")
+def products_images_alt(sku: str, image_id: str):
     product = _product(sku)
     try:
         catalog_images.set_alt(
-            current_user._get_current_object(), product, image_id, request.form.get("alt", "")
+            current_user._get_current_object(),
+            product,
+            _image_id(image_id),
+            request.form.get("alt", ""),
         )
     except catalog_images.InvalidImage as refused:
         return _page(product, 422, refused.message, error_for="image")
@@ -90,21 +100,23 @@ def products_images_alt(sku: str, image_id: int):
     return _back(product)
 
 
-@bp.post("/products/<sku>/images/<int:image_id>/move")
-def products_images_move(sku: str, image_id: int):
+@bp.post("/products/<sku>/images/<image_id>/move")
+def products_images_move(sku: str, image_id: str):
     product = _product(sku)
     direction = request.form.get("direction", "")
     try:
-        catalog_images.move(current_user._get_current_object(), product, image_id, direction)
+        catalog_images.move(
+            current_user._get_current_object(), product, _image_id(image_id), direction
+        )
     except catalog_images.InvalidImage as refused:
         return _page(product, 422, refused.message, error_for="image")
     flash("The image was moved.", "ok")
     return _back(product)
 
 
-@bp.post("/products/<sku>/images/<int:image_id>/delete")
-def products_images_delete(sku: str, image_id: int):
+@bp.post("/products/<sku>/images/<image_id>/delete")
+def products_images_delete(sku: str, image_id: str):
     product = _product(sku)
-    catalog_images.delete(current_user._get_current_object(), product, image_id)
+    catalog_images.delete(current_user._get_current_object(), product, _image_id(image_id))
     flash("The image was deleted.", "ok")
     return _back(product)
