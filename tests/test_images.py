@@ -620,3 +620,31 @@ def test_a_cart_change_and_a_resync_carry_the_lines_image(app, staff, browser, p
     browser.page("/cart")
     sync = browser.client.get("/cart/sync")
     assert sync.status_code == 200 and 'alt="Mug picture"' in sync.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [("alt", {"alt": "New words"}), ("delete", {}), ("move", {"direction": "down"})],
+)
+def test_an_image_another_staff_member_deleted_meanwhile_is_reported_gone(
+    app, staff, product, monkeypatch, action, data
+):
+    from sqlalchemy import text
+
+    from storefront.catalog import images
+
+    upload(staff, product, image_bytes("PNG", (60, 60)))
+    upload(staff, product, image_bytes("PNG", (61, 60)))
+    image_id = ids(app)[0]
+    read = images._row
+
+    def read_then_deleted_elsewhere(product, image_id):
+        row = read(product, image_id)
+        db.session.execute(text("DELETE FROM product_images WHERE id = :id"), {"id": image_id})
+        return row
+
+    monkeypatch.setattr(images, "_row", read_then_deleted_elsewhere)
+    response = staff.form(f"/admin/products/{product}/images/{image_id}/{action}", data)
+    assert response.status_code == 404
+    assert "deleted in the meantime" in response.get_data(as_text=True)
+    assert [a for a, _ in audit_actions(app)] == ["product.image.add", "product.image.add"]

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func, select
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from storefront.accounts.models import User
 from storefront.admin import audit
@@ -230,6 +232,16 @@ def _write_files(processed: imaging.Processed) -> list[Path]:
     return created
 
 
+def _commit() -> None:
+    """Commit a change to an existing image. Another member of staff may have deleted it since
+    it was read: they are told it is gone, rather than shown an error page."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise NotFound("That image was deleted in the meantime.") from None
+
+
 def _row(product: Product, image_id: int) -> ProductImage:
     row = db.session.get(ProductImage, image_id)
     if row is None or row.product_id != product.id:
@@ -250,7 +262,7 @@ def set_alt(staff: User, product: Product, image_id: int, alt: object) -> None:
         {"image": row.digest, "alt": alt_text},
     )
     row.alt_text = alt_text
-    db.session.commit()
+    _commit()
 
 
 def move(staff: User, product: Product, image_id: int, direction: str) -> None:
@@ -265,6 +277,8 @@ def move(staff: User, product: Product, image_id: int, direction: str) -> None:
             .order_by(ProductImage.position, ProductImage.id)
         )
     )
+    if row not in rows:
+        raise NotFound("That image was deleted in the meantime.")
     at = rows.index(row)
     to = at - 1 if direction == "up" else at + 1
     if not 0 <= to < len(rows):
@@ -275,7 +289,7 @@ def move(staff: User, product: Product, image_id: int, direction: str) -> None:
     audit.record(
         staff, "product.image.move", product.sku, {"position": at + 1}, {"position": to + 1}
     )
-    db.session.commit()
+    _commit()
 
 
 def delete(staff: User, product: Product, image_id: int) -> None:
@@ -284,7 +298,12 @@ def delete(staff: User, product: Product, image_id: int) -> None:
     audit.record(
         staff, "product.image.delete", product.sku, {"image": digest, "alt": row.alt_text}, {}
     )
-    db.session.delete(row)
+    # A statement, not session.delete: it counts the rows it removed, so a second member of
+    # staff deleting the same image is told so, and the log holds one deletion.
+    deleted = db.session.execute(sa_delete(ProductImage).where(ProductImage.id == row.id))
+    if deleted.rowcount != 1:
+        db.session.rollback()
+        raise NotFound("That image was deleted in the meantime.")
     db.session.commit()
     # After the commit: a failed delete keeps its files. Another product may show the same
     # picture (same bytes, same names): its files stay.
