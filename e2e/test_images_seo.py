@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from urllib.parse import urlsplit
 
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -98,7 +99,10 @@ def test_staff_upload_and_shoppers_see_the_picture_everywhere(new_device, shop_s
     assert data["@type"] == "Product" and data["sku"] == PICTURED
     assert data["offers"]["price"] in shown_price.replace(",", "")
     assert data["offers"]["availability"] == "https://schema.org/InStock"
-    assert data["image"][0].endswith("-1280.webp")
+    assert data["image"][0].endswith("-1280.jpg")
+    # Absolute from STOREFRONT_PUBLIC_URL, which this test server does not set: its path here.
+    preview = shopper.request.get(urlsplit(data["image"][0]).path)
+    assert preview.ok and preview.headers["content-type"] == "image/jpeg"
     description = shopper.locator('meta[name="description"]').get_attribute("content")
     assert description and len(description) <= 155
     assert shopper.evaluate("() => window.__cspViolations") == []

@@ -86,6 +86,13 @@ def test_a_large_photo_becomes_three_webp_widths_keeping_its_shape():
     assert re.fullmatch(r"[0-9a-f]{32}", processed.digest)
 
 
+def test_a_jpeg_of_the_largest_width_is_made_for_link_previews():
+    processed = imaging.process(image_bytes("PNG", (2000, 1000), "RGBA", (0, 0, 0, 0)))
+    share = Image.open(io.BytesIO(processed.share.data))
+    assert (share.format, share.mode, share.size) == ("JPEG", "RGB", (1280, 640))
+    assert share.getpixel((10, 10)) == (255, 255, 255)  # transparency shown on white
+
+
 def test_a_small_image_is_never_upscaled():
     assert [r.width for r in imaging.process(image_bytes("PNG", (500, 250))).renditions] == [
         320,
@@ -97,8 +104,8 @@ def test_a_small_image_is_never_upscaled():
 def test_exif_orientation_is_applied_and_metadata_stripped():
     processed = imaging.process(jpeg_rotated((400, 200)))
     assert (processed.width, processed.height) == (200, 400)
-    for rendition in processed.renditions:
-        image = open_webp(rendition.data)
+    for rendition in (*processed.renditions, processed.share):
+        image = Image.open(io.BytesIO(rendition.data))
         assert image.height > image.width
         assert not image.getexif()
         assert "exif" not in image.info and "xmp" not in image.info
@@ -238,7 +245,9 @@ def test_staff_upload_an_image_and_it_is_stored_resized_and_logged(app, staff, p
         0,
     )
     names = [p.name for p in media_files(app)]
-    assert names == [f"{row.digest}-{w}.webp" for w in (1280, 320, 640)]
+    assert names == [f"{row.digest}-1280.jpg"] + [
+        f"{row.digest}-{w}.webp" for w in (1280, 320, 640)
+    ]
     assert audit_actions(app) == [("product.image.add", product)]
     page = staff.page(f"/admin/products/{product}/images").get_data(as_text=True)
     assert "The image was added." in page
@@ -253,7 +262,7 @@ def test_images_live_in_the_instance_folder_by_default(app):
 def test_the_media_dir_setting_puts_them_elsewhere(app, staff, product, tmp_path):
     assert app.config["MEDIA_DIR"] == str(tmp_path / "elsewhere" / "pictures")
     upload(staff, product, image_bytes("PNG", (100, 100)), name="a.png")
-    assert [p.name.split("-")[1] for p in media_files(app)] == ["100.webp"]
+    assert [p.name.split("-")[1] for p in media_files(app)] == ["100.jpg", "100.webp"]
 
 
 @pytest.fixture(autouse=True)
@@ -450,7 +459,7 @@ def test_an_unknown_direction_is_refused(app, staff, product, direction):
 def test_staff_delete_an_image_and_its_files_go(app, staff, product):
     upload(staff, product, image_bytes("PNG", (700, 700)))
     [image_id] = ids(app)
-    assert len(media_files(app)) == 3  # 320, 640 and 700 wide
+    assert len(media_files(app)) == 4  # 320, 640 and 700 wide, and the JPEG for link previews
     assert staff.form(f"/admin/products/{product}/images/{image_id}/delete").status_code == 303
     assert rows(app) == [] and media_files(app) == []
     assert ("product.image.delete", product) in audit_actions(app)
@@ -463,7 +472,7 @@ def test_files_another_product_still_shows_are_kept(app, staff, product, make_pr
     upload(staff, other, data)
     first, _ = ids(app)
     staff.form(f"/admin/products/{product}/images/{first}/delete")
-    assert len(media_files(app)) == 1
+    assert len(media_files(app)) == 2
     assert staff.client.get(f"/media/{media_files(app)[0].name}").status_code == 200
 
 
@@ -504,6 +513,9 @@ def test_images_are_served_as_webp_cached_for_a_year(app, staff, product, browse
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert Image.open(io.BytesIO(response.data)).size == (640, 320)
+    preview = browser.client.get(f"/media/{row.digest}-800.jpg")
+    assert preview.status_code == 200 and preview.headers["Content-Type"] == "image/jpeg"
+    assert preview.headers["Cache-Control"] == "public, max-age=31536000, immutable"
 
 
 @pytest.mark.parametrize(
@@ -514,6 +526,8 @@ def test_images_are_served_as_webp_cached_for_a_year(app, staff, product, browse
         "/media/secret_key",
         "/media/" + "a" * 32 + "-640.webp",
         "/media/" + "a" * 32 + "-640.webp.png",
+        "/media/" + "a" * 32 + "-640.png",
+        "/media/" + "A" * 32 + "-640.jpg",
         "/media/..%5csecret_key",
     ],
 )

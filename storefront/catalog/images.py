@@ -33,7 +33,8 @@ from storefront.extensions import db
 
 MAX_ALT = 250
 MAX_IMAGES = 20
-FILE_NAME = re.compile(r"(?P<digest>[0-9a-f]{32})-(?P<width>[0-9]{1,4})\.webp")
+FILE_NAME = re.compile(r"(?P<digest>[0-9a-f]{32})-(?P<width>[0-9]{1,4})\.(?P<kind>webp|jpg)")
+MIMETYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
 
 
 class ProductImage(db.Model):
@@ -77,6 +78,11 @@ class Picture:
 
     def url(self, width: int) -> str:
         return f"/media/{self.digest}-{width}.webp"
+
+    @property
+    def share_url(self) -> str:
+        """The JPEG of the largest width, for link previews (Open Graph)."""
+        return f"/media/{self.digest}-{self.widths[-1]}.jpg"
 
     def height_at(self, width: int) -> int:
         return max(1, round(self.height * width / self.width))
@@ -218,8 +224,8 @@ def _write_files(processed: imaging.Processed) -> list[Path]:
     folder = media_dir()
     folder.mkdir(parents=True, exist_ok=True)
     created = []
-    for rendition in processed.renditions:
-        path = folder / f"{processed.digest}-{rendition.width}.webp"
+    for rendition in (*processed.renditions, processed.share):
+        path = folder / f"{processed.digest}-{rendition.width}.{rendition.extension}"
         if path.exists():  # the same bytes uploaded for another product
             continue
         tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
@@ -311,5 +317,7 @@ def delete(staff: User, product: Product, image_id: int) -> None:
         select(func.count()).select_from(ProductImage).where(ProductImage.digest == digest)
     )
     if not still_used:
-        for width in widths.split(","):
-            (media_dir() / f"{digest}-{width}.webp").unlink(missing_ok=True)
+        names = [f"{digest}-{width}.webp" for width in widths.split(",")]
+        names.append(f"{digest}-{widths.split(',')[-1]}.jpg")
+        for name in names:
+            (media_dir() / name).unlink(missing_ok=True)

@@ -32,6 +32,7 @@ class Rendition:
     width: int
     height: int
     data: bytes
+    extension: str = "webp"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,10 @@ class Processed:
     digest: str  # names the files: the same picture always has the same names
     width: int  # of the oriented original
     height: int
-    renditions: tuple[Rendition, ...]
+    renditions: tuple[Rendition, ...]  # WebP, one per width, for the pages
+    # A JPEG of the largest width, for link previews: some apps that read Open Graph tags
+    # still show no WebP.
+    share: Rendition
 
 
 def check_file_name(name: str | None) -> None:
@@ -70,12 +74,14 @@ def process(data: bytes) -> Processed:
     except (OSError, ValueError, SyntaxError, EOFError):
         raise ImageRefused("The image is damaged or incomplete.") from None
     image = _without_palette(image)
-    renditions = tuple(_rendition(image, width) for width in target_widths(image.width))
+    icc_profile = image.info.get("icc_profile")
+    sized = [_resized(image, width) for width in target_widths(image.width)]
     return Processed(
         digest=hashlib.sha256(data).hexdigest()[:32],
         width=image.width,
         height=image.height,
-        renditions=renditions,
+        renditions=tuple(_webp(each, icc_profile) for each in sized),
+        share=_jpeg(sized[-1], icc_profile),
     )
 
 
@@ -109,17 +115,24 @@ def _without_palette(image: Image.Image) -> Image.Image:
     return image if image.mode == wanted else image.convert(wanted)
 
 
-def _rendition(image: Image.Image, width: int) -> Rendition:
+def _resized(image: Image.Image, width: int) -> Image.Image:
     height = max(1, round(image.height * width / image.width))
-    resized = image if width == image.width else image.resize((width, height), Image.LANCZOS)
+    return image if width == image.width else image.resize((width, height), Image.LANCZOS)
+
+
+def _webp(image: Image.Image, icc_profile: bytes | None) -> Rendition:
     out = io.BytesIO()
     # Saved without exif or XMP: the camera, the time and the place the photo was taken stay
     # with the shop owner. The colour profile is kept so colours look as they were shot.
-    resized.save(
-        out,
-        "WEBP",
-        quality=WEBP_QUALITY,
-        method=4,
-        icc_profile=image.info.get("icc_profile"),
-    )
-    return Rendition(width, height, out.getvalue())
+    image.save(out, "WEBP", quality=WEBP_QUALITY, method=4, icc_profile=icc_profile)
+    return Rendition(image.width, image.height, out.getvalue())
+
+
+def _jpeg(image: Image.Image, icc_profile: bytes | None) -> Rendition:
+    if image.mode == "RGBA":  # JPEG has no transparency: on white, as a page would show it
+        flat = Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(image, mask=image.getchannel("A"))
+        image = flat
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, optimize=True, icc_profile=icc_profile)
+    return Rendition(image.width, image.height, out.getvalue(), "jpg")

@@ -1,5 +1,5 @@
-"""Serving product images (/media/<hash>-<width>.webp) and the template helpers that find the
-pictures a page shows, each page's in one query."""
+"""Serving product images (/media/<hash>-<width>.webp, and a .jpg for link previews) and the
+template helpers that find the pictures a page shows, each page's in one query."""
 
 from __future__ import annotations
 
@@ -17,10 +17,15 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 @bp.get("/media/<name>")
 def image(name: str):
     # Only names this shop makes: no dots to climb out, no slashes, no other files.
-    if not images.FILE_NAME.fullmatch(name):
+    found = images.FILE_NAME.fullmatch(name)
+    if not found:
         abort(404)
     response = send_from_directory(
-        images.media_dir(), name, mimetype="image/webp", max_age=31_536_000, conditional=True
+        images.media_dir(),
+        name,
+        mimetype=images.MIMETYPES[found["kind"]],
+        max_age=31_536_000,
+        conditional=True,
     )
     response.headers["Cache-Control"] = IMMUTABLE
     return response

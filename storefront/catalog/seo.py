@@ -74,7 +74,7 @@ def product_url(product: Product) -> str:
 
 
 def image_url(picture: Picture) -> str:
-    return absolute(picture.url(picture.widths[-1]))
+    return absolute(picture.share_url)
 
 
 def structured_data(product: Product, pictures: list[Picture]) -> dict:
