@@ -662,3 +662,15 @@ def test_an_image_another_staff_member_deleted_meanwhile_is_reported_gone(
     assert response.status_code == 404
     assert "deleted in the meantime" in response.get_data(as_text=True)
     assert [a for a, _ in audit_actions(app)] == ["product.image.add", "product.image.add"]
+
+
+def test_a_cart_line_rendered_on_its_own_finds_its_picture(app, staff, product):
+    from flask import render_template
+
+    from storefront.cart.views import LineView
+
+    upload(staff, product, image_bytes("PNG", (50, 50)), alt="Alone")
+    line = LineView("l1", product, "Blue Mug", 1, {}, 999, True, 5)
+    with app.test_request_context("/"):
+        html = render_template("cart/_line.html", line=line, cart={"version": 1})
+    assert 'alt="Alone"' in html and "srcset=" in html
