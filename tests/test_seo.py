@@ -143,6 +143,7 @@ def test_open_graph_and_canonical_on_a_product_page(app, staff, browser, make_pr
     [image] = meta(page, "og:image", "property")
     assert re.fullmatch(rf"{PUBLIC}/media/[0-9a-f]{{32}}-1280\.jpg", image)
     assert meta(page, "og:image:type", "property") == ["image/jpeg"]
+    assert meta(page, "twitter:card") == ["summary_large_image"]
     assert meta(page, "og:image:alt", "property") == ["The mug, from the side"]
     assert meta(page, "og:image:height", "property") == ["640"]
     assert structured(page)["image"] == [image]
