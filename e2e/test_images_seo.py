@@ -37,6 +37,37 @@ def photo() -> bytes:
     return out.getvalue()
 
 
+def layout_shift(page: Page) -> float:
+    """The page's cumulative layout shift so far (shifts right after input do not count)."""
+    return page.evaluate(
+        """() => new Promise((resolve) => {
+            new PerformanceObserver((list) => {
+              resolve(list.getEntries().filter((e) => !e.hadRecentInput)
+                .reduce((sum, e) => sum + e.value, 0));
+            }).observe({type: "layout-shift", buffered: true});
+            setTimeout(() => resolve(0), 1000);  // no entry at all: nothing shifted
+        })"""
+    )
+
+
+def picture_arriving_late_shifts(page: Page, path: str) -> float:
+    """Open ``path`` holding back its pictures until the page has been painted, then let them
+    arrive: the layout shift they caused."""
+    held = []
+    page.route("**/media/**", lambda route: held.append(route))
+    page.goto(path, wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert held, "the page asked for no picture"
+    for route in held:
+        route.continue_()
+    page.unroute("**/media/**")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('main img')].every((i) => i.complete)"
+    )
+    return layout_shift(page)
+
+
 def become_staff(page: Page, shop_server) -> None:
     email = new_email("images-staff")
     register(page, email)
@@ -106,6 +137,9 @@ def test_staff_upload_and_shoppers_see_the_picture_everywhere(new_device, shop_s
     description = shopper.locator('meta[name="description"]').get_attribute("content")
     assert description and len(description) <= 155
     assert shopper.evaluate("() => window.__cspViolations") == []
+
+    # Width and height reserve the picture's box before it arrives: nothing below it moves.
+    assert picture_arriving_late_shifts(shopper, f"/products/{PICTURED}") < 0.01
 
     # The catalog: the pictured card lazily loaded, the plain one a decorative placeholder.
     visit(shopper, "/?q=DEMO-123")

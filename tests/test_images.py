@@ -674,3 +674,24 @@ def test_a_cart_line_rendered_on_its_own_finds_its_picture(app, staff, product):
     with app.test_request_context("/"):
         html = render_template("cart/_line.html", line=line, cart={"version": 1})
     assert 'alt="Alone"' in html and "srcset=" in html
+
+
+def test_a_product_holds_a_limited_number_of_images(app, staff, product, monkeypatch):
+    from storefront.catalog import images
+
+    monkeypatch.setattr(images, "MAX_IMAGES", 2)
+    for n in range(2):
+        assert upload(staff, product, image_bytes("PNG", (60 + n, 60))).status_code == 303
+    response = upload(staff, product, image_bytes("PNG", (70, 60)))
+    assert response.status_code == 422 and "at most 2 images" in response.get_data(as_text=True)
+    assert len(rows(app)) == 2 and len(media_files(app)) == 4
+
+
+def test_a_cached_image_is_answered_not_modified(app, staff, product, browser):
+    upload(staff, product, image_bytes("PNG", (60, 60)))
+    [row] = rows(app)
+    first = browser.client.get(f"/media/{row.digest}-60.webp")
+    again = browser.client.get(
+        f"/media/{row.digest}-60.webp", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
