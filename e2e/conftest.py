@@ -98,6 +98,8 @@ class LiveServer(Gunicorn):
             # As behind one reverse proxy: each device says which address it comes from (see
             # device_factory), so per-address limits (sign-in, register) count per device.
             "STOREFRONT_PROXY_HOPS": "1",
+            # Uploaded product images beside the database, not in the checkout's instance/.
+            "STOREFRONT_MEDIA_DIR": str(workdir / "media"),
         }
         # A developer's shell may point at a Redis or another bind; this server is self-contained.
         for name in ("STOREFRONT_REDIS_URL", "STOREFRONT_BIND", "STOREFRONT_WORKERS"):

@@ -27,6 +27,7 @@ from storefront.api.checkout import bp as checkout_api_bp
 from storefront.api.routes import bp as api_bp
 from storefront.cart import announce
 from storefront.cart.routes import bp as cart_bp
+from storefront.catalog import media, seo
 from storefront.catalog.routes import bp as catalog_bp
 from storefront.checkout.providers import registry as payment_providers
 from storefront.checkout.routes import bp as checkout_bp
@@ -53,6 +54,8 @@ BLUEPRINTS = (
     admin_bp,
     admin_api_bp,
     reminders_bp,
+    media.bp,
+    seo.bp,
 )
 
 
@@ -82,6 +85,8 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     errorpages.register(app)
     web.register_template_helpers(app)
+    media.register_template_helpers(app)
+    seo.register_template_helpers(app)
     register_commands(app)
     startup.check_keys(app)
     return app

@@ -225,6 +225,13 @@ def _mail(env: Mapping[str, str]) -> dict:
     return {"SMTP_URL": smtp_url, **addresses}
 
 
+def _media_dir(env: Mapping[str, str], instance: Path) -> str:
+    """Where product images are kept: a relative path is taken from the working directory,
+    as a shell would, and made absolute once so every request agrees."""
+    raw = env.get("STOREFRONT_MEDIA_DIR", "").strip()
+    return str(Path(raw).expanduser().absolute() if raw else instance / "media")
+
+
 def load(env: Mapping[str, str], instance_path: str) -> dict:
     """Build the Flask config mapping from the environment."""
     instance = Path(instance_path)
@@ -266,6 +273,7 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": env.get("STOREFRONT_REDIS_PREFIX", "").strip() or "storefront",
         "CART_RATE_LIMIT": rate_limit,
+        "MEDIA_DIR": _media_dir(env, instance),
         **ints,
         # The windows as durations, computed here once; cart.lifetime and accounts read them.
         "GUEST_CART_LIFETIME": timedelta(days=ints["GUEST_CART_DAYS"]),

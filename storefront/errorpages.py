@@ -39,6 +39,7 @@ STATUS = {
     "duplicate_rule": 409,
     "invalid_transition": 409,
     "invalid_refund_amount": 422,
+    "invalid_image": 422,
 }
 
 HTTP_MESSAGES = {
