@@ -55,6 +55,8 @@ INT_SETTINGS = (
     IntSetting("STOREFRONT_MAX_LINE_QUANTITY", 999, 1, 1_000_000),
     IntSetting("STOREFRONT_STOCK_HOLD_MINUTES", 15, 5, 120),
     IntSetting("STOREFRONT_MANUAL_PAYMENT_DAYS", 7, 1, 60),
+    # A product with this many units or fewer is "low stock" in the back office.
+    IntSetting("STOREFRONT_LOW_STOCK", 5, 0, 1_000_000),
 )
 PAYMENT_PROVIDERS = ("manual", "test", "stripe")
 DEFAULT_MANUAL_INSTRUCTIONS = (

@@ -35,6 +35,9 @@ STATUS = {
     "invalid_coupon": 422,
     "unknown_payment_provider": 422,
     "payment_unavailable": 502,
+    "invalid_product": 422,
+    "sku_taken": 409,
+    "invalid_stock": 422,
 }
 
 HTTP_MESSAGES = {

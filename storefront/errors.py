@@ -93,3 +93,19 @@ class PaymentDeclined(DomainError):
 
 class PaymentUnavailable(DomainError):
     code = "payment_unavailable"
+
+
+class InvalidProduct(DomainError):
+    """A product field staff typed does not fit (``fields`` names them, ``errors`` says why)."""
+
+    code = "invalid_product"
+
+
+class SkuTaken(DomainError):
+    code = "sku_taken"
+
+
+class InvalidStock(DomainError):
+    """A stock adjustment that would leave less than zero, or lacks its reason."""
+
+    code = "invalid_stock"
