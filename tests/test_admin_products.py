@@ -344,7 +344,7 @@ def test_import_keeps_good_rows_reports_bad_ones_by_line_audits_and_announces(
 
 
 def test_import_refuses_files_it_cannot_read_and_imports_nothing(app, staff, announced):
-    assert "Choose a CSV file" in upload(staff, b"", name="").get_data(as_text=True)
+    assert "choose a CSV file" in upload(staff, b"", name="").get_data(as_text=True)
     not_utf8 = upload(staff, "sku,name,price,stock\nLATIN,Caf\xe9,1,1\n".encode("latin-1"))
     assert not_utf8.status_code == 422 and "not UTF-8" in not_utf8.get_data(as_text=True)
     huge_cell = upload(staff, b"sku,name,price,stock\nHUGE," + b"x" * 200_000 + b",1,1\n")
@@ -362,6 +362,12 @@ def test_import_takes_a_file_larger_than_the_usual_request_limit(app, staff):
     response = upload(staff, content)
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert "2000 created" in response.get_data(as_text=True)
+
+
+def test_import_refuses_a_file_over_its_limit(app, staff):
+    too_big = upload(staff, b"sku,name,price,stock\n" + b"x" * (9 * 2**20))
+    assert too_big.status_code == 413
+    assert "larger than 8 MB" in too_big.get_data(as_text=True)
 
 
 def test_export_is_the_whole_catalog_in_import_columns_with_formulas_escaped(

@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from storefront.admin.blueprints import api_bp, bp
 from storefront.api import parsing
@@ -197,30 +198,35 @@ def products_export():
 
 @bp.get("/products-import")
 def products_import():
-    return render_template("admin/products/import.html", report=None, refused=None)
+    return _import_page()
 
 
 @bp.post("/products-import")
 @csrf.exempt  # checked below, once the larger upload limit is in place
 def products_import_upload():
     request.max_content_length = IMPORT_MAX_BYTES
-    csrf.protect()
-    upload = request.files.get("file")
-    refused = None
-    report = None
+    try:
+        csrf.protect()
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        # Nothing was read, so nothing changed: say why in the page's own words.
+        refused = f"the file is larger than {IMPORT_MAX_BYTES // 2**20} MB."
+        return _import_page(refused=refused, status=413)
     if upload is None or not upload.filename:
-        refused = "Choose a CSV file to import."
-    else:
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            refused = "The file is not UTF-8 text. Save it from your spreadsheet as CSV UTF-8."
-        else:
-            try:
-                report = editing.import_text(_staff(), text, _currency())
-            except InvalidProduct as exc:
-                refused = exc.message
-    status = 422 if refused or (report and report.errors) else 200
+        return _import_page(refused="choose a CSV file to import.", status=422)
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        refused = "the file is not UTF-8 text. Save it from your spreadsheet as CSV UTF-8."
+        return _import_page(refused=refused, status=422)
+    try:
+        report = editing.import_text(_staff(), text, _currency())
+    except InvalidProduct as exc:
+        return _import_page(refused=exc.message, status=422)
+    return _import_page(report=report, status=422 if report.errors else 200)
+
+
+def _import_page(*, report=None, refused=None, status=200):
     return render_template("admin/products/import.html", report=report, refused=refused), status
 
 
