@@ -8,10 +8,12 @@ import csv
 import dataclasses
 import io
 import json
+import threading
 
 import pytest
 
-from storefront.catalog import changes, editing
+from storefront.accounts.models import User
+from storefront.catalog import changes, editing, fields
 from storefront.catalog.changes import ProductFacts
 from storefront.catalog.services import by_sku
 from storefront.extensions import db
@@ -28,7 +30,7 @@ def announced(monkeypatch):
 def product(app, sku):
     with app.app_context():
         found = by_sku(sku)
-        return None if found is None else editing.fields_of(found, "USD")
+        return None if found is None else fields.fields_of(found, "USD")
 
 
 def audit_entries(app, action=None):
@@ -521,7 +523,7 @@ def test_patch_unknown_sku_malformed_json_and_missing_csrf(app, staff, make_prod
 
 
 def test_clean_turns_typed_values_into_columns():
-    values = editing.clean(
+    values = fields.clean(
         {"name": "  Mug ", "price": "12.5", "options": "size:S|M!", "active": False}, "USD"
     )
     assert values == {
@@ -530,13 +532,65 @@ def test_clean_turns_typed_values_into_columns():
         "options_json": '[{"name":"size","required":true,"choices":["S","M"]}]',
         "active": False,
     }
-    assert editing.clean_price("0", "USD") == 0
-    assert editing.clean_price("21474836.47", "USD") == 2**31 - 1
+    assert fields.clean_price("0", "USD") == 0
+    assert fields.clean_price("21474836.47", "USD") == 2**31 - 1
 
 
 def test_stock_change_new_level():
-    change = editing.stock_change("-3", "", "Broken")
+    change = fields.stock_change("-3", "", "Broken")
     assert change.new_level(10, "Mug") == 7
-    assert editing.stock_change("", "0", "Sold out").new_level(10, "Mug") == 0
+    assert fields.stock_change("", "0", "Sold out").new_level(10, "Mug") == 0
     with pytest.raises(Exception, match="below zero"):
         change.new_level(2, "Mug")
+
+
+def test_patch_also_takes_options_and_meta_description(app, staff, make_product, announced):
+    make_product("API-OPT", name="Tee")
+    response = staff.api(
+        "PATCH",
+        "/admin/products/API-OPT",
+        json={
+            "options": "size:S|M|L!;engraving:text(20)",
+            "meta_description": "A soft tee.",
+            "description": "Line one\nLine two",
+        },
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["options"] == "size:S|M|L!;engraving:text(20)"
+    assert response.json["description"] == "Line one\nLine two"
+    bad = staff.api("PATCH", "/admin/products/API-OPT", json={"options": "size:"})
+    assert bad.status_code == 422 and bad.json["error"]["fields"] == ["options"]
+    # The shop itself now asks for the size the staff made required.
+    assert staff.add("API-OPT").json["error"]["code"] == "invalid_option"
+
+
+def test_patch_stock_below_what_is_left_is_a_level_not_a_delta(app, staff, make_product):
+    make_product("API-ZERO", stock=4)
+    response = staff.api(
+        "PATCH", "/admin/products/API-ZERO", json={"stock": 0, "stock_reason": "Sold at a fair"}
+    )
+    assert response.status_code == 200 and response.json["stock"] == 0
+    assert ledger_ok(app)
+
+
+def test_stock_adjustments_of_two_staff_at_once_both_count(app, staff, make_product):
+    """Each adjustment locks the product's row, so two deltas at once add up (no lost update)
+    and the ledger still matches."""
+    make_product("RACE", stock=100)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def adjust(delta):
+        with app.app_context():
+            user = db.session.query(User).filter_by(email="staff@example.com").one()
+            barrier.wait()
+            change = fields.stock_change(str(delta), "", f"race {delta}")
+            results.append(editing.adjust_stock(user, "RACE", change).stock)
+
+    threads = [threading.Thread(target=adjust, args=(d,)) for d in (-30, +5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert product(app, "RACE")["stock"] == 75 and len(results) == 2
+    assert ledger_ok(app)

@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from storefront.admin.blueprints import api_bp, bp
 from storefront.api import parsing
-from storefront.catalog import editing, listing
+from storefront.catalog import editing, fields, listing
 from storefront.catalog.options import to_notation
 from storefront.catalog.services import by_sku
 from storefront.clock import now
@@ -99,13 +99,13 @@ def products_new():
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            values = editing.clean(_typed("sku", *FORM_FIELDS), _currency())
+            values = fields.clean(_typed("sku", *FORM_FIELDS), _currency())
             try:
-                opening = editing.clean_stock_level(
-                    editing.whole_number(request.form.get("stock", "").strip() or "0")
+                opening = fields.clean_stock_level(
+                    fields.whole_number(request.form.get("stock", "").strip() or "0")
                 )
-            except editing.FieldError as exc:
-                raise editing.invalid({"stock": str(exc)}) from None
+            except fields.FieldError as exc:
+                raise fields.invalid({"stock": str(exc)}) from None
             product = editing.create(_staff(), values, _currency(), opening)
         except (InvalidProduct, SkuTaken) as exc:
             errors = exc.detail.get("errors") or {"sku": exc.message}
@@ -126,7 +126,7 @@ def products_edit(sku: str):
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            values = editing.clean(_typed(*FORM_FIELDS), _currency())
+            values = fields.clean(_typed(*FORM_FIELDS), _currency())
             editing.update(_staff(), sku, values, _currency())
         except InvalidProduct as exc:
             errors = exc.detail.get("errors", {})
@@ -155,7 +155,7 @@ def products_stock(sku: str):
     product = _product_or_404(sku)
     form = request.form
     try:
-        change = editing.stock_change(form.get("delta"), form.get("level"), form.get("reason"))
+        change = fields.stock_change(form.get("delta"), form.get("level"), form.get("reason"))
         product = editing.adjust_stock(_staff(), sku, change)
     except InvalidStock as exc:
         errors = exc.detail.get("errors") or {"delta": exc.message}
@@ -234,7 +234,7 @@ def _import_page(*, report=None, refused=None, status=200):
 
 
 def product_json(product) -> dict:
-    return {**editing.fields_of(product, _currency()), "currency": _currency()}
+    return {**fields.fields_of(product, _currency()), "currency": _currency()}
 
 
 @api_bp.get("/products/<sku>")
@@ -248,23 +248,12 @@ def api_update_product(sku: str):
     parsing.only_keys(body, API_FIELDS)
     if not body:
         raise BadRequest(f"Send at least one of: {', '.join(sorted(API_FIELDS))}.")
-    fields = {k: v for k, v in body.items() if k not in ("stock", "stock_reason")}
-    values = editing.clean(fields, _currency())
+    given = {k: v for k, v in body.items() if k not in ("stock", "stock_reason")}
+    values = fields.clean(given, _currency())
     change = None
     if "stock" in body or "stock_reason" in body:
         if "stock" not in body:
-            raise editing.invalid({"stock": '"stock_reason" goes with a new "stock".'})
-        errors = {}
-        try:
-            level = editing.clean_stock_level(body["stock"])
-        except editing.FieldError as exc:
-            errors["stock"] = str(exc)
-        try:
-            reason = editing.clean_reason(body.get("stock_reason", ""))
-        except editing.FieldError as exc:
-            errors["stock_reason"] = str(exc)
-        if errors:
-            raise editing.invalid(errors)
-        change = editing.StockChange(reason=reason, level=level)
+            raise fields.invalid({"stock_reason": '"stock_reason" goes with a new "stock".'})
+        change = fields.stock_level(body["stock"], body.get("stock_reason", ""))
     product = editing.update(_staff(), sku, values, _currency(), stock=change)
     return jsonify(product_json(product))
