@@ -564,13 +564,20 @@ def test_patch_also_takes_options_and_meta_description(app, staff, make_product,
     assert staff.add("API-OPT").json["error"]["code"] == "invalid_option"
 
 
-def test_patch_stock_below_what_is_left_is_a_level_not_a_delta(app, staff, make_product):
+def test_patch_stock_below_what_is_left_is_a_level_not_a_delta(app, staff, make_product, announced):
     make_product("API-ZERO", stock=4)
     response = staff.api(
         "PATCH", "/admin/products/API-ZERO", json={"stock": 0, "stock_reason": "Sold at a fair"}
     )
     assert response.status_code == 200 and response.json["stock"] == 0
     assert ledger_ok(app)
+    # Set to the level it already has: nothing written, nobody told.
+    announced.clear()
+    same = staff.api(
+        "PATCH", "/admin/products/API-ZERO", json={"stock": 0, "stock_reason": "Still none"}
+    )
+    assert same.status_code == 200 and announced == []
+    assert len(audit_entries(app, "product.stock")) == 1
 
 
 def test_stock_adjustments_of_two_staff_at_once_both_count(app, staff, make_product):

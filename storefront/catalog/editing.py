@@ -116,10 +116,9 @@ def update(
             if set(new) == {"active"}:
                 action = "product.restore" if new["active"] else "product.retire"
             audit.record(staff, action, product.sku, old, new)
-        if stock is not None:
-            _adjust(staff, product, stock)
-        if not (old or new or stock is not None):
-            db.session.rollback()
+        restocked = stock is not None and _adjust(staff, product, stock)
+        if not (old or new or restocked):
+            db.session.rollback()  # nothing to write, nothing to tell
             return product
     except BaseException:
         db.session.rollback()
@@ -137,25 +136,28 @@ def adjust_stock(staff: User, sku: str, change: StockChange) -> Product:
     try:
         product = _locked(sku)
         facts = changes.snapshot(product)
-        _adjust(staff, product, change)
+        if not _adjust(staff, product, change):
+            db.session.rollback()  # already at that level
+            return product
     except BaseException:
         db.session.rollback()
         raise
     return _finish(product, facts)
 
 
-def _adjust(staff: User, product: Product, change: StockChange) -> None:
+def _adjust(staff: User, product: Product, change: StockChange) -> bool:
     """Through the ledger (reason kind ``staff``); the staff's own words go to the audit log,
-    since the ledger's ``reason`` is a short kind, not free text."""
+    since the ledger's ``reason`` is a short kind, not free text. False: nothing to change."""
     old = product.stock
     new = change.new_level(old, product.name)
     if new == old:
-        return
+        return False
     product.stock = new
     ledger.adjust(product.id, new - old, "staff")
     audit.record(
         staff, "product.stock", product.sku, {"stock": old}, {"stock": new, "reason": change.reason}
     )
+    return True
 
 
 # --- CSV import --------------------------------------------------------------------------------
