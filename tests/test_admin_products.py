@@ -90,6 +90,8 @@ def test_list_searches_filters_and_pages(app, staff, make_product, make_products
     assert "AA-BLUE" in fragment and "<html" not in fragment
     # Garbage in the query string is a default, never an error.
     assert staff.page("/admin/products?status=nope&page=-3&low=%00").status_code == 200
+    # "²" is a digit to str.isdigit, not to int()
+    assert staff.page("/admin/products?page=%C2%B2").status_code == 200
 
 
 @pytest.mark.parametrize("settings", [{"STOREFRONT_LOW_STOCK": "60"}])

@@ -56,7 +56,7 @@ def _product_or_404(sku: str):
 def products():
     filters = listing.Filters.read(request.args)
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and len(page) < 7 else 1
+    page = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
     found = listing.listed(filters, page, current_app.config["LOW_STOCK"])
     template = "admin/products/index.html"
     if is_htmx() and request.headers.get("HX-Target") == "product-results":
