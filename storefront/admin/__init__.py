@@ -2,10 +2,8 @@
 
 Importing the area modules registers their routes on the two blueprints."""
 
-from storefront.admin import (
-    products,  # noqa: F401  (products, stock, CSV)
-    routes,  # noqa: F401  (dashboard and audit log)
-)
+import storefront.admin.products  # noqa: F401  (products, stock, CSV)
+from storefront.admin import routes  # noqa: F401  (dashboard and audit log)
 from storefront.admin.blueprints import api_bp, bp
 
 __all__ = ["api_bp", "bp"]
