@@ -198,8 +198,10 @@ def test_edit_saves_changed_fields_with_before_and_after(app, staff, make_produc
 
 
 def test_saving_an_unchanged_form_changes_nothing(app, staff, make_product, announced):
-    make_product("SAME", name="Blue Mug", price="5.78", description="A mug.")
-    assert staff.form("/admin/products/SAME", edit_form()).status_code == 303
+    make_product("SAME", name="Blue Mug", price="5.78", description="A mug.\nTwo lines.")
+    # A browser's textarea sends CRLF line ends.
+    unchanged = edit_form(description="A mug.\r\nTwo lines.")
+    assert staff.form("/admin/products/SAME", unchanged).status_code == 303
     assert announced == [] and audit_entries(app) == []
 
 

@@ -59,6 +59,9 @@ def clean_name(value: object) -> str:
 
 
 def clean_description(value: object) -> str:
+    # A textarea posts CRLF; stored as LF, so saving an untouched form changes nothing.
+    if isinstance(value, str):
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
     return _text(value, "Description", MAX_DESCRIPTION, lines=True)
 
 
