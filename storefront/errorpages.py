@@ -40,6 +40,9 @@ STATUS = {
     "invalid_transition": 409,
     "invalid_refund_amount": 422,
     "invalid_image": 422,
+    "invalid_product": 422,
+    "sku_taken": 409,
+    "invalid_stock": 422,
 }
 
 HTTP_MESSAGES = {

@@ -106,9 +106,26 @@ class DuplicateRule(DomainError):
 
     code = "duplicate_rule"
 
+
 class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
 class InvalidRefundAmount(DomainError):
     code = "invalid_refund_amount"
+
+
+class InvalidProduct(DomainError):
+    """A product field staff typed does not fit (``fields`` names them, ``errors`` says why)."""
+
+    code = "invalid_product"
+
+
+class SkuTaken(DomainError):
+    code = "sku_taken"
+
+
+class InvalidStock(DomainError):
+    """A stock adjustment that would leave less than zero, or lacks its reason."""
+
+    code = "invalid_stock"

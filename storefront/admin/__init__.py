@@ -1,9 +1,10 @@
 """The back office: staff run the shop from the browser (/admin) and over JSON (/api/v1/admin).
 
 Importing an area's module registers its routes on the two blueprints: the dashboard and the
-audit log (routes), orders, product images, coupons/shipping/tax (rules), email previews."""
+audit log (routes), orders, products and their images, coupons/shipping/tax (rules), email
+previews."""
 
-from storefront.admin import emails, images, orders, routes, rules  # noqa: F401
+from storefront.admin import emails, images, orders, products, routes, rules  # noqa: F401
 from storefront.admin.blueprints import api_bp, bp
 
 __all__ = ["api_bp", "bp"]

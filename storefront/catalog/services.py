@@ -251,8 +251,11 @@ def parse_row(row: dict[str, str | None]) -> dict:
     }
 
 
-def import_csv(lines: Iterable[str]) -> ImportReport:
-    """Load or update products; bad rows are reported by line number, good rows kept."""
+def import_csv(lines: Iterable[str], *, commit: bool = True) -> ImportReport:
+    """Load or update products; bad rows are reported by line number, good rows kept.
+
+    ``commit=False`` leaves the transaction open, so the back office writes its audit entries
+    in the same transaction as the import."""
     report = ImportReport()
     reader = csv.DictReader(lines)
     columns = [c.strip().lower() for c in reader.fieldnames or []]
@@ -277,11 +280,13 @@ def import_csv(lines: Iterable[str]) -> ImportReport:
             continue
         seen.add(values["sku"])
         rows.append(values)
-    upsert(rows, report)
+    upsert(rows, report, commit=commit)
     return report
 
 
-def upsert(rows: list[dict], report: ImportReport, *, overwrite: bool = True) -> None:
+def upsert(
+    rows: list[dict], report: ImportReport, *, overwrite: bool = True, commit: bool = True
+) -> None:
     from storefront.orders import stock  # the ledger sees every change of stock
 
     existing = by_skus(r["sku"] for r in rows)
@@ -302,4 +307,5 @@ def upsert(rows: list[dict], report: ImportReport, *, overwrite: bool = True) ->
     db.session.flush()
     for product in created:
         stock.adjust(product.id, product.stock, "restock")
-    db.session.commit()
+    if commit:
+        db.session.commit()
