@@ -12,6 +12,14 @@ from flask import Flask, current_app, g, request, url_for
 from storefront import clock, money
 
 
+def whole_number(text: str, max_digits: int) -> int | None:
+    """A non-negative whole number written in ASCII digits, or None. ``str.isdigit`` alone
+    also accepts "²" and other digits ``int`` refuses (a 500 where a 4xx belongs)."""
+    if text and text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 

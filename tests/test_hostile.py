@@ -145,3 +145,17 @@ def test_forged_cookies_get_a_fresh_guest_on_pages_and_403_on_changes(app, brows
         )
         assert response.status_code == 403
     assert browser.cart()["item_count"] == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/?page=²", "/?page=٣", "/cart/history?before=²", "/cart/rows?at=²", "/cart/sync?since=²"],
+)
+def test_digits_that_are_not_ascii_are_not_numbers(browser, path):
+    """``str.isdigit`` says yes to "²" and "٣", which ``int`` refuses: never a 500."""
+    assert browser.page(path).status_code < 500
+
+
+def test_a_form_revision_in_other_digits_is_refused_cleanly(browser):
+    response = browser.form("/cart/restore", {"revision": "²", "idempotency_key": "k" * 16})
+    assert 400 <= response.status_code < 500

@@ -13,6 +13,7 @@ from storefront.catalog import images as catalog_images
 from storefront.catalog import imaging
 from storefront.catalog import services as catalog
 from storefront.extensions import csrf
+from storefront.web import whole_number
 
 # The whole multipart body: the file's limit and room for the other fields and the framing.
 # Everywhere else the shop's 64 KB body limit stands.
@@ -28,9 +29,10 @@ def _product(sku: str):
 
 def _image_id(text: str) -> int:
     # Matched as text, not an int converter, so the guard answers first for any address.
-    if not text.isdigit() or len(text) > 9:
+    number = whole_number(text, 9)
+    if number is None:
         abort(404)
-    return int(text)
+    return number
 
 
 def _page(product, status: int = 200, error: str = "", alt: str = "", error_for: str = "upload"):

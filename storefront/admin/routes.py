@@ -10,6 +10,7 @@ from storefront.admin import audit
 from storefront.admin import dashboard as dashboard_figures
 from storefront.admin.blueprints import bp
 from storefront.clock import now
+from storefront.web import whole_number
 
 
 @bp.get("")
@@ -28,7 +29,7 @@ def audit_log():
         until=_day(request.args.get("until", ""), end=True),
     )
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and len(page) < 6 else 1
+    page = whole_number(page, 5) or 1
     entries, total = audit.entries(filters, page)
     return render_template(
         "admin/audit.html",

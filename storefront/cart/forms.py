@@ -9,6 +9,7 @@ from flask import request
 
 from storefront.cart.types import IdempotencyKey
 from storefront.errors import BadRequest, InvalidQuantity
+from storefront.web import whole_number
 
 WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,30}$")
 GUARD_FIELDS = {"csrf_token", "idempotency_key", "version"}
@@ -54,4 +55,4 @@ def form_idempotency() -> IdempotencyKey | None:
 def shown_version() -> int | None:
     """The cart version the page was showing; recorded, never used to refuse a change."""
     raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return whole_number(raw, 11)

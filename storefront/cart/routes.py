@@ -11,7 +11,7 @@ from storefront.cart.announce import Announcement, announce
 from storefront.cart.services import Request
 from storefront.cart.types import Change, Owner
 from storefront.security import cart_changes
-from storefront.web import is_htmx, safe_next
+from storefront.web import is_htmx, safe_next, whole_number
 
 bp = Blueprint("cart", __name__)
 PAGE = 50
@@ -61,7 +61,7 @@ def rows():
     cart = views.view(shopper.current_owner())
     after, at = request.args.get("after", ""), request.args.get("at", "")
     ids = [line.id for line in cart.lines]
-    start = ids.index(after) + 1 if after in ids else int(at) if at.isdigit() and len(at) < 6 else 0
+    start = ids.index(after) + 1 if after in ids else (whole_number(at, 5) or 0)
     return render_template("cart/_rows.html", cart=cart, start=start, stop=start + ROWS)
 
 
@@ -73,10 +73,8 @@ def sync():
     glance = views.glance(owner)
     since = request.args.get("since", "")
     token = {"X-CSRF-Token": generate_csrf()}  # a page whose session changed needs a new one
-    if (
-        since.isdigit()
-        and int(since) == glance.version
-        and request.args.get("cart") == str(glance.cart_id or "")
+    if whole_number(since, 11) == glance.version and request.args.get("cart") == str(
+        glance.cart_id or ""
     ):
         return "", 204, token
     cart = views.view(owner)
@@ -154,7 +152,7 @@ def clear():
 @bp.get("/cart/history")
 def history_page():
     before = request.args.get("before", "")
-    before_version = int(before) if before.isdigit() and len(before) < 11 else None
+    before_version = whole_number(before, 10)
     entries = history.timeline(shopper.current_owner(), before=before_version, limit=PAGE)
     older = entries[-1].revision if len(entries) == PAGE else None
     return render_template("cart/history.html", entries=entries, older=older)
@@ -165,7 +163,8 @@ def history_page():
 def restore():
     owner = shopper.current_owner()
     revision = request.form.get("revision", "")
-    revision_number = int(revision) if revision.isdigit() and len(revision) < 11 else -1
+    revision_number = whole_number(revision, 10)
+    revision_number = -1 if revision_number is None else revision_number
     result = services.restore(_request(owner), revision_number)
     _announce(owner, result.change)
     names = views.names_for({short.sku for short in result.unrestored})

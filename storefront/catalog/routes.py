@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 
 from storefront.catalog import changes, services
-from storefront.web import is_htmx
+from storefront.web import is_htmx, whole_number
 
 bp = Blueprint("catalog", __name__)
 # One wording of availability for the pages and the live changes that update them.
@@ -11,7 +11,7 @@ bp.add_app_template_global(changes.availability, "availability")
 
 
 def _page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 7 else 1
+    return whole_number(raw, 6) or 1
 
 
 @bp.get("/")

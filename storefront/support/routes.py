@@ -9,6 +9,7 @@ from storefront.cart import notices, views
 from storefront.cart.announce import announce
 from storefront.cart.types import Owner
 from storefront.support import services
+from storefront.web import whole_number
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 
@@ -36,7 +37,7 @@ def index():
 @bp.post("/restore")
 def restore():
     user_id, revision = request.form.get("user_id", ""), request.form.get("revision", "")
-    if not (user_id.isdigit() and revision.isdigit() and len(user_id + revision) < 20):
+    if whole_number(user_id, 10) is None or whole_number(revision, 10) is None:
         abort(400)
     customer = services.shopper(int(user_id))
     result = services.restore(current_user, customer, int(revision))
