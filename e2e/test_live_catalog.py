@@ -3,9 +3,9 @@ open on two devices; both pages show the new price and the notice without a relo
 product page follows too, down to its add button when the product is retired. The same across
 two instances joined by Redis.
 
-The change is made as the back office makes it (snapshot, commit, ``catalog.changes.announce``)
-by ``e2e/catalog_change.py`` in a process of its own; once the admin JSON API is merged in, it
-can send ``PATCH /api/v1/admin/products/<sku>`` instead.
+Staff make each change through the back office's JSON (``PATCH /api/v1/admin/products/<sku>``)
+from a browser signed in as staff. Products are set up, and the one change made while the server
+is down is made, by ``e2e/catalog_change.py`` in a process of its own.
 """
 
 from __future__ import annotations
@@ -46,6 +46,23 @@ def staff_change(env: dict[str, str], sku: str, *args: str) -> None:
     catalog_change.run(env, "change", sku, *args)
 
 
+def staff_page(open_device, server) -> Page:
+    page = open_device()
+    email = new_email("staff")
+    register(page, email)
+    server.flask("users", "grant-staff", email)
+    return page
+
+
+def staff_patch(staff: Page, sku: str, **fields) -> None:
+    """What the back office's product form and JSON do: one PATCH, announced to open pages."""
+    token = staff.locator('meta[name="csrf-token"]').get_attribute("content")
+    response = staff.request.patch(
+        f"/api/v1/admin/products/{sku}", data=fields, headers={"X-CSRF-Token": token}
+    )
+    assert response.status == 200, response.text()
+
+
 def unit_price(page: Page, sku: str):
     return cart_line(page, sku).locator(".unit-price")
 
@@ -71,9 +88,10 @@ def test_a_price_and_a_stock_change_reach_a_cart_open_on_two_devices(
     one_cart_on_two_devices(a, b, mug, 3)
     product_page = new_device(bypass_csp=True)
     open_live(product_page, f"/products/{mug}")
+    staff = staff_page(new_device, shop_server)
 
     with same_page(a), same_page(b), same_page(product_page):
-        staff_change(env, mug, "--price", "4.99")
+        staff_patch(staff, mug, price="4.99")
         for page in (a, b):
             expect(unit_price(page, mug)).to_contain_text("$4.99")
             expect(notice(page)).to_contain_text("Blue Mug is now $4.99, was $5.78.")
@@ -84,14 +102,14 @@ def test_a_price_and_a_stock_change_reach_a_cart_open_on_two_devices(
         expect(product_page.locator(".product .price")).to_have_text("$4.99")
         expect(notice(product_page)).to_contain_text("Blue Mug is now $4.99, was $5.78.")
 
-        staff_change(env, mug, "--stock", "2")
+        staff_patch(staff, mug, stock=2, stock_reason="Two broke in the stockroom")
         for page in (a, b):
             expect(notice(page)).to_contain_text("Only 2 Blue Mugs left.")
             expect(cart_line(page, mug)).to_contain_text("Only 2 left in stock.")
         expect(product_page.get_by_test_id("availability")).to_have_text("Only 2 left.")
         expect(product_page.get_by_test_id("add-to-cart")).to_be_enabled()
 
-        staff_change(env, mug, "--retire")
+        staff_patch(staff, mug, active=False)
         for page in (a, b):
             expect(notice(page)).to_contain_text("Blue Mug is no longer available.")
             expect(cart_line(page, mug)).to_contain_text("No longer available")
@@ -102,7 +120,7 @@ def test_a_price_and_a_stock_change_reach_a_cart_open_on_two_devices(
     assert_accessible(product_page, axe_source)
 
     # What the pages were told is what the server says after a reload.
-    staff_change(env, mug, "--bring-back")
+    staff_patch(staff, mug, active=True)
     reload(a)
     expect(cart_line(a, mug).get_by_test_id("line-price-change")).to_have_text(
         "Blue Mug is now $4.99, was $5.78 when you added it."
@@ -135,8 +153,9 @@ def test_the_catalog_listing_follows_a_price_change(new_device, shop_server):
     open_live(page, f"/?q={sku}")
     card = page.locator(".product-card", has_text=sku)
     expect(card.locator(".price")).to_have_text("$3.00")
+    staff = staff_page(new_device, shop_server)
     with same_page(page):
-        staff_change(env, sku, "--price", "2.50", "--stock", "0")
+        staff_patch(staff, sku, price="2.50", stock=0, stock_reason="Sold at the fair")
         expect(card.locator(".price")).to_have_text("$2.50")
         expect(card.locator(".availability")).to_have_text("Out of stock.")
 
@@ -155,8 +174,9 @@ def test_a_change_reaches_carts_open_on_two_instances_through_redis(cluster, dev
     mug = new_product(env, "Red Mug", "5.78", 50)
     a, b = device_on(1), device_on(2)
     one_cart_on_two_devices(a, b, mug, 3)
+    staff = staff_page(lambda: device_on(1), cluster.servers[0])
     with same_page(a), same_page(b):
-        staff_change(env, mug, "--price", "4.99", "--stock", "2")
+        staff_patch(staff, mug, price="4.99", stock=2, stock_reason="Recount")
         for page in (a, b):
             expect(unit_price(page, mug)).to_contain_text("$4.99")
             expect(notice(page)).to_contain_text(
