@@ -119,6 +119,14 @@ def register(page: Page, email: str, password: str = PASSWORD) -> None:
     expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
+def make_staff(page: Page, server) -> None:
+    """A new account registered on ``page``, given the staff role (``users grant-staff``) on
+    ``server`` (a LiveServer): the back office is one navigation away."""
+    email = new_email("staff")
+    register(page, email)
+    server.flask("users", "grant-staff", email)
+
+
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     visit(page, "/login")
     page.get_by_label("Email", exact=True).fill(email)

@@ -13,11 +13,11 @@ from e2e.shop import (
     add_to_cart,
     choose_method,
     fill_checkout,
+    make_staff,
     new_email,
     open_checkout,
     order_number,
     place_order,
-    register,
     same_page,
     visit,
     wait_connected,
@@ -28,9 +28,7 @@ from e2e.test_accessibility import assert_accessible
 def staff_device(new_device, shop_server) -> Page:
     """A device signed in as a new staff account (``flask users grant-staff``)."""
     page = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
-    email = new_email("staff")
-    register(page, email)
-    shop_server.flask("users", "grant-staff", email)
+    make_staff(page, shop_server)
     return page
 
 

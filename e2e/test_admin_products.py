@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import secrets
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from e2e.shop import money, new_email, open_product, register, visit
+from e2e.shop import make_staff, money, open_product, visit
 from e2e.test_accessibility import assert_accessible
-
-
-def staff_member(page: Page, shop_server) -> None:
-    email = new_email("staff")
-    register(page, email)
-    shop_server.flask("users", "grant-staff", email)
 
 
 def test_staff_create_a_product_and_change_its_price(new_device, shop_server):
     page = new_device()
-    staff_member(page, shop_server)
+    make_staff(page, shop_server)
     sku = f"E2E-{secrets.token_hex(3).upper()}"
 
     visit(page, "/admin/products")
@@ -61,7 +55,7 @@ def test_staff_create_a_product_and_change_its_price(new_device, shop_server):
 
 def test_products_pages_have_no_serious_violations(new_device, shop_server, axe_source):
     page = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
-    staff_member(page, shop_server)
+    make_staff(page, shop_server)
     visit(page, "/admin/products?low=1")
     expect(page.get_by_role("heading", level=1)).to_have_text("Products")
     assert_accessible(page, axe_source)

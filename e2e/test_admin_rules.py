@@ -14,9 +14,9 @@ from e2e.shop import (
     checkout_amount,
     checkout_field,
     fill_checkout,
+    make_staff,
     new_email,
     open_checkout,
-    register,
     repriced,
     visit,
 )
@@ -25,9 +25,7 @@ from e2e.test_accessibility import assert_accessible
 
 def staff_device(new_device, shop_server, **options) -> Page:
     page = new_device(**options)
-    email = new_email("staff")
-    register(page, email)
-    shop_server.flask("users", "grant-staff", email)
+    make_staff(page, shop_server)
     visit(page, "/admin")
     expect(page.get_by_role("heading", name="Back office", level=1)).to_be_visible()
     return page

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from e2e.shop import add_to_cart, new_email, register, visit
+from e2e.shop import add_to_cart, make_staff, new_email, register, visit
 from e2e.test_accessibility import assert_accessible
 
 PICTURED = "DEMO-1234"
@@ -68,12 +68,6 @@ def picture_arriving_late_shifts(page: Page, path: str) -> float:
     return layout_shift(page)
 
 
-def become_staff(page: Page, shop_server) -> None:
-    email = new_email("images-staff")
-    register(page, email)
-    shop_server.flask("users", "grant-staff", email)
-
-
 def images_page(page: Page, sku: str) -> None:
     visit(page, f"/admin/products/{sku}/images")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Images of")
@@ -81,7 +75,7 @@ def images_page(page: Page, sku: str) -> None:
 
 def test_staff_upload_and_shoppers_see_the_picture_everywhere(new_device, shop_server, axe_source):
     staff = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
-    become_staff(staff, shop_server)
+    make_staff(staff, shop_server)
     images_page(staff, PICTURED)
     assert_accessible(staff, axe_source)
 

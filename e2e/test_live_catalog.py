@@ -21,6 +21,7 @@ from e2e.conftest import device_factory
 from e2e.shop import (
     add_to_cart,
     cart_line,
+    make_staff,
     new_email,
     notice,
     open_live,
@@ -48,9 +49,7 @@ def staff_change(env: dict[str, str], sku: str, *args: str) -> None:
 
 def staff_page(open_device, server) -> Page:
     page = open_device()
-    email = new_email("staff")
-    register(page, email)
-    server.flask("users", "grant-staff", email)
+    make_staff(page, server)
     return page
 
 
