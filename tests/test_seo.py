@@ -193,8 +193,10 @@ def test_robots_lets_crawlers_see_the_catalog_but_not_private_pages(browser):
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == "User-agent: *"
     assert "Allow: /" in lines
-    for private in ("/admin", "/api/", "/cart", "/checkout", "/account", "/orders"):
+    for private in ("/admin", "/api/", "/cart/", "/checkout/", "/account", "/orders"):
         assert f"Disallow: {private}" in lines
+    # An empty cart to a crawler; see seo.PRIVATE_PATHS.
+    assert "Disallow: /cart" not in lines and "Disallow: /checkout" not in lines
     assert not any(line in ("Disallow: /", "Disallow: /products") for line in lines)
     assert f"Sitemap: {PUBLIC}/sitemap.xml" in lines
 

@@ -22,12 +22,15 @@ bp = Blueprint("seo", __name__)
 # Search engines show about this much of a description; longer is cut mid-word by them.
 DESCRIPTION_LENGTH = 155
 SCHEMA = "https://schema.org/"
-# Pages that are one shopper's own, or staff's: nothing there for a search engine.
+# Pages that are one shopper's own, or staff's: nothing there for a search engine. The cart and
+# checkout pages themselves are not among them: without a shopper's cookie they show an empty
+# cart, so crawling them reveals nothing, and blocking them would fail their search-engine audit
+# (Lighthouse's is-crawlable); what hangs below them (history, reminder links) stays blocked.
 PRIVATE_PATHS = (
     "/admin",
     "/api/",
-    "/cart",
-    "/checkout",
+    "/cart/",
+    "/checkout/",
     "/account",
     "/orders",
     "/saved",
