@@ -14,10 +14,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, bindparam, func, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
@@ -136,14 +137,32 @@ def _first_images():
     return select(ProductImage).where(ProductImage.position == first)
 
 
+# Built once: every pushed cart change looks its lines' pictures up, and building this
+# statement anew (an alias, a correlated subquery) cost more than running it.
+@cache
+def _first_by_product_id_statement():
+    ids = bindparam("ids", expanding=True)
+    return _first_images().where(ProductImage.product_id.in_(ids)).order_by(ProductImage.id)
+
+
+@cache
+def _first_by_sku_statement():
+    return (
+        _first_images()
+        .add_columns(Product.sku)
+        .join(Product, Product.id == ProductImage.product_id)
+        .where(Product.sku.in_(bindparam("skus", expanding=True)))
+        .order_by(ProductImage.id)
+    )
+
+
 def first_by_product_id(product_ids: Iterable[int]) -> dict[int, Picture]:
     """The first image of each product, in one query however many products."""
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    query = _first_images().where(ProductImage.product_id.in_(ids)).order_by(ProductImage.id)
     found: dict[int, Picture] = {}
-    for row in db.session.scalars(query):
+    for row in db.session.scalars(_first_by_product_id_statement(), {"ids": ids}):
         found.setdefault(row.product_id, _picture(row))
     return found
 
@@ -154,15 +173,8 @@ def first_by_sku(skus: Iterable[str]) -> dict[str, Picture]:
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    query = (
-        _first_images()
-        .add_columns(Product.sku)
-        .join(Product, Product.id == ProductImage.product_id)
-        .where(Product.sku.in_(wanted))
-        .order_by(ProductImage.id)
-    )
     found: dict[str, Picture] = {}
-    for row, sku in db.session.execute(query):
+    for row, sku in db.session.execute(_first_by_sku_statement(), {"skus": wanted}):
         found.setdefault(sku, _picture(row))
     return found
 
