@@ -87,7 +87,7 @@ def reset_postgres(url: str) -> None:
     # A plain engine, not the app: a test may have left data under keys the app would refuse.
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {dbs.TABLES} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(dbs.app_tables(conn))} RESTART IDENTITY CASCADE"))
         for table, serial in dbs.PRISTINE.items():
             conn.execute(text(f"INSERT INTO {table} SELECT * FROM {table}_pristine"))
             if serial:
