@@ -16,6 +16,8 @@ from storefront.extensions import db
 from storefront.mail.models import CartReminder, OutboxMessage
 from tests.helpers import Browser
 from tests.mailbox import Mailbox, parts
+from tests.test_checkout import ADDRESS
+from tests.test_order_lifecycle import place
 
 EMAIL = "ada@example.com"
 IDLE = timedelta(minutes=61)
@@ -30,7 +32,11 @@ def mailbox():
 
 @pytest.fixture
 def settings(mailbox):
-    return {"STOREFRONT_SMTP_URL": mailbox.url, "STOREFRONT_ABANDONED_CART_MINUTES": "60"}
+    return {
+        "STOREFRONT_SMTP_URL": mailbox.url,
+        "STOREFRONT_ABANDONED_CART_MINUTES": "60",
+        "STOREFRONT_PAYMENT_PROVIDERS": "test",
+    }
 
 
 def shopper(app, allowed=True, email=EMAIL):
@@ -140,6 +146,11 @@ def test_the_link_shows_that_cart_with_what_changed_and_brings_it_back(app, make
     with app.app_context():
         assert db.session.query(CartReminder).one().recovered_at is not None
     assert phone.page(link).status_code == 200  # the link can be opened again
+    details = {"email": EMAIL, "address": ADDRESS, "shipping_method": "standard"}
+    assert phone.api("PUT", "/checkout", json=details).status_code == 200
+    number = place(phone, "test", "tok_ok_visa").json["order"]["number"]
+    with app.app_context():  # the order that followed makes it a recovery
+        assert db.session.query(CartReminder).one().order_number == int(number)
 
 
 def test_a_reminder_link_for_another_account_shows_nothing_of_it(app, make_product, mailbox):

@@ -51,6 +51,7 @@ def upgrade():
         sa.Column("prices", sa.Text(), nullable=False),
         sa.Column("created_at", UTC_TIME, nullable=False),
         sa.Column("recovered_at", UTC_TIME, nullable=True),
+        sa.Column("order_number", sa.Integer(), nullable=True),
         sa.UniqueConstraint("cart_id", "version", name="uq_cart_reminders_cart_version"),
     )
     op.create_index("ix_cart_reminders_user_id", "cart_reminders", ["user_id"])

@@ -50,8 +50,10 @@ class CartReminder(db.Model):
     version: Mapped[int]
     prices: Mapped[str] = mapped_column(Text)  # JSON {sku: minor units} when it was sent
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
-    # The shopper brought the cart back through it (counted for the analytics).
+    # The shopper brought the cart back through it, and the order that followed: a recovery,
+    # as the analytics count it.
     recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    order_number: Mapped[int | None]
 
     __table_args__ = (
         UniqueConstraint("cart_id", "version", name="uq_cart_reminders_cart_version"),

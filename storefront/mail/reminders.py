@@ -246,6 +246,23 @@ def mark_recovered(reminder_id: int) -> None:
         reminder.recovered_at = clock.now()
 
 
+def order_followed(user_id: int, number: int) -> None:
+    """Inside the transaction that places an order: the reminder the shopper last brought a
+    cart back through, not yet followed by an order, is now a recovery."""
+    reminder = db.session.scalar(
+        select(CartReminder)
+        .where(
+            CartReminder.user_id == user_id,
+            CartReminder.recovered_at >= clock.now() - LOOK_BACK,
+            CartReminder.order_number.is_(None),
+        )
+        .order_by(CartReminder.recovered_at.desc())
+        .limit(1)
+    )
+    if reminder is not None:
+        reminder.order_number = number
+
+
 def unsubscribe(token: str) -> User:
     user = db.session.get(User, _load("unsubscribe", token))
     if user is None:

@@ -19,6 +19,7 @@ from storefront.checkout.providers.base import PaymentOutcome, PaymentStatus
 from storefront.errors import NotFound
 from storefront.extensions import db
 from storefront.mail import orders as order_mail
+from storefront.mail import reminders
 from storefront.orders import email_hash, stock
 from storefront.orders.models import AMOUNTS, Order
 
@@ -133,6 +134,8 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
     db.session.add(order)
     db.session.flush()
     order_mail.order_changed(order, "placed")
+    if user_id is not None:
+        reminders.order_followed(user_id, order.number)
     return order
 
 
