@@ -75,6 +75,11 @@ def register_template_helpers(app: Flask) -> None:
         return money.format_money(minor, currency or config["CURRENCY"], config["LOCALE"])
 
     app.add_template_filter(price, "price")
+    # A line's chosen options in words, "size: M, engraving: For Ada", wherever lines are shown.
+    app.add_template_filter(
+        lambda options: ", ".join(f"{name}: {value}" for name, value in dict(options).items()),
+        "options_text",
+    )
     from storefront.checkout.quoting import estimate
 
     app.add_template_global(estimate, "cart_estimate")

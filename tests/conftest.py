@@ -14,6 +14,7 @@ from storefront.checkout import setup as selling
 from storefront.extensions import db
 from tests import dbs, factories
 from tests.helpers import Browser
+from tests.mailbox import Mailbox
 
 # Property tests: capped examples, no per-example deadline (CI machines are shared).
 hypothesis_settings.register_profile("default", max_examples=100, deadline=None)
@@ -150,6 +151,15 @@ def sample_catalog(app):
 @pytest.fixture
 def browser(app):
     return Browser(app.test_client())
+
+
+@pytest.fixture
+def mailbox():
+    """A real SMTP server on loopback (tests/mailbox.py), with a login; point the app at it with
+    ``STOREFRONT_SMTP_URL = mailbox.url`` in the test's ``settings``."""
+    box = Mailbox(username="shop", password="s3cret pass").start()
+    yield box
+    box.stop()
 
 
 STAFF_EMAIL = "staff@example.com"

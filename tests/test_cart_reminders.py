@@ -15,19 +15,12 @@ from storefront.catalog.models import Product
 from storefront.extensions import db
 from storefront.mail.models import CartReminder, OutboxMessage
 from tests.helpers import Browser
-from tests.mailbox import Mailbox, parts
+from tests.mailbox import parts
 from tests.test_checkout import ADDRESS
 from tests.test_order_lifecycle import place
 
 EMAIL = "ada@example.com"
 IDLE = timedelta(minutes=61)
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox().start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture

@@ -16,16 +16,9 @@ from storefront.mail import outbox, transports
 from storefront.mail.compose import BadAddress, compose
 from storefront.mail.models import OutboxMessage
 from tests.helpers import Browser
-from tests.mailbox import Mailbox, parts
+from tests.mailbox import parts
 
 EMAIL = "shopper@example.com"
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox(username="shop", password="s3cret pass").start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture

@@ -10,17 +10,10 @@ from storefront import clock, jobs
 from storefront.extensions import db
 from storefront.orders import payments
 from storefront.orders import services as orders
-from tests.mailbox import Mailbox, parts
+from tests.mailbox import parts
 from tests.test_order_lifecycle import place, ready
 
 SHOPPER, OWNER = "ada@example.com", "owner@shop.example"
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox().start()
-    yield box
-    box.stop()
 
 
 @pytest.fixture
