@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import http.client
-import ipaddress
 import os
 import secrets
 import ssl
@@ -31,6 +29,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.processes import Gunicorn, flask_cli
+from tests.certificates import make_certificate
 
 E2E = Path(__file__).resolve().parent
 ROOT = E2E.parent
@@ -40,51 +39,6 @@ WAIT_MS = 10_000
 PASSWORD = "correct horse battery staple"
 PRODUCT = "DEMO-0030"
 SKU_MARK = f'data-sku="{PRODUCT}"'
-
-
-# --- the certificate ----------------------------------------------------------------------------
-
-
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key, as PEM files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        # Its own trust anchor: a client that trusts this file verifies the server with it.
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
 
 
 # --- the HTTPS server -----------------------------------------------------------------------------

@@ -4,9 +4,11 @@ started again on the same port (the shop's SMTP server going down and coming bac
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
@@ -20,9 +22,19 @@ def free_port() -> int:
 
 
 class Mailbox:
-    def __init__(self, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        tls: str | None = None,
+        certificate: tuple[Path, Path] | None = None,
+    ):
+        """``tls``: None (plain), "starttls" (required before anything else) or "implicit"
+        (TLS from the first byte, ``smtps://``), with ``certificate`` (cert and key files)."""
         self.port = free_port()
         self.username, self.password = username, password
+        self.tls, self.certificate = tls, certificate
         self.received: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self._lock = threading.Lock()
@@ -31,7 +43,8 @@ class Mailbox:
     @property
     def url(self) -> str:
         auth = f"{quote(self.username)}:{quote(self.password or '')}@" if self.username else ""
-        return f"smtp://{auth}127.0.0.1:{self.port}"
+        scheme = "smtps" if self.tls == "implicit" else "smtp"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}"
 
     async def handle_DATA(self, server, session, envelope):
         with self._lock:
@@ -50,7 +63,19 @@ class Mailbox:
     def start(self) -> Mailbox:
         options = {}
         if self.username:
-            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+            # With implicit TLS aiosmtpd does not know the connection is encrypted: it would
+            # refuse AUTH if told to require TLS for it.
+            options = {
+                "authenticator": self._authenticate,
+                "auth_require_tls": self.tls == "starttls",
+            }
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*map(str, self.certificate))
+            if self.tls == "starttls":
+                options.update(tls_context=context, require_starttls=True)
+            else:
+                options.update(ssl_context=context)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **options)
         self._controller.start()
         return self

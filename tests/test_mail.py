@@ -258,3 +258,30 @@ def test_forgot_password_without_csrf_is_refused(app, browser, mailbox):
     assert response.status_code == 403
     send(app)
     assert mailbox.received == []
+
+
+# --- TLS to the SMTP server ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_smtp_over_tls_verifies_the_server_and_sends(app, tmp_path, tls):
+    import ssl
+
+    from tests.certificates import make_certificate
+    from tests.mailbox import Mailbox
+
+    certificate = make_certificate(tmp_path)
+    box = Mailbox("shop", "s3cret pass", tls=tls, certificate=certificate).start()
+    try:
+        queue_one(app)
+        with app.app_context():
+            transport = transports.SmtpTransport(box.url)
+            # Unknown to the system's trust store: refused, kept, tried again later.
+            assert outbox.send_due(transport).retrying == 1
+            assert box.received == []
+            clock.advance(outbox.backoff(1) + timedelta(seconds=1))
+            transport.tls_context = ssl.create_default_context(cafile=str(certificate[0]))
+            assert outbox.send_due(transport).sent == 1
+        assert [m["To"] for m in box.received] == [EMAIL]
+    finally:
+        box.stop()
