@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from storefront.mail.address import is_sendable
+
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -219,7 +221,7 @@ def _mail(env: Mapping[str, str]) -> dict:
     addresses = {}
     for name, default in (("MAIL_FROM", "shop@localhost"), ("OWNER_EMAIL", "")):
         value = env.get(f"STOREFRONT_{name}", "").strip() or default
-        if value and not re.match(r"^[^\s@<>,;:\"\\]{1,64}@[^\s@<>,;:\"\\]{1,190}$", value):
+        if value and not is_sendable(value, dotless_domain=name == "MAIL_FROM"):
             raise ConfigError(f"STOREFRONT_{name} must be one plain email address, got {value!r}")
         addresses[name] = value
     return {"SMTP_URL": smtp_url, **addresses}

@@ -120,10 +120,15 @@ def settle_attempts(report: Report) -> None:
 
 
 def run_once() -> Report:
+    """Each job on its own: one that fails (a row it cannot handle) is logged and tried again
+    next round, and never keeps the others from running."""
     report = Report()
-    expire_orders(report)
-    settle_attempts(report)
-    send_mail(report)
+    for job in (expire_orders, settle_attempts, send_mail):
+        try:
+            job(report)
+        except Exception:
+            db.session.rollback()
+            log.exception("background job %s failed; trying again next round", job.__name__)
     return report
 
 

@@ -326,7 +326,7 @@ def test_cancelling_a_paid_order_refunds_it_through_its_provider(
     assert response.status_code == 200
     assert response.json["status"] == "cancelled" and response.json["refunded"] == "16.50"
     assert response.json["payment"]["status"] == "refunded"
-    assert [(amount, key) for _, amount, key in refunds] == [(1650, f"refund-{order['number']}-0")]
+    assert [(amount, key) for _, amount, key in refunds] == [(1650, f"refund-{order['number']}-0-1650")]
     assert stock_of(app, sku) == 5
 
 
@@ -599,7 +599,7 @@ class TestThroughStripe:
         refund = http.sent[1]
         assert refund.field("amount") == "300"
         assert refund.field("payment_intent") == "pi_3QhZ8kB7WZ01zgkW1xT4aLqV"
-        assert refund.headers["Idempotency-Key"] == f"refund-{number}-0"
+        assert refund.headers["Idempotency-Key"] == f"refund-{number}-0-300"
         assert stock_of(app, sku) == 5
 
     def test_when_stripe_refuses_nothing_changes(self, app, staff, paid_by_stripe):

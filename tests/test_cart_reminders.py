@@ -81,7 +81,9 @@ def test_one_reminder_per_idle_period_only_to_those_who_allowed_it(app, make_pro
         and message["Subject"] == "Storefront: you left something in your cart"
     )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert message["List-Unsubscribe"].strip().startswith("<http://127.0.0.1:8000/email/unsubscribe/")
+    assert (
+        message["List-Unsubscribe"].strip().startswith("<http://127.0.0.1:8000/email/unsubscribe/")
+    )
     text, html = parts(message)
     assert "Blue Mug" in text and "$5.78" in html
     ada.login(EMAIL)  # signed out by the idle timeout meanwhile
@@ -169,7 +171,12 @@ def test_one_click_unsubscribe_works_without_a_session_and_is_exported(app, make
     ada.add(sku, 1)
     clock.advance(IDLE)
     run_jobs(app)
-    url = mailbox.received[0]["List-Unsubscribe"].strip().strip("<>").replace("http://127.0.0.1:8000", "")
+    url = (
+        mailbox.received[0]["List-Unsubscribe"]
+        .strip()
+        .strip("<>")
+        .replace("http://127.0.0.1:8000", "")
+    )
     stranger = Browser(app.test_client()).client  # the mail client: no cookie, no CSRF token
     assert stranger.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     ada.login(EMAIL)
@@ -188,3 +195,23 @@ def test_the_account_page_turns_reminders_on_and_off(app):
     assert ada.client.get("/account/export").json["account"]["cart_reminders"] is True
     ada.form("/account/reminders", {})
     assert ada.client.get("/account/export").json["account"]["cart_reminders"] is False
+
+
+def test_a_cart_with_nothing_left_to_remind_of_is_looked_at_once(app, make_product, mailbox):
+    from storefront.mail import reminders
+
+    sku = make_product()
+    ada = shopper(app)
+    ada.add(sku, 1)
+    set_price(app, sku, active=False)
+    with app.app_context():  # its only product is gone from the catalog
+        from sqlalchemy import delete
+
+        db.session.execute(delete(Product).where(Product.sku == sku))
+        db.session.commit()
+    clock.advance(IDLE)
+    with app.app_context():
+        assert reminders.send_reminders() == 0
+        assert reminders.due_carts(clock.now()) == []  # marked, not found again every round
+    run_jobs(app)
+    assert mailbox.received == []

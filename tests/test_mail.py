@@ -285,3 +285,108 @@ def test_smtp_over_tls_verifies_the_server_and_sends(app, tmp_path, tls):
         assert [m["To"] for m in box.received] == [EMAIL]
     finally:
         box.stop()
+
+
+# --- what must never block the outbox or what causes an email -----------------------------
+
+
+@pytest.mark.parametrize(
+    "address", [".a@example.com", "a..b@example.com", "é@example.com", 'x"y@example.com', "a@b"]
+)
+def test_addresses_no_email_can_carry_are_refused_at_registration(app, address):
+    browser = Browser(app.test_client())
+    assert browser.register(address).status_code == 422
+
+
+def test_an_old_account_whose_address_cannot_be_used_still_resets_nothing_and_answers_the_same(
+    app, browser, mailbox, caplog
+):
+    from storefront.accounts.models import User
+
+    Browser(app.test_client()).register(EMAIL)
+    with app.app_context():  # as an account from before addresses were checked this way
+        db.session.query(User).filter_by(email=EMAIL).one().email = ".old@example.com"
+        db.session.commit()
+    with caplog.at_level(logging.WARNING):
+        assert ask_reset(app, browser, ".old@example.com").status_code == 200
+    assert "its address cannot be used" in caplog.text and ".old@example.com" not in caplog.text
+    assert mailbox.received == []
+
+
+def test_a_job_that_fails_does_not_keep_mail_from_going_out(app, mailbox, monkeypatch):
+    queue_one(app)
+
+    def broken(report):
+        raise RuntimeError("a row the job cannot handle")
+
+    monkeypatch.setattr(jobs, "expire_orders", broken)
+    with app.app_context():
+        assert jobs.run_once().mail.sent == 1
+    assert len(mailbox.received) == 1
+
+
+def test_a_worker_whose_lease_ran_out_mid_batch_leaves_the_message_to_the_other(app, mailbox):
+    queue_one(app)
+    with app.app_context():
+        assert outbox.claim("slow") != []
+    clock.advance(outbox.LEASE + timedelta(seconds=1))
+    assert send(app, "fast").sent == 1
+    with app.app_context():  # the slow worker, back: its lease is gone, it sends nothing
+        [message_id] = [m.id for m in db.session.query(OutboxMessage)]
+        from storefront.database import write
+
+        assert not write(lambda: outbox._renew(message_id, "slow"))
+    assert len(mailbox.received) == 1
+
+
+@pytest.mark.parametrize("settings", [{}], indirect=False)
+def test_an_eml_folder_that_cannot_be_written_is_retried(app, tmp_path):
+    (tmp_path / "mail").write_text("a file where the folder should be")
+    queue_one(app)
+    report = send(app)
+    assert (report.sent, report.retrying) == (0, 1)
+    (tmp_path / "mail").unlink()
+    clock.advance(outbox.backoff(1) + timedelta(seconds=1))
+    assert send(app).sent == 1
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+def test_a_message_that_cannot_be_opened_is_given_up_and_the_next_one_goes(app, mailbox):
+    queue_one(app, key="test:1")
+    queue_one(app, key="test:2")
+    with app.app_context():
+        first = db.session.query(OutboxMessage).order_by(OutboxMessage.id).first()
+        first.sealed = first.sealed[:-1] + bytes([first.sealed[-1] ^ 1])
+        db.session.commit()
+    report = send(app)
+    assert (report.sent, report.failed) == (1, 1)
+    with app.app_context():
+        assert outbox.backlog() == {"pending": 0, "failed": 1}
+
+
+def test_one_reset_link_used_twice_at_once_changes_the_password_once(app, browser, mailbox):
+    from storefront.accounts import reset
+
+    Browser(app.test_client()).register(EMAIL)
+    ask_reset(app, browser)
+    token = reset_link(mailbox).rsplit("/", 1)[1]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def use(password):
+        with app.test_request_context():
+            barrier.wait()
+            try:
+                reset.complete_reset(token, password, password)
+                outcomes.append("changed")
+            except reset.ResetRefused:
+                outcomes.append("refused")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=use, args=(f"new password {n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["changed", "refused"]

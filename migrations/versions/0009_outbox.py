@@ -49,6 +49,7 @@ def upgrade():
         ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("prices", sa.Text(), nullable=False),
+        sa.Column("skipped", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("created_at", UTC_TIME, nullable=False),
         sa.Column("recovered_at", UTC_TIME, nullable=True),
         sa.Column("order_number", sa.Integer(), nullable=True),

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from storefront import clock
 from storefront.accounts import services
 from storefront.accounts.models import User
+from storefront.database import write
 from storefront.errors import DomainError
 from storefront.extensions import db
 from storefront.mail import outbox
-from storefront.mail.compose import compose
 from storefront.mail.models import OutboxMessage
 
 VALID_FOR = timedelta(hours=1)
@@ -66,13 +66,13 @@ def request_reset(email: object) -> None:
     link = current_app.config["PUBLIC_URL"] + url_for(
         "password.reset_password", token=token_for(user)
     )
-    message = compose(
+    outbox.queue_email(
         "password_reset",
+        f"password-reset:{user.id}:{secrets.token_hex(8)}",
         user.email,
         "reset your password",
         {"link": link, "valid_minutes": int(VALID_FOR.total_seconds() // 60)},
     )
-    outbox.enqueue("password_reset", f"password-reset:{user.id}:{secrets.token_hex(8)}", message)
     db.session.commit()
 
 
@@ -91,8 +91,10 @@ def _recent_requests(user: User) -> int:
     )
 
 
-def user_for(token: str) -> User:
-    """The account the link resets, or a refusal saying why in words."""
+def user_for(token: str, *, lock: bool = False) -> User:
+    """The account the link resets, or a refusal saying why in words. ``lock`` (inside a write
+    transaction, about to change the password): the row is locked and read afresh, so two uses
+    of one link cannot both pass the check."""
     try:
         user_id, fingerprint = _serializer().loads(token, max_age=int(VALID_FOR.total_seconds()))
     except SignatureExpired:
@@ -101,7 +103,9 @@ def user_for(token: str) -> User:
         ) from None
     except (BadSignature, ValueError, TypeError):
         raise ResetRefused("This link is not valid. Ask for a new one.") from None
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        raise ResetRefused("This link is not valid. Ask for a new one.")
+    user = db.session.get(User, user_id, with_for_update=lock, populate_existing=lock)
     if user is None or not hmac.compare_digest(str(fingerprint), _fingerprint(user)):
         raise ResetRefused(
             "This link was already used, or the password has changed since. Ask for a new one."
@@ -110,8 +114,16 @@ def user_for(token: str) -> User:
 
 
 def complete_reset(token: str, password: object, confirm: object) -> User:
+    """Once per link: the check and the change are one write transaction."""
     user = user_for(token)
     if confirm is not None and confirm != password:
         raise services.AccountError("The two passwords do not match.")
-    services.set_password(user.email, password)  # also ends every signed-in session
-    return user
+    password_hash = services.new_password_hash(user.email, password)
+    db.session.rollback()
+
+    def change() -> User:
+        locked = user_for(token, lock=True)
+        services.replace_password(locked, password_hash)  # also ends every signed-in session
+        return locked
+
+    return write(change)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,8 +20,8 @@ from storefront.cart.types import Owner
 from storefront.database import begin_write
 from storefront.errors import DomainError
 from storefront.extensions import db
+from storefront.mail.address import is_sendable
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 1000
 # Last-seen is written at most this often, so page views do not turn into a write each.
 SEEN_RESOLUTION = timedelta(seconds=30)
@@ -51,7 +50,7 @@ def normalise_email(email: object) -> str:
 
 
 def check_new_credentials(email: str, password: object) -> None:
-    if len(email) > 254 or not EMAIL.match(email):
+    if not is_sendable(email):
         raise AccountError("Please enter a valid email address.")
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise AccountError(f"Please choose a password of at least {MIN_PASSWORD} characters.")
@@ -192,9 +191,20 @@ def set_password(email: object, password: object) -> None:
     """A new password; every signed-in session of the account ends with the old one."""
     user = _user_by_email(email)
     check_new_credentials(user.email, password)
-    user.password_hash = _hash(password)
-    db.session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    replace_password(user, _hash(password))
     db.session.commit()
+
+
+def new_password_hash(email: str, password: object) -> str:
+    """Check a new password and hash it (slow on purpose: call it before taking any lock)."""
+    check_new_credentials(email, password)
+    return _hash(password)
+
+
+def replace_password(user: User, password_hash: str) -> None:
+    """Inside a transaction: the new hash, and every signed-in session of the account ended."""
+    user.password_hash = password_hash
+    db.session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
 
 
 def sessions_of(user: User) -> list[AuthSession]:

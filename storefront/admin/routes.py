@@ -46,9 +46,9 @@ def _day(text: str, end: bool = False) -> datetime | None:
     """A YYYY-MM-DD filter bound (UTC); the end bound includes its whole day. Bad input: none."""
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=now().tzinfo)
-    except ValueError:
+        return day + timedelta(days=1) if end else day
+    except (ValueError, OverflowError):  # not a date, or the last day there is
         return None
-    return day + timedelta(days=1) if end else day
 
 
 # The navigation, in order. A section appears once its page exists, so each area of the back

@@ -13,13 +13,12 @@ from sqlalchemy import func, or_, select
 from storefront import money
 from storefront.catalog.models import Product
 from storefront.catalog.options import to_notation
+from storefront.catalog.services import FORMULA_STARTS
 from storefront.extensions import db
 
 PAGE_SIZE = 50
 STATUSES = ("all", "active", "retired")
 EXPORT_COLUMNS = ("sku", "name", "price", "stock", "description", "options", "active")
-# A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from storefront.catalog.options import (
 from storefront.extensions import db
 
 PAGE_SIZE = 24
+# What a spreadsheet runs as a formula at the start of a cell: the CSV export quotes such cells
+# (catalog/listing.py) and the import takes the quote off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_PRICE_CENTS = 2**31 - 1  # what products.price_cents holds on PostgreSQL (an integer)
 MAX_STOCK = 1_000_000_000
@@ -213,7 +216,13 @@ class RowError(ValueError):
 
 def parse_row(row: dict[str, str | None]) -> dict:
     def cell(name: str) -> str:
-        return (row.get(name) or "").strip()
+        text = (row.get(name) or "").strip()
+        # The export writes a quote before a cell a spreadsheet would run as a formula
+        # (catalog/listing.py): reading one back takes the quote off, so export and import
+        # round-trip.
+        if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS:
+            return text[1:]
+        return text
 
     sku = cell("sku")
     if not SKU.match(sku):

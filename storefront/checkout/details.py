@@ -19,6 +19,7 @@ from storefront.cart.sealing import aad, keyring
 from storefront.checkout.models import CheckoutDetails
 from storefront.errors import InvalidAddress, InvalidEmail
 from storefront.extensions import db
+from storefront.mail.address import is_sendable
 
 ADDRESS_FIELDS = (
     "name",
@@ -32,7 +33,6 @@ ADDRESS_FIELDS = (
 # What a parcel needs; a pickup needs only a name and a country (for the tax).
 STREET_FIELDS = ("address_line1", "city", "postal_code")
 MAX_FIELD = 200
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()./-]{4,30}$")
 
 
@@ -97,7 +97,7 @@ def _clean_text(value: object, label: str, error=InvalidAddress) -> str:
 
 def clean_email(value: object) -> str:
     email = _clean_text(value, "email", InvalidEmail)
-    if email and (len(email) > 254 or not EMAIL.match(email)):
+    if email and not is_sendable(email):
         raise InvalidEmail("That email address does not look right.", fields=["email"])
     return email
 

@@ -3,7 +3,6 @@ its CSS inlined, as mail clients want), subject starting with the shop's name.""
 
 from __future__ import annotations
 
-import re
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -12,9 +11,8 @@ import css_inline
 from flask import current_app, render_template
 
 from storefront import clock
+from storefront.mail.address import is_sendable
 
-# One address, no display name, nothing that could start another header.
-PLAIN_ADDRESS = re.compile(r"^[^\s@<>,;:\"\\]{1,64}@[^\s@<>,;:\"\\]{1,190}$")
 _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
@@ -35,7 +33,7 @@ def compose(
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     config = current_app.config
-    if not PLAIN_ADDRESS.match(to or ""):
+    if not is_sendable(to):
         raise BadAddress("not a single plain email address")
     context = {**context, "shop_name": config["SHOP_NAME"], "public_url": config["PUBLIC_URL"]}
     message = EmailMessage()

@@ -49,6 +49,8 @@ class CartReminder(db.Model):
     cart_id: Mapped[int] = mapped_column(ForeignKey("carts.id", ondelete="CASCADE"))
     version: Mapped[int]
     prices: Mapped[str] = mapped_column(Text)  # JSON {sku: minor units} when it was sent
+    # No email: the cart held nothing left to remind of at that version.
+    skipped: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     # The shopper brought the cart back through it, and the order that followed: a recovery,
     # as the analytics count it.

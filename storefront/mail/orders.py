@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import current_app
 
 from storefront.mail import outbox
-from storefront.mail.compose import compose
 from storefront.orders import services as orders
 from storefront.orders.models import Order
 
@@ -37,9 +36,14 @@ def order_changed(order: Order, step: str, *, key_suffix: str = "", **extra: obj
         **extra,
     }
     subject = SUBJECTS[subject_key].format(number=order.number)
-    message = compose("order", details.email, subject, context)
-    outbox.enqueue("order", f"order-{step}:{order.number}{key_suffix}", message)
+    key = f"order-{step}:{order.number}{key_suffix}"
+    outbox.queue_email("order", key, details.email, subject, context)
     owner = config["OWNER_EMAIL"]
     if step == "placed" and owner:
-        note = compose("owner_new_order", owner, f"new order {order.number}", context)
-        outbox.enqueue("owner_new_order", f"owner-order:{order.number}", note)
+        outbox.queue_email(
+            "owner_new_order",
+            f"owner-order:{order.number}",
+            owner,
+            f"new order {order.number}",
+            context,
+        )

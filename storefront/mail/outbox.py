@@ -24,6 +24,7 @@ from storefront import clock
 from storefront.cart.sealing import keyring
 from storefront.database import write
 from storefront.extensions import db
+from storefront.mail.compose import BadAddress, compose
 from storefront.mail.models import OutboxMessage
 from storefront.mail.transports import TransportError
 
@@ -62,6 +63,27 @@ def enqueue(kind: str, dedupe_key: str, message: EmailMessage) -> bool:
     )
     db.session.info["mail_queued"] = True
     return True
+
+
+def queue_email(
+    kind: str,
+    dedupe_key: str,
+    to: str,
+    subject: str,
+    context: dict[str, object],
+    *,
+    template: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> bool:
+    """Compose and enqueue in the caller's transaction. An address no message can carry (an
+    account from before the shop checked addresses this way) skips the email and says so in
+    the log: it must never fail the order, reset or job that causes it."""
+    try:
+        message = compose(template or kind, to, subject, context, headers)
+    except BadAddress:
+        log.warning("outbox: a %s email was not queued: its address cannot be used", kind)
+        return False
+    return enqueue(kind, dedupe_key, message)
 
 
 def open_message(row: OutboxMessage) -> EmailMessage:
@@ -125,22 +147,38 @@ def claim(worker: str, limit: int = BATCH) -> list[int]:
 
 
 def send_due(transport, worker: str | None = None) -> SendReport:
-    """Claim what is due and send it, one message at a time (a slow server delays, never
-    duplicates)."""
+    """Claim what is due and send it, one message at a time. Each message's lease is renewed
+    just before it is sent, so a slow server delays the batch but never lets another worker
+    take a message this one is about to send."""
     worker = worker or secrets.token_hex(8)
     report = SendReport()
     for message_id in claim(worker):
+        if not write(lambda i=message_id: _renew(i, worker)):
+            continue  # the lease ran out while earlier messages were sent: another worker's now
         row = db.session.get(OutboxMessage, message_id)
         check = _checks.get(row.kind)
         if check is not None and not check(row.dedupe_key):
             write(lambda i=message_id: _dropped(i, worker))
             report.dropped += 1
             continue
-        message = open_message(row)
+        try:
+            message = open_message(row)
+        except Exception:  # a key gone, or damaged bytes: it can never be sent
+            log.exception("outbox: message %d cannot be opened; given up", message_id)
+            write(
+                lambda i=message_id: _failed(
+                    i, worker, TransportError("cannot be opened", permanent=True)
+                )
+            )
+            report.failed += 1
+            continue
         db.session.rollback()  # no transaction held while talking to the server
         try:
             transport.send(message)
-        except TransportError as exc:
+        except Exception as exc:  # whatever went wrong, the message waits its turn
+            if not isinstance(exc, TransportError):
+                log.exception("outbox: sending message %d failed unexpectedly", message_id)
+                exc = TransportError(f"{type(exc).__name__}")
             gave_up = write(lambda i=message_id, e=exc: _failed(i, worker, e))
             if gave_up:
                 report.failed += 1
@@ -151,6 +189,21 @@ def send_due(transport, worker: str | None = None) -> SendReport:
             log.warning("outbox: message %d was sent after its lease ran out", message_id)
         report.sent += 1
     return report
+
+
+def _renew(message_id: int, worker: str) -> bool:
+    now = clock.now()
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.leased_by == worker,
+            OutboxMessage.status == "pending",
+            OutboxMessage.lease_until > now,
+        )
+        .values(lease_until=now + LEASE)
+    )
+    return result.rowcount == 1
 
 
 def _sent(message_id: int, worker: str) -> bool:

@@ -5,6 +5,7 @@ version with what changed since, and brings it back as a new revision."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +13,7 @@ from datetime import timedelta
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
 from storefront.accounts.models import AuthSession, User
@@ -23,7 +25,6 @@ from storefront.database import write
 from storefront.errors import DomainError, NotFound
 from storefront.extensions import db
 from storefront.mail import outbox
-from storefront.mail.compose import compose
 from storefront.mail.models import CartReminder
 from storefront.orders.models import Order
 
@@ -91,6 +92,7 @@ def due_carts(now) -> list[tuple[int, int, int]]:
             ~ordered_since,
             ~reminded,
         )
+        .order_by(carts.updated_at, carts.id)
         .limit(BATCH)
     )
     return [tuple(row) for row in rows]
@@ -100,7 +102,12 @@ def send_reminders() -> int:
     """Queue a reminder for each cart due; returns how many."""
     due = due_carts(clock.now())
     db.session.rollback()
-    return sum(bool(write(lambda c=cart: _remind(*c))) for cart in due)
+    queued = 0
+    for cart in due:
+        # Another process may remind of this cart version first: once is enough.
+        with contextlib.suppress(IntegrityError):
+            queued += bool(write(lambda c=cart: _remind(*c)))
+    return queued
 
 
 def _remind(cart_id: int, version: int, user_id: int) -> bool:
@@ -110,8 +117,6 @@ def _remind(cart_id: int, version: int, user_id: int) -> bool:
         return False  # changed since it was found: a new idle period
     lines = snapshot.cart.lines
     facts = facts_for(line.sku for line in lines)
-    if not any(line.sku in facts for line in lines):
-        return False  # nothing in it (or nothing left of it) to remind of
     reminder = CartReminder(
         user_id=user_id,
         cart_id=cart_id,
@@ -119,6 +124,12 @@ def _remind(cart_id: int, version: int, user_id: int) -> bool:
         prices=json.dumps({sku: f.price_cents for sku, f in facts.items()}),
         created_at=clock.now(),
     )
+    if not any(line.sku in facts for line in lines):
+        # Nothing in it (or nothing left of it) to remind of. Marked as done for this version,
+        # so the job does not look at it again every round.
+        reminder.skipped = True
+        db.session.add(reminder)
+        return False
     db.session.add(reminder)
     db.session.flush()
     # Built by hand: the job runs outside any request, where url_for has no host to use.
@@ -126,8 +137,9 @@ def _remind(cart_id: int, version: int, user_id: int) -> bool:
     link = f"{base}/cart/reminder/{reminder_token(reminder)}"
     unsubscribe = f"{base}/email/unsubscribe/{unsubscribe_token(user_id)}"
     rows = [(line, facts[line.sku]) for line in lines if line.sku in facts]
-    message = compose(
+    outbox.queue_email(
         KIND,
+        f"cart-reminder:{cart_id}:{version}",
         user.email,
         "you left something in your cart",
         {"rows": rows, "link": link, "unsubscribe": unsubscribe},
@@ -137,7 +149,6 @@ def _remind(cart_id: int, version: int, user_id: int) -> bool:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
-    outbox.enqueue(KIND, f"cart-reminder:{cart_id}:{version}", message)
     return True
 
 
@@ -150,7 +161,7 @@ def still_wanted(dedupe_key: str) -> bool:
             CartReminder.cart_id == int(cart_id), CartReminder.version == int(version)
         )
     )
-    if reminder is None:
+    if reminder is None or reminder.skipped:
         return False
     user = db.session.get(User, reminder.user_id)
     cart = db.session.get(cart_models.Cart, reminder.cart_id)
@@ -205,7 +216,7 @@ class ReminderView:
 
 def reminder_for(token: str, user_id: int) -> CartReminder:
     reminder = db.session.get(CartReminder, _load("reminder", token))
-    if reminder is None:
+    if reminder is None or reminder.skipped:
         raise ReminderRefused("This reminder no longer exists.")
     if reminder.user_id != user_id:
         # Said plainly, without what the other account's cart holds.

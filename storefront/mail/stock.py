@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from flask import current_app
 
 from storefront.mail import outbox
-from storefront.mail.compose import compose
 
 
 def running_low(products: Sequence[tuple[str, str, int]], cause: str) -> None:
@@ -18,5 +17,4 @@ def running_low(products: Sequence[tuple[str, str, int]], cause: str) -> None:
         return
     count = len(products)
     subject = f"{count} product{'s' if count != 1 else ''} running low"
-    message = compose("low_stock", owner, subject, {"products": products})
-    outbox.enqueue("low_stock", f"low-stock:{cause}", message)
+    outbox.queue_email("low_stock", f"low-stock:{cause}", owner, subject, {"products": products})

@@ -30,13 +30,16 @@ class FileTransport:
         self.directory = directory
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = message["Message-ID"].strip("<>").split("@")[0] + ".eml"
-        # Written whole then renamed: a reader never sees half a message.
-        handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".part")
-        with os.fdopen(handle, "wb") as out:
-            out.write(bytes(message))
-        os.replace(temporary, self.directory / name)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # Written whole then renamed: a reader never sees half a message.
+            handle, temporary = tempfile.mkstemp(dir=self.directory, suffix=".part")
+            with os.fdopen(handle, "wb") as out:
+                out.write(bytes(message))
+            os.replace(temporary, self.directory / name)
+        except OSError as exc:  # a full disk or a folder it may not write: try again later
+            raise TransportError(f"{type(exc).__name__}: {exc.strerror}") from None
         log.info(
             "mail written to %s",
             self.directory / name,

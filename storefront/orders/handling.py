@@ -233,12 +233,13 @@ def _pay_back(order: Order, amount: int) -> str:
     if provider is None:
         return f"by hand (the {order.provider} provider is not configured here any more)"
     try:
-        # Keyed by what was refunded before: a retry after a lost answer is the same refund.
+        # Keyed by what was refunded before and how much: a retry after a lost answer is the
+        # same refund; another amount is another refund, not a clash with the first key.
         provider.refund(
             order.payment_reference or "",
             amount,
             order.currency,
-            f"refund-{order.number}-{order.refunded}",
+            f"refund-{order.number}-{order.refunded}-{amount}",
         )
     except ProviderUnavailable as e:
         log.warning("refund of order %s failed: %s", order.number, e)
