@@ -605,3 +605,46 @@ def test_stock_adjustments_of_two_staff_at_once_both_count(app, staff, make_prod
         thread.join()
     assert product(app, "RACE")["stock"] == 75 and len(results) == 2
     assert ledger_ok(app)
+
+
+# --- two staff editing one product ---------------------------------------------------------------
+
+
+def shown_form(staff, sku) -> dict:
+    """The edit form as a browser would send it back unchanged: every field and its ``seen``."""
+    import html
+    import re
+
+    page = staff.page(f"/admin/products/{sku}").get_data(as_text=True)
+    seen = html.unescape(re.search(r'name="seen" value="([^"]*)"', page).group(1))
+    shown = json.loads(seen)
+    form = {k: v for k, v in shown.items() if k != "active"}
+    if shown["active"]:
+        form["active"] = "on"
+    return {**form, "seen": seen}
+
+
+def test_saving_one_field_keeps_what_another_staff_member_changed_meanwhile(
+    app, staff, make_product, announced
+):
+    sku = make_product(name="Blue Mug", price="5.78", description="A mug.")
+    form = shown_form(staff, sku)  # staff A opens the edit page
+    other = staff.api("PATCH", f"/admin/products/{sku}", json={"price": "4.99", "active": False})
+    assert other.status_code == 200  # staff B changes the price and retires it
+    response = staff.form(f"/admin/products/{sku}", {**form, "description": "A bigger mug."})
+    assert response.status_code == 303
+    after = product(app, sku)
+    assert after["description"] == "A bigger mug."
+    assert after["price"] == "4.99" and after["active"] is False  # B's changes stand
+
+
+def test_both_changing_the_same_field_is_refused_with_the_field_named(
+    app, staff, make_product, announced
+):
+    sku = make_product(name="Blue Mug", price="5.78")
+    form = shown_form(staff, sku)
+    assert staff.api("PATCH", f"/admin/products/{sku}", json={"price": "4.99"}).status_code == 200
+    response = staff.form(f"/admin/products/{sku}", {**form, "price": "6.50"})
+    assert response.status_code == 422
+    assert "Someone else changed this while you were editing" in response.get_data(as_text=True)
+    assert product(app, sku)["price"] == "4.99"

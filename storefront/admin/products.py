@@ -4,6 +4,8 @@ products, adjust stock with a reason, and import or export the catalog as CSV. T
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Response,
     current_app,
@@ -79,6 +81,10 @@ def _form_values(product=None) -> dict[str, str]:
         return {field: request.form.get(field, "") for field in (*FORM_FIELDS, "sku", "stock")}
     if product is None:
         return {"stock": "0"}
+    return _values_of(product)
+
+
+def _values_of(product) -> dict[str, str]:
     return {
         "name": product.name,
         "description": product.description or "",
@@ -126,14 +132,42 @@ def products_edit(sku: str):
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            values = fields.clean(_typed(*FORM_FIELDS), _currency())
+            typed = _changed_by_this_form(product, _typed(*FORM_FIELDS))
+            values = fields.clean(typed, _currency())
             editing.update(_staff(), sku, values, _currency())
         except InvalidProduct as exc:
             errors = exc.detail.get("errors", {})
         else:
-            flash(f"{values['name']} saved.")
+            flash(f"{typed.get('name', product.name)} saved.")
             return redirect(url_for("admin.products_edit", sku=sku), 303)
     return _edit_page(product, errors=errors)
+
+
+def _shown(product) -> dict[str, object]:
+    """What the edit form showed of ``product``, as the form sends it back."""
+    return {**_values_of(product), "active": product.active}
+
+
+def _changed_by_this_form(product, typed: dict[str, object]) -> dict[str, object]:
+    """Only the fields staff changed on this form (its hidden ``seen`` holds what it showed),
+    so saving one field never puts back another that someone else changed meanwhile; a field
+    both changed is refused, naming it. A form without ``seen`` (an old tab): every field."""
+    try:
+        seen = json.loads(request.form.get("seen", ""))
+    except ValueError:
+        return typed
+    if not isinstance(seen, dict):
+        return typed
+    mine = {field: value for field, value in typed.items() if seen.get(field) != value}
+    now = _shown(product)
+    clashes = {
+        field: "Someone else changed this while you were editing; here is what it is now."
+        for field in mine
+        if now.get(field) != seen.get(field) and now.get(field) != mine[field]
+    }
+    if clashes:
+        raise fields.invalid(clashes)
+    return mine
 
 
 def _edit_page(product, *, errors=None, stock_errors=None, stock_values=None):
@@ -141,6 +175,7 @@ def _edit_page(product, *, errors=None, stock_errors=None, stock_values=None):
     return render_template(
         "admin/products/edit.html",
         product=product,
+        seen=json.dumps(_shown(product)),
         values=_form_values(product) if not errors else _form_values(),
         active=product.active if not errors else request.form.get("active") == "on",
         errors=errors or {},
