@@ -28,6 +28,7 @@ from storefront.admin import audit
 from storefront.catalog import imaging
 from storefront.catalog.models import Product
 from storefront.clock import now
+from storefront.database import begin_write
 from storefront.dbtypes import UTCDateTime
 from storefront.errors import DomainError, NotFound
 from storefront.extensions import db
@@ -201,11 +202,18 @@ def add(staff: User, product: Product, file_name: str | None, data: bytes, alt: 
         processed = imaging.process(data)
     except imaging.ImageRefused as refused:
         raise InvalidImage(str(refused)) from None
+    # The checks below and the new row in one write transaction: two uploads at once cannot
+    # both pass the limit or both add the same picture.
+    begin_write()
     images = for_product(product.id)
+    refusal = None
     if any(image.digest == processed.digest for image in images):
-        raise InvalidImage("This image is already one of the product's images.")
-    if len(images) >= MAX_IMAGES:
-        raise InvalidImage(f"A product has at most {MAX_IMAGES} images: delete one first.")
+        refusal = "This image is already one of the product's images."
+    elif len(images) >= MAX_IMAGES:
+        refusal = f"A product has at most {MAX_IMAGES} images: delete one first."
+    if refusal:
+        db.session.rollback()  # lets go of the write lock at once
+        raise InvalidImage(refusal)
     written = _write_files(processed)
     row = ProductImage(
         product_id=product.id,
@@ -227,6 +235,9 @@ def add(staff: User, product: Product, file_name: str | None, data: bytes, alt: 
         for path in written:
             path.unlink(missing_ok=True)
         raise
+    # Another product's last copy of the same picture may have been deleted, its files with
+    # it, between our writing them and our commit: put back whatever is missing.
+    _write_files(processed)
     return _picture(row)
 
 
