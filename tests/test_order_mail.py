@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from storefront import clock, jobs
 from storefront.extensions import db
 from storefront.orders import payments
 from storefront.orders import services as orders
+from tests.helpers import Browser
 from tests.mailbox import parts
 from tests.test_order_lifecycle import place, ready
 
@@ -50,6 +52,11 @@ def test_an_order_paid_at_once_gets_one_email_saying_so_and_the_owner_a_note(
     text, html = parts(mailbox.messages_to(SHOPPER)[0])
     assert f"http://127.0.0.1:8000/orders/{number}" in text and "Total: $" in text
     assert response.json["order"]["total"] in text and "See your order" in html
+    # A guest's link opens the order on any device: it carries its own signed key.
+    link = re.search(r"http://127\.0\.0\.1:8000(/orders/\S+)", text).group(1)
+    elsewhere = Browser(app.test_client()).page(link)
+    assert elsewhere.status_code == 200 and f">{number}<" in elsewhere.get_data(as_text=True)
+    assert Browser(app.test_client()).page(f"/orders/{number}").status_code == 404
     assert subjects(mailbox, OWNER) == [f"Storefront: new order {number}"]
 
 

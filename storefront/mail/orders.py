@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import current_app
 
 from storefront.mail import outbox
+from storefront.orders import placed_here
 from storefront.orders import services as orders
 from storefront.orders.models import Order
 
@@ -31,7 +32,7 @@ def order_changed(order: Order, step: str, *, key_suffix: str = "", **extra: obj
         "view": details,
         "order": order,
         "step": step,
-        "link": f"{config['PUBLIC_URL']}/orders/{order.number}",
+        "link": placed_here.signed_url(order),
         "manual_instructions": config["MANUAL_PAYMENT_INSTRUCTIONS"],
         **extra,
     }

@@ -3,7 +3,7 @@ signed session cookie (the newest few), and any it holds a signed link for (emai
 
 from __future__ import annotations
 
-from flask import current_app, request, session, url_for
+from flask import current_app, request, session
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -38,8 +38,10 @@ def _links() -> URLSafeSerializer:
 
 
 def signed_url(order: Order, *, external: bool = True) -> str:
-    """A link that opens this order's page for whoever holds it (the order's emails)."""
-    path = url_for("orders.page", number=order.number, key=_links().dumps(order.number))
+    """A link that opens this order's page for whoever holds it (the order's emails, which a
+    guest may open on another device). Built by hand: emails are also composed by the
+    background jobs, outside any request, where url_for has no host."""
+    path = f"/orders/{order.number}?key={_links().dumps(order.number)}"
     return current_app.config["PUBLIC_URL"] + path if external else path
 
 
