@@ -61,6 +61,7 @@ INT_SETTINGS = (
     IntSetting("STOREFRONT_ABANDONED_CART_MINUTES", 600, 1, 10_080),
     # The back office calls a product's stock low at or below this.
     IntSetting("STOREFRONT_LOW_STOCK", 5, 0, 1_000_000),
+    IntSetting("STOREFRONT_ANALYTICS_DAYS", 395, 30, 3_650),
 )
 PAYMENT_PROVIDERS = ("manual", "test", "stripe")
 DEFAULT_MANUAL_INSTRUCTIONS = (
@@ -227,6 +228,20 @@ def _mail(env: Mapping[str, str]) -> dict:
     return {"SMTP_URL": smtp_url, **addresses}
 
 
+def _time_zone(env: Mapping[str, str]) -> str:
+    """The IANA zone analytics count days in, checked against the zone database now."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = env.get("STOREFRONT_TIME_ZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"STOREFRONT_TIME_ZONE must be an IANA zone like Europe/Berlin, got {name!r}"
+        ) from None
+    return name
+
+
 def _media_dir(env: Mapping[str, str], instance: Path) -> str:
     """Where product images are kept: a relative path is taken from the working directory,
     as a shell would, and made absolute once so every request agrees."""
@@ -276,6 +291,9 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         "REDIS_PREFIX": env.get("STOREFRONT_REDIS_PREFIX", "").strip() or "storefront",
         "CART_RATE_LIMIT": rate_limit,
         "MEDIA_DIR": _media_dir(env, instance),
+        "TIME_ZONE": _time_zone(env),
+        # Unset: /metrics answers loopback addresses only.
+        "METRICS_TOKEN": env.get("STOREFRONT_METRICS_TOKEN", "").strip() or None,
         **ints,
         # The windows as durations, computed here once; cart.lifetime and accounts read them.
         "GUEST_CART_LIFETIME": timedelta(days=ints["GUEST_CART_DAYS"]),

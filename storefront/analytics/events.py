@@ -1,0 +1,57 @@
+"""Writing commerce events: always inside the caller's transaction (never a commit here), so an
+event exists exactly when what it describes was committed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import insert
+
+from storefront import clock
+from storefront.analytics.kinds import DeviceKind, EventKind
+from storefront.analytics.models import CommerceEvent
+from storefront.extensions import db
+
+_INSERT = insert(CommerceEvent.__table__)
+
+
+def shopper_hash(channel: str) -> bytes:
+    """The keyed hash of a shopper's channel (``Owner.channel``: ``user:7``, ``guest:…``)."""
+    key = current_app.extensions.get("storefront.analytics_key")
+    if key is None:
+        secret = current_app.config["SECRET_KEY"].encode()
+        key = hashlib.sha256(b"analytics-shopper|" + secret).digest()
+        current_app.extensions["storefront.analytics_key"] = key
+    return hmac.new(key, channel.encode(), hashlib.sha256).digest()[:16]
+
+
+def record(
+    kind: EventKind,
+    channel: str,
+    *,
+    device: DeviceKind = DeviceKind.UNKNOWN,
+    at: datetime | None = None,
+    sku: str | None = None,
+    quantity: int | None = None,
+    order_id: int | None = None,
+    amount_cents: int | None = None,
+    peer_channel: str | None = None,
+) -> None:
+    """Add one event to the current transaction."""
+    db.session.connection().execute(
+        _INSERT,
+        {
+            "at": at or clock.now(),
+            "kind": int(kind),
+            "shopper": shopper_hash(channel),
+            "peer": shopper_hash(peer_channel) if peer_channel else None,
+            "device": int(device),
+            "sku": sku,
+            "quantity": quantity,
+            "order_id": order_id,
+            "amount_cents": amount_cents,
+        },
+    )

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storefront.dbtypes import UTCDateTime
+from storefront.extensions import db
+
+
+class CommerceEvent(db.Model):
+    """One thing a shopper (or the shop for them) did, written in the same transaction as the
+    change itself, so the analytics count exactly. It holds the least the analytics need:
+    no email, no account or cart id, no options or free text (see SECURITY.md)."""
+
+    __tablename__ = "commerce_events"
+    __table_args__ = (Index("ix_commerce_events_kind_at", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[int] = mapped_column(SmallInteger)  # analytics.kinds.EventKind
+    # HMAC of the shopper's channel under a key derived from the app's secret (16 bytes):
+    # distinct shoppers can be counted, no shopper can be named from this table alone.
+    shopper: Mapped[bytes] = mapped_column(LargeBinary(16))
+    # A merge's guest shopper, so the funnel can follow a guest who signed in as one shopper.
+    peer: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    device: Mapped[int] = mapped_column(SmallInteger, default=0)  # analytics.kinds.DeviceKind
+    sku: Mapped[str | None] = mapped_column(String(64))
+    quantity: Mapped[int | None]  # units; signed for a quantity change
+    # Order events: which order (its number is not personal), and its total in minor units.
+    order_id: Mapped[int | None]
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
