@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -158,6 +159,78 @@ def register_maintenance(app: Flask) -> None:
             f"rotate-keys: {done} values re-encrypted under the first key; {left} left"
             + ("; the other keys can now be removed" if left == 0 else "; run it again")
         )
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--verify", is_flag=True, help="Check the backup at PATH instead of making one.")
+    @click.option(
+        "--keys",
+        "keys_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="With --verify: the keys file, when it is kept apart from the backup.",
+    )
+    def backup_command(path, verify, keys_file):
+        """Back up the running shop into the new folder PATH (database, images, keys, manifest);
+        with --verify, check the backup at PATH and exit non-zero if anything is wrong."""
+        from flask import current_app
+
+        from storefront.backup import databases, make
+        from storefront.backup import verify as checking
+        from storefront.backup.progress import StageProgress
+
+        progress = StageProgress("verify" if verify else "backup")
+        if verify:
+            result = checking.verify(
+                path,
+                server_url=current_app.config["SQLALCHEMY_DATABASE_URI"],
+                configured_keys=current_app.config["ENCRYPTION_KEYS"],
+                keys_file=keys_file,
+                progress=progress,
+            )
+            progress.close()
+            for line in result.lines():
+                click.echo(line, err=line.startswith("PROBLEM"))
+            raise SystemExit(0 if result.ok else 1)
+        try:
+            made = make.make(path, progress)
+        except (make.BackupRefused, databases.ToolMissing, OSError) as exc:
+            progress.close()
+            raise click.ClickException(f"backup failed: {exc}") from None
+        progress.close()
+        for name in made.images_gone:
+            click.echo(f"note: image {name} was deleted while the backup ran", err=True)
+        click.echo(made.line())
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+    @click.option(
+        "--keys",
+        "keys_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The backup's keys file, when it is kept apart from the backup.",
+    )
+    def restore_command(path, force, keys_file):
+        """Load the backup at PATH into this shop, whose database must have no tables."""
+        from storefront.backup import databases, manifest, restore
+        from storefront.backup.progress import StageProgress
+
+        progress = StageProgress("restore")
+        try:
+            result = restore.restore(path, force=force, keys_file=keys_file, progress=progress)
+        except (
+            restore.RestoreRefused,
+            manifest.BackupDamaged,
+            databases.ToolMissing,
+            OSError,
+        ) as exc:
+            progress.close()
+            raise click.ClickException(f"restore refused: {exc}") from None
+        progress.close()
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        click.echo(result.line())
+        click.echo("next: `storefront db upgrade` brings the schema up to this version's")
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run every job once and exit.")

@@ -274,6 +274,8 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
                 f"{' and '.join(missing)} must be set when STOREFRONT_DATABASE_URL is set: "
                 "every instance has to share them (see README, 'Keys')"
             )
+    # Where the secrets live decides what `restore` may do with a backup's copy of them.
+    secrets_in_instance = not secret and not keys_raw
     if not secret:
         secret = read_or_create_once(instance / "secret_key", lambda: secrets.token_urlsafe(48))
     if not keys_raw:
@@ -285,6 +287,7 @@ def load(env: Mapping[str, str], instance_path: str) -> dict:
         **_selling(env),
         "SECRET_KEY": secret,
         "ENCRYPTION_KEYS": parse_keys(keys_raw),
+        "SECRETS_IN_INSTANCE": secrets_in_instance,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "EMBEDDED_DATABASE": embedded,
         "REDIS_URL": redis_url,
