@@ -219,7 +219,9 @@ def test_verify_catches_a_sealed_value_changed_even_with_the_checksums_redone(
         cart_id, state = conn.execute(text("SELECT id, state FROM carts LIMIT 1")).one()
         flipped = bytearray(state)
         flipped[-1] ^= 0x01
-        conn.execute(text("UPDATE carts SET state = :s WHERE id = :i"), {"s": flipped, "i": cart_id})
+        conn.execute(
+            text("UPDATE carts SET state = :s WHERE id = :i"), {"s": flipped, "i": cart_id}
+        )
     engine.dispose()
     data = json.loads((backup / "manifest.json").read_text())
     path = backup / "database.sqlite3"
