@@ -4,7 +4,15 @@ Importing an area's module registers its routes on the two blueprints: the dashb
 audit log (routes), orders, products and their images, coupons/shipping/tax (rules), email
 previews."""
 
-from storefront.admin import emails, images, orders, products, routes, rules  # noqa: F401
+from storefront.admin import (  # noqa: F401
+    analytics_api,
+    emails,
+    images,
+    orders,
+    products,
+    routes,
+    rules,
+)
 from storefront.admin.blueprints import api_bp, bp
 
 __all__ = ["api_bp", "bp"]

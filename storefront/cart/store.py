@@ -22,6 +22,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storefront import clock
+from storefront.analytics import cart_events, events
+from storefront.analytics.kinds import EventKind
 from storefront.cart import codec, lifetime
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring, opened_carts
@@ -234,6 +236,9 @@ def write(
         now = clock.now()
         if op is not None:
             _save(row, op, after, now, source=source, device=device, idempotency=idempotency)
+            cart_events.record_change(
+                owner, before, after, op, source=source, device=device, at=now
+            )
         change = Change(row.id, row.version, before, after, op, now, source)
         if also is not None:
             also(change)
@@ -341,6 +346,51 @@ def state_at(cart_id: int, version: int) -> Cart:
     return replay(cart, (codec.decode_op(ring.open(op, aad("rev", cart_id, v))) for v, op in ops))
 
 
+@dataclass(frozen=True)
+class LoggedChange:
+    """One revision read back from the log: what it did to the cart."""
+
+    version: int
+    at: datetime
+    source: Source
+    device: int
+    op: Op
+    before: Cart
+    after: Cart
+
+
+def logged_changes(cart_id: int, since: datetime, until: datetime) -> Iterable[LoggedChange]:
+    """The cart's revisions still held from ``since`` to ``until`` (excluded), in order, each
+    with the cart before and after it (for ``analytics verify``)."""
+    ring = keyring()
+    rows = db.session.execute(
+        select(_REVISIONS.c.version, _REVISIONS.c.at, _REVISIONS.c.source, _REVISIONS.c.device)
+        .where(
+            _REVISIONS.c.cart_id == cart_id,
+            _REVISIONS.c.at >= since,
+            _REVISIONS.c.at < until,
+        )
+        .order_by(_REVISIONS.c.version)
+    ).all()
+    if not rows:
+        return
+    # The log is contiguous from the first revision held (pruning keeps a snapshot just before).
+    cart = state_at(cart_id, rows[0].version - 1)
+    sealed = dict(
+        db.session.execute(
+            select(_REVISIONS.c.version, _REVISIONS.c.op).where(
+                _REVISIONS.c.cart_id == cart_id,
+                _REVISIONS.c.version.between(rows[0].version, rows[-1].version),
+            )
+        ).all()
+    )
+    for version, at, source, device in rows:
+        op = codec.decode_op(ring.open(sealed[version], aad("rev", cart_id, version)))
+        after = replay(cart, (op,))
+        yield LoggedChange(version, at, Source(source), device, op, cart, after)
+        cart = after
+
+
 def take_guest_cart(guest: Owner) -> Cart:
     """Inside a write: lock the guest's cart, mark it merged and return what it held.
 
@@ -359,6 +409,15 @@ def adopt(guest: Owner, user_id: int) -> None:
     row = _find(guest, lock=True)
     if row is not None and not _guest_expired(row):
         _update_cart(row.id, user_id=user_id, guest_key=None)
+        # For the analytics, as a merge: the guest's cart is the account's from now on.
+        units = _open_cart(row).item_count
+        events.record(
+            EventKind.MERGED,
+            Owner.user(user_id).channel,
+            peer_channel=guest.channel,
+            quantity=units,
+            cart_units=units,
+        )
 
 
 def user_cart_ids(user_id: int) -> list[int]:
