@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.cart import store
 from storefront.cart.sealing import keyring
 from storefront.checkout.models import Coupon, CouponUse, PaymentAttempt
@@ -133,6 +133,7 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
     )
     db.session.add(order)
     db.session.flush()
+    metrics.order_status(order.status)
     order_mail.order_changed(order, "placed")
     if user_id is not None:
         reminders.order_followed(user_id, order.number)
@@ -183,6 +184,7 @@ def cancel(order: Order, *, reason: str = "cancel") -> bool:
         .values(status="cancelled", closed_at=clock.now(), payment_status="cancelled")
     ).rowcount
     if won:
+        metrics.order_status("cancelled")
         release(db.session.get(PaymentAttempt, order.attempt_id), reason)
         db.session.refresh(order)
         order_mail.order_changed(order, "cancelled")
