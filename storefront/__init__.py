@@ -89,6 +89,6 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     media.register_template_helpers(app)
     seo.register_template_helpers(app)
     register_commands(app)
-    metrics.init_app(app)  # after the blueprints: every route's series starts at zero
+    metrics.init_app(app)
     startup.check_keys(app)
     return app
