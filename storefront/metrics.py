@@ -160,6 +160,25 @@ EMAILS = Counter(
 )
 
 
+class _Children(dict):
+    """A labelled metric's children by label values: a dict look-up per request instead of
+    ``labels()``'s lock and checks (labels() is idempotent, so a race only repeats it)."""
+
+    def __init__(self, metric):
+        super().__init__()
+        self.metric = metric
+
+    def __missing__(self, key: tuple[str, ...]):
+        child = self[key] = self.metric.labels(*key)
+        return child
+
+
+_HTTP = _Children(HTTP_SECONDS)
+_REQUEST_DB = _Children(REQUEST_DB_SECONDS)
+_CART_SECONDS = _Children(CART_SECONDS)
+_CART_CHANGES = _Children(CART_CHANGES)
+
+
 def _known(value: str, allowed) -> str:
     return value if value in allowed else OTHER
 
@@ -212,28 +231,25 @@ def _statement_ends(conn, cursor, statement, parameters, context, executemany) -
         clock[1] += 1
 
 
-def _route() -> str:
-    rule = request.url_rule
-    return rule.rule if rule is not None else "unmatched"
-
-
 def _request_started() -> None:
     _db_clock.set([0.0, 0, 0.0])
     _pending_cart.set(None)
 
 
 def _request_answered(response: Response) -> Response:
-    if request.endpoint == "realtime.page_socket":
-        return response  # lasts as long as the page stays open: see storefront_open_sockets
-    route = _route()
-    started = g.get("started")
     now = time.perf_counter()
+    asked = request._get_current_object()
+    if asked.endpoint == "realtime.page_socket":
+        return response  # lasts as long as the page stays open: see storefront_open_sockets
+    rule = asked.url_rule
+    route = rule.rule if rule is not None else "unmatched"
+    started = g.get("started")
     if started is not None:
-        method = _known(request.method, METHODS)
-        HTTP_SECONDS.labels(route, method, str(response.status_code)).observe(now - started)
+        method = _known(asked.method, METHODS)
+        _HTTP[(route, method, str(response.status_code))].observe(now - started)
     clock = _db_clock.get()
     if clock is not None:
-        REQUEST_DB_SECONDS.labels(route).observe(clock[0])
+        _REQUEST_DB[(route,)].observe(clock[0])
         if clock[1]:
             DB_STATEMENTS.inc(clock[1])
         _db_clock.set(None)
@@ -263,7 +279,7 @@ class CartTiming:
     def finish(self, now: float, *, request_started: float | None = None) -> None:
         start = self.started if request_started is None else min(request_started, self.started)
         total = now - start
-        CART_SECONDS.labels(self.op).observe(total)
+        _CART_SECONDS[(self.op,)].observe(total)
         threshold = current_app.config["SLOW_CART_MS"] / 1000
         if total >= threshold:
             SLOW_CART.labels(self.op).inc()
@@ -313,7 +329,7 @@ def cart_committed(timing: CartTiming, op: object, lines: int) -> None:
         return  # nothing changed (a merge of an empty guest cart)
     timing.op = name = _OP_NAMES.get(type(op).__name__, OTHER)
     timing.lines = lines
-    CART_CHANGES.labels(name).inc()
+    _CART_CHANGES[(name,)].inc()
     if has_request_context() and _db_clock.get() is not None:
         earlier = _pending_cart.get()
         if earlier is not None:  # two changes in one request: the first ends here
@@ -411,7 +427,16 @@ class PendingJobs:
 
     def collect(self):
         from storefront import jobs
+        from storefront.extensions import db
 
+        try:
+            pending = jobs.pending()
+        except Exception:
+            # The database is away: every other metric is still served (that is when they are
+            # wanted most); the backlog is missing rather than a made-up number.
+            db.session.rollback()
+            log.warning("metrics: the jobs' backlog could not be counted", exc_info=True)
+            return
         family = GaugeMetricFamily(
             "storefront_jobs_pending",
             "Work waiting for the background jobs (emails to send, unpaid orders past their "
@@ -419,7 +444,7 @@ class PendingJobs:
             # Not "job": Prometheus gives every target a job label of its own.
             labels=("task",),
         )
-        for task, count in jobs.pending().items():
+        for task, count in pending.items():
             family.add_metric((_known(task, PENDING_TASKS),), count)
         yield family
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -418,3 +419,107 @@ def test_the_example_dashboard_and_alerts_name_only_metrics_that_exist(app, brow
         "storefront_payments_total",
     }
     assert wanted <= referenced_metrics(" ".join(r["expr"] for r in rules))
+
+
+# --- live pages -----------------------------------------------------------------------------
+
+
+def test_a_push_is_timed_from_its_change_to_the_socket_write(app, make_product):
+    from tests.live import HttpShopper, serve
+    from tests.test_realtime import connect, receive_until
+
+    sku = make_product()
+    with serve(app) as base:
+        phone = HttpShopper(base)
+        before = scrape(app)
+        page = connect(base, HttpShopper(base, cookie=phone.cookie))
+        receive_until(page, "hello")
+        assert (
+            value(scrape(app), "storefront_open_sockets") - value(before, "storefront_open_sockets")
+            == 1
+        )
+        assert phone.call("POST", "/cart/lines", {"sku": sku, "quantity": 1})[0] == 200
+        receive_until(page, "cart-state")
+        page.close()
+        after = scrape(app)
+    assert grew(before, after, "storefront_push_seconds_count") >= 1
+    assert 0 <= grew(before, after, "storefront_push_seconds_sum") < 5
+    assert grew(before, after, "storefront_socket_messages_sent_total") >= 1
+
+
+def test_a_message_for_a_sibling_that_cannot_take_it_is_counted_as_dropped(app, tmp_path):
+    import socket
+
+    from storefront.realtime.registry import Registry
+    from storefront.realtime.siblings import SiblingsBroker
+
+    folder = tmp_path / "live"
+    folder.mkdir()
+    full = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    full.bind(str(folder / "1-full.sock"))  # a sibling that never reads
+    broker = SiblingsBroker(Registry(), folder)
+    before = scrape(app)
+    try:
+        for _ in range(2_000):  # far past the socket buffer
+            broker.publish("user:1", {"html": "x" * 2_000, "at": 0.0})
+    finally:
+        full.close()
+    dropped = grew(
+        before, scrape(app), "storefront_socket_messages_dropped_total", reason="sibling_full"
+    )
+    assert dropped > 0
+
+
+# --- the server's start-up ------------------------------------------------------------------
+
+
+@pytest.fixture
+def gunicorn_hooks():
+    import runpy
+
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+class Arbiter:
+    """What gunicorn hands its hooks: an object to keep state on."""
+
+
+def test_gunicorn_makes_its_own_metrics_folder_and_removes_it(gunicorn_hooks, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    arbiter = Arbiter()
+    gunicorn_hooks["on_starting"](arbiter)
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")  # not this test process's business
+    assert folder.is_dir() and folder.name.startswith("storefront-metrics-")
+    (folder / "counter_1.db").write_bytes(b"")
+    gunicorn_hooks["on_exit"](arbiter)
+    assert not folder.exists()
+
+
+def test_a_folder_the_operator_names_is_emptied_of_the_last_runs_values(
+    gunicorn_hooks, monkeypatch, tmp_path
+):
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_123.db").write_bytes(b"stale")
+    (folder / "gauge_livesum_123.db").write_bytes(b"stale")
+    (folder / "README").write_text("the operator's own file")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    arbiter = Arbiter()
+    gunicorn_hooks["on_starting"](arbiter)
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["README"]
+    gunicorn_hooks["on_exit"](arbiter)
+    assert folder.is_dir()  # the operator's: kept
+
+
+def test_the_metrics_are_served_while_the_database_is_away(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def unreachable():
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(jobs, "pending", unreachable)
+    samples = scrape(app)
+    assert "storefront_cart_changes_total" in names(samples)
+    assert "storefront_jobs_pending" not in names(samples)
