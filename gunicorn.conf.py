@@ -55,7 +55,9 @@ def on_starting(server):
     whichever worker answers /metrics). prometheus-client chooses file-backed values when it is
     first imported, which a worker does only after this (nothing here imports it at the top).
     A folder the operator names in PROMETHEUS_MULTIPROC_DIR is emptied of a previous run's
-    files; otherwise this server makes its own and removes it when it stops."""
+    files; otherwise this server makes its own and removes it when it stops. (Here rather than
+    in storefront/server.py: importing anything of storefront in the arbiter would load the
+    whole app into it, before any worker's gevent patch.)"""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         os.makedirs(given, exist_ok=True)
@@ -71,7 +73,8 @@ def on_starting(server):
 
 def child_exit(server, worker):
     """In the arbiter, once a worker has gone: its open-sockets gauge no longer counts (its
-    counters and histograms stay in the sums)."""
+    counters and histograms stay in the sums). Imported here, after the workers started: the
+    client finds PROMETHEUS_MULTIPROC_DIR set whenever it is first imported."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
