@@ -22,6 +22,8 @@ same reason.
 
 import os
 import resource
+import shutil
+import tempfile
 
 wsgi_app = "wsgi:app"
 bind = [os.environ.get("STOREFRONT_BIND", "127.0.0.1:8000")]
@@ -46,6 +48,42 @@ timeout = 60
 graceful_timeout = 20
 # The app writes its own access lines (JSON, without query strings, shoppers as keyed hashes).
 accesslog = None
+
+
+def on_starting(server):
+    """Before any worker exists: the folder where every worker keeps its metrics (summed by
+    whichever worker answers /metrics). prometheus-client chooses file-backed values when it is
+    first imported, which a worker does only after this (nothing here imports it at the top).
+    A folder the operator names in PROMETHEUS_MULTIPROC_DIR is emptied of a previous run's
+    files; otherwise this server makes its own and removes it when it stops. (Here rather than
+    in storefront/server.py: importing anything of storefront in the arbiter would load the
+    whole app into it, before any worker's gevent patch.)"""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(given, name))
+        server._storefront_metrics_dir = None
+    else:
+        made = tempfile.mkdtemp(prefix="storefront-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        server._storefront_metrics_dir = made
+
+
+def child_exit(server, worker):
+    """In the arbiter, once a worker has gone: its open-sockets gauge no longer counts (its
+    counters and histograms stay in the sums). Imported here, after the workers started: the
+    client finds PROMETHEUS_MULTIPROC_DIR set whenever it is first imported."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    made = getattr(server, "_storefront_metrics_dir", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def post_worker_init(worker):

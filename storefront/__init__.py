@@ -13,6 +13,7 @@ from storefront import (
     errorpages,
     health,
     logs,
+    metrics,
     realtime,
     security,
     sessions,
@@ -88,5 +89,6 @@ def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     media.register_template_helpers(app)
     seo.register_template_helpers(app)
     register_commands(app)
+    metrics.init_app(app)
     startup.check_keys(app)
     return app

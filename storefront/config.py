@@ -62,6 +62,8 @@ INT_SETTINGS = (
     # The back office calls a product's stock low at or below this.
     IntSetting("STOREFRONT_LOW_STOCK", 5, 0, 1_000_000),
     IntSetting("STOREFRONT_ANALYTICS_DAYS", 395, 30, 3_650),
+    # A cart change slower than this is logged with its timings (storefront/metrics.py).
+    IntSetting("STOREFRONT_SLOW_CART_MS", 250, 1, 60_000),
 )
 PAYMENT_PROVIDERS = ("manual", "test", "stripe")
 DEFAULT_MANUAL_INSTRUCTIONS = (

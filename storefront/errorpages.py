@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from storefront import metrics
 from storefront.errors import DomainError
 from storefront.web import is_htmx
 
@@ -63,6 +64,7 @@ def refusal(
     detail: dict[str, object] | None = None,
 ):
     # Scripts recognise a refusal by this code, never by matching the English message.
+    metrics.refused(code)
     headers = {**(headers or {}), "X-Error-Code": code}
     if request.path.startswith("/api/"):
         error = {"code": code, "message": message, **(detail or {})}

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from storefront import clock
@@ -29,6 +29,7 @@ from storefront.extensions import db
 from storefront.mail import outbox, reminders, transports
 from storefront.orders import payments
 from storefront.orders import services as orders
+from storefront.orders.models import Order
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -117,6 +118,24 @@ def settle_attempts(report: Report) -> None:
                 )
             )
         report.attempts_settled += bool(made)
+
+
+def pending() -> dict[str, int]:
+    """What waits for these jobs now (the metrics' storefront_jobs_pending)."""
+    now = clock.now()
+    counts = {
+        "email": outbox.backlog()["pending"],
+        "order_expiry": db.session.scalar(
+            select(func.count()).where(Order.status == "pending", Order.hold_until <= now)
+        ),
+        "payment_settlement": db.session.scalar(
+            select(func.count()).where(
+                PaymentAttempt.status == "open", PaymentAttempt.settle_by <= now
+            )
+        ),
+    }
+    db.session.rollback()
+    return counts
 
 
 def run_once() -> Report:

@@ -68,7 +68,7 @@ def configure_logging() -> None:
 def _shopper() -> str:
     # Logging a request must never make its sender a shopper (no cookie for a health check),
     # and probes need not even open the session.
-    if request.blueprint == "health" or request.endpoint == "static":
+    if request.blueprint in ("health", "metrics") or request.endpoint == "static":
         return ""
     owner = shopper.known_owner()
     return security.keyed_hash(owner.channel) if owner else ""

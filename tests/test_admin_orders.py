@@ -76,7 +76,7 @@ def audit_entries(app, action=None) -> list[StaffAction]:
 @pytest.fixture
 def pushes(monkeypatch):
     sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(realtime, "publish", lambda channel, html: sent.append((channel, html)))
+    monkeypatch.setattr(realtime, "publish", lambda channel, html, **_: sent.append((channel, html)))
     return sent
 
 

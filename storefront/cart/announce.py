@@ -6,6 +6,7 @@ fragment in its response. Also: who a live page's socket listens as.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -43,13 +44,14 @@ def announce(
     """``origin``: the page that asked (its own notice is not news to it); ``seen``: the
     version it showed; ``whole_cart``: the answer lists every line (API); ``elsewhere``: what
     other pages are told, when the caller knows better than the change (an order's number)."""
+    committed = time.time()  # the change was committed just before: its push starts here
     view = views.view_change(owner, change, whole_cart=whole_cart)
     names = views.names_for(notices.skus_named_by(change), view.touched)
     fragment = _fragment(change, view, origin=origin, seen=seen)
     if not change.replayed:
         elsewhere = elsewhere or notices.change_notice_elsewhere(change, names)
         notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
-        realtime.publish(owner.channel, notice + fragment)
+        realtime.publish(owner.channel, notice + fragment, since=committed)
     return Announcement(view, Markup(fragment), notices.change_notice(change, names))
 
 

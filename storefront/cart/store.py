@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.analytics import cart_events, events
 from storefront.analytics.kinds import EventKind
 from storefront.cart import codec, lifetime
@@ -216,9 +216,11 @@ def write(
 ) -> Change:
     """Run one change as one transaction; nothing is written if ``decide`` (or ``also``)
     raises. Every change of every cart goes through here."""
+    timing = metrics.cart_timer()
     begin_write()
     try:
         row = _lock(owner, create=create)
+        timing.mark("lock")
         if row is None:
             raise NotFound("That line is not in your cart.")
         if idempotency is not None:
@@ -233,6 +235,7 @@ def write(
             )
         before = _open_cart(row)
         op, after = decide(before)
+        timing.mark("decide")
         now = clock.now()
         if op is not None:
             _save(row, op, after, now, source=source, device=device, idempotency=idempotency)
@@ -242,10 +245,13 @@ def write(
         change = Change(row.id, row.version, before, after, op, now, source)
         if also is not None:
             also(change)
+        timing.mark("write")
         db.session.commit()
+        timing.mark("commit")
     except BaseException:
         db.session.rollback()
         raise
+    metrics.cart_committed(timing, op, len(after))
     return change
 
 

@@ -27,7 +27,7 @@ from flask import current_app, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.analytics import order_events
 from storefront.cart import store
 from storefront.cart.models import Cart as CartRow
@@ -136,9 +136,11 @@ def complete(
     try:
         outcome = provider.start(request)
     except ProviderUnavailable as exc:
+        metrics.payment(provider.name, "unavailable")
         log.warning("payment provider %s unavailable: %s", provider.name, exc)
         _fail(owner, attempt.id, "payment_unavailable", UNAVAILABLE)
         raise PaymentUnavailable(UNAVAILABLE) from None
+    metrics.payment(provider.name, outcome.status)
     if outcome.status not in (PaymentStatus.CAPTURED, PaymentStatus.PENDING):
         message = outcome.message or "The payment was declined."
         _fail(owner, attempt.id, "payment_declined", message)

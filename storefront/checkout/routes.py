@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from storefront import realtime, shopper
+from storefront import metrics, realtime, shopper
 from storefront.cart import forms
 from storefront.checkout import details as checkout_details
 from storefront.checkout import live, placing, services
@@ -101,6 +101,7 @@ def place():
                     expected_total=_form_int("expected_total"),
                 )
     except DomainError as exc:
+        metrics.refused(exc.code)
         fresh = services.read(owner)
         refused = {f: exc for f in exc.detail.get("fields", [])}
         return _render(fresh, refused=refused, error=exc.message, status=STATUS.get(exc.code, 400))

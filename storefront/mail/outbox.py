@@ -20,7 +20,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import func, or_, select, update
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.cart.sealing import keyring
 from storefront.database import write
 from storefront.extensions import db
@@ -91,6 +91,7 @@ def queue_email(
     try:
         message = compose(template or kind, to, subject, context, headers)
     except BadAddress:
+        metrics.email(kind, "not_queued")
         log.warning("outbox: a %s email was not queued: its address cannot be used", kind)
         return False
     return enqueue(kind, dedupe_key, message)
@@ -169,6 +170,7 @@ def send_due(transport, worker: str | None = None) -> SendReport:
         check = _checks.get(row.kind)
         if check is not None and not check(row.dedupe_key):
             write(lambda i=message_id: _dropped(i, worker))
+            metrics.email(row.kind, "dropped")
             report.dropped += 1
             continue
         try:
@@ -180,8 +182,10 @@ def send_due(transport, worker: str | None = None) -> SendReport:
                     i, worker, TransportError("cannot be opened", permanent=True)
                 )
             )
+            metrics.email(row.kind, "failed")
             report.failed += 1
             continue
+        kind = row.kind
         db.session.rollback()  # no transaction held while talking to the server
         try:
             transport.send(message)
@@ -190,6 +194,7 @@ def send_due(transport, worker: str | None = None) -> SendReport:
                 log.exception("outbox: sending message %d failed unexpectedly", message_id)
                 exc = TransportError(f"{type(exc).__name__}")
             gave_up = write(lambda i=message_id, e=exc: _failed(i, worker, e))
+            metrics.email(kind, "failed" if gave_up else "retrying")
             if gave_up:
                 report.failed += 1
             else:
@@ -197,6 +202,7 @@ def send_due(transport, worker: str | None = None) -> SendReport:
             continue
         if not write(lambda i=message_id: _sent(i, worker)):
             log.warning("outbox: message %d was sent after its lease ran out", message_id)
+        metrics.email(kind, "sent")
         report.sent += 1
     return report
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.accounts.models import User
 from storefront.admin import audit
 from storefront.analytics import order_events
@@ -168,6 +168,7 @@ def _event(staff: User, order: Order, kind: str, amount=None, note=None) -> None
 
 def _mark_paid(staff: User, order: Order, req: Request) -> None:
     order.status = "paid"
+    metrics.order_status("paid")
     order.payment_status = "captured"
     order.paid_at = clock.now()
     order.hold_until = None  # the expiry job leaves it alone from now on
@@ -177,6 +178,7 @@ def _mark_paid(staff: User, order: Order, req: Request) -> None:
 
 def _fulfil(staff: User, order: Order, req: Request) -> None:
     order.status = "fulfilled"
+    metrics.order_status("fulfilled")
     order.tracking = transitions.tracking_note(req.tracking)
     _event(staff, order, "fulfilled", note=order.tracking)
 
@@ -193,6 +195,7 @@ def _cancel(staff: User, order: Order, req: Request) -> None:
     attempt = db.session.get(PaymentAttempt, order.attempt_id)
     orders.release(attempt, "cancel", restock=not _restocked(order))
     order.status = "cancelled"
+    metrics.order_status("cancelled")
     order.closed_at = clock.now()
     order.hold_until = None
     note = f"{_text(refund, order)} {order.currency} paid back {route}" if refund else None
@@ -213,6 +216,7 @@ def _refund(staff: User, order: Order, req: Request) -> None:
     order.refunded += amount
     order.status = transitions.status_after_refund(order.status, order.total, order.refunded)
     if order.status == "refunded":
+        metrics.order_status("refunded")
         order.payment_status = "refunded"
         order.closed_at = clock.now()
     note = f"paid back {route}" + ("; items put back in stock" if req.restock else "")

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import select, update
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.analytics import order_events
 from storefront.analytics.kinds import DeviceKind
 from storefront.cart import services as cart_services
@@ -43,6 +43,7 @@ def mark_paid(order: Order, reference: str | None = None) -> bool:
         update(Order).where(Order.id == order.id, Order.status == "pending").values(**values)
     ).rowcount
     if won:
+        metrics.order_status("paid")
         db.session.refresh(order)
         order_events.paid(order, DeviceKind.SERVER)
         order_mail.order_changed(order, "paid")
@@ -60,6 +61,7 @@ def webhook(provider_name: str, payload: bytes, headers: Mapping[str, str]) -> s
         return _paid_without_order(provider, event)
     if event.status is None or order is None or order.provider != provider.name:
         return "ignored"  # not an event we act on, or another shop's session on the account
+    metrics.payment(provider.name, event.status)
     if event.status == PaymentStatus.CAPTURED:
         if write(lambda: mark_paid(order)):
             return "paid"

@@ -11,7 +11,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from storefront import clock
+from storefront import clock, metrics
 from storefront.analytics import order_events
 from storefront.analytics.kinds import DeviceKind
 from storefront.cart import store
@@ -144,6 +144,7 @@ def create(
     db.session.flush()
     ordered = [(line["sku"], line["quantity"]) for line in snap["lines"]]
     order_events.placed(order, ordered, cart_units)
+    metrics.order_status(order.status)
     order_mail.order_changed(order, "placed")
     if user_id is not None:
         reminders.order_followed(user_id, order.number, order.placed_at)
@@ -194,6 +195,7 @@ def cancel(order: Order, *, reason: str = "cancel", device: DeviceKind = DeviceK
         .values(status="cancelled", closed_at=clock.now(), payment_status="cancelled")
     ).rowcount
     if won:
+        metrics.order_status("cancelled")
         release(db.session.get(PaymentAttempt, order.attempt_id), reason)
         db.session.refresh(order)
         order_events.cancelled(order, device)

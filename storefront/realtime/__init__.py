@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,9 +80,10 @@ def requesting_page() -> str:
     return value if PAGE_ID.match(value) else ""
 
 
-def publish(channel: str, html: str) -> None:
-    """To every page listening on ``channel``, in every process. Call after the commit."""
-    broker().publish(channel, {"html": html})
+def publish(channel: str, html: str, *, since: float | None = None) -> None:
+    """To every page listening on ``channel``, in every process. Call after the commit;
+    ``since``: when the change was announced (``time.time()``), for the push's latency."""
+    broker().publish(channel, {"html": html, "at": since or time.time()})
 
 
 def close_sockets(channel: str, *, session: str | None = None, reason: str = "session") -> None:

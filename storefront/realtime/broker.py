@@ -16,6 +16,7 @@ import random
 import threading
 import time
 
+from storefront import metrics
 from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class RedisBroker:
         try:
             self.client.publish(self.prefix + channel, json.dumps(envelope))
         except Exception as exc:  # Redis down: the change is committed; pages heal on revalidation
+            metrics.dropped("redis_down")
             log.warning("realtime: publish failed (%s); pages will catch up", type(exc).__name__)
 
     def healthy(self) -> bool:
@@ -73,6 +75,7 @@ class RedisBroker:
                 pubsub = self.listen_client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(self.prefix + "*")
                 if failures:
+                    metrics.redis_reconnected()
                     log.warning("realtime: Redis is back; asking every page here to resync")
                     self.registry.broadcast(RESYNC)
                 failures = 0

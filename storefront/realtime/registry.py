@@ -41,6 +41,21 @@ class Listener:
     also: tuple[str, ...] = ()
 
 
+class Pushed(str):
+    """A published message as the sockets send it, with when its change was announced
+    (``time.time()``) for the push latency metric."""
+
+    at: float
+
+
+def _pushed(html: str, at: object) -> str:
+    if not isinstance(at, float):
+        return html
+    message = Pushed(html)
+    message.at = at
+    return message
+
+
 @dataclass(frozen=True)
 class Close:
     code: int = RECONNECT
@@ -90,13 +105,14 @@ class Registry:
     def deliver(self, channel: str, envelope: dict) -> int:
         """Hand an envelope from the broker to this process's sockets on ``channel``."""
         members = self._members(channel)
+        html = _pushed(envelope["html"], envelope.get("at")) if "html" in envelope else None
         for subscription in members:
             if envelope.get("close"):
                 wanted = envelope.get("session")
                 if wanted is None or wanted == subscription.session_key:
                     subscription.put(Close(envelope.get("code", RECONNECT), envelope["close"]))
             else:
-                subscription.put(envelope["html"])
+                subscription.put(html)
         if members:
             cooperative.pass_turn()  # under gevent the sockets send before the publisher goes on
         return len(members)

@@ -20,6 +20,7 @@ import socket
 import threading
 from pathlib import Path
 
+from storefront import metrics
 from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class SiblingsBroker:
             try:
                 self._sender.sendto(payload, sibling)
             except BlockingIOError:
+                metrics.dropped("sibling_full")
                 log.warning("realtime: a sibling's inbox is full; its pages will catch up")
             except OSError as exc:
                 if exc.errno in GONE:  # a worker that is gone: forget its address

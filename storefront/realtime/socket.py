@@ -8,8 +8,9 @@ from __future__ import annotations
 import queue
 
 from flask import Blueprint, abort, request
+from simple_websocket import ConnectionClosed
 
-from storefront import clock, realtime
+from storefront import clock, metrics, realtime
 from storefront.extensions import db, sock
 from storefront.realtime.registry import PING, RECONNECT, Close, Subscription
 
@@ -37,6 +38,7 @@ def page_socket(ws):
     subscription = Subscription(listener.channel, listener.session, also=listener.also)
     registry = realtime.registry()
     registry.add(subscription)
+    metrics.socket_opened()
     try:
         deadline = listener.deadline() if listener.deadline else None
         db.session.remove()  # hold no connection while idle
@@ -57,7 +59,14 @@ def page_socket(ws):
                 if deadline is None or clock.now() >= deadline:
                     ws.close(reason=RECONNECT, message="signed out")
                     break
-            ws.send(message)
+            try:
+                ws.send(message)
+            except ConnectionClosed:
+                metrics.dropped("socket_closed")
+                raise
+            if message is not PING:
+                metrics.pushed(getattr(message, "at", None))
     finally:
+        metrics.socket_closed()
         registry.remove(subscription)
         db.session.remove()
