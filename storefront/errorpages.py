@@ -43,6 +43,7 @@ STATUS = {
     "invalid_product": 422,
     "sku_taken": 409,
     "invalid_stock": 422,
+    "invalid_range": 422,
 }
 
 HTTP_MESSAGES = {

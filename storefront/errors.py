@@ -129,3 +129,9 @@ class InvalidStock(DomainError):
     """A stock adjustment that would leave less than zero, or lacks its reason."""
 
     code = "invalid_stock"
+
+
+class InvalidRange(DomainError):
+    """An analytics date range that is malformed, reversed or longer than can be shown."""
+
+    code = "invalid_range"
