@@ -2,9 +2,17 @@
 
 Importing an area's module registers its routes on the two blueprints: the dashboard and the
 audit log (routes), orders, products and their images, coupons/shipping/tax (rules), email
-previews."""
+previews, the analytics page (analytics_page)."""
 
-from storefront.admin import emails, images, orders, products, routes, rules  # noqa: F401
+from storefront.admin import (  # noqa: F401
+    analytics_page,
+    emails,
+    images,
+    orders,
+    products,
+    routes,
+    rules,
+)
 from storefront.admin.blueprints import api_bp, bp
 
 __all__ = ["api_bp", "bp"]
