@@ -17,7 +17,9 @@ depends_on = None
 def upgrade():
     op.create_table(
         "commerce_events",
-        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+        ),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.SmallInteger(), nullable=False),
         sa.Column("shopper", sa.LargeBinary(16), nullable=False),
@@ -25,11 +27,13 @@ def upgrade():
         sa.Column("device", sa.SmallInteger(), nullable=False),
         sa.Column("sku", sa.String(64), nullable=True),
         sa.Column("quantity", sa.Integer(), nullable=True),
-        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("order_number", sa.Integer(), nullable=True),
         sa.Column("amount_cents", sa.BigInteger(), nullable=True),
+        sa.Column("cart_units", sa.Integer(), nullable=True),
     )
     op.create_index("ix_commerce_events_at", "commerce_events", ["at"])
     op.create_index("ix_commerce_events_kind_at", "commerce_events", ["kind", "at"])
+    op.create_index("ix_commerce_events_order_number", "commerce_events", ["order_number"])
 
 
 def downgrade():

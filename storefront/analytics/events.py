@@ -36,9 +36,10 @@ def record(
     at: datetime | None = None,
     sku: str | None = None,
     quantity: int | None = None,
-    order_id: int | None = None,
+    order_number: int | None = None,
     amount_cents: int | None = None,
     peer_channel: str | None = None,
+    cart_units: int | None = None,
 ) -> None:
     """Add one event to the current transaction."""
     db.session.connection().execute(
@@ -51,7 +52,8 @@ def record(
             "device": int(device),
             "sku": sku,
             "quantity": quantity,
-            "order_id": order_id,
+            "order_number": order_number,
             "amount_cents": amount_cents,
+            "cart_units": cart_units,
         },
     )

@@ -23,7 +23,10 @@ class EventKind(IntEnum):
     ORDER_CANCELLED = 12
     ORDER_REFUNDED = 13
     REMINDER_SENT = 14
-    CART_RECOVERED = 15  # a reminder's link brought the cart back
+    # An order placed after its shopper brought a reminded cart back (mail.reminders'
+    # order_followed): a recovery counts only when an order follows.
+    CART_RECOVERED = 15
+    LINE_ORDERED = 16  # one line of an order just placed: ``sku`` and ``quantity``
 
     @property
     def label(self) -> str:
