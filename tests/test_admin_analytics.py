@@ -39,6 +39,9 @@ def sample_report(start: date, end: date, products: tuple[TopProduct, ...] = ())
         abandoned_carts=20,
         reminders_sent=6,
         carts_recovered=2,
+        payments_failed=3,
+        orders_cancelled=1,
+        orders_refunded=1,
         funnel=(
             FunnelStep("added_to_cart", 40),
             FunnelStep("started_checkout", 15),
@@ -238,6 +241,7 @@ def test_charts_and_tables_hold_the_same_numbers(staff, asked, make_product):
     figures = dict(re.findall(r'<dd data-figure="(\w+)">([^<]*)</dd>', page))
     assert figures["revenue"] == "$412.50" and figures["units_added"] == "180"
     assert figures["abandoned_carts"] == "20" and figures["carts_recovered"] == "2"
+    assert figures["payments_failed"] == "3" and figures["orders_cancelled"] == "1"
 
 
 def test_every_chart_has_words_and_a_captioned_table(staff, asked):
@@ -350,6 +354,7 @@ def test_the_summary_and_funnel_files(staff, asked):
     assert summary["from"] == "2026-12-01" and summary["to"] == "2026-12-02"
     assert summary["revenue"] == "412.50" and summary["lines_removed"] == "12"
     assert summary["time_zone"] == "UTC" and summary["currency"] == "USD"
+    assert summary["payments_failed"] == "3" and summary["orders_refunded"] == "1"
     funnel = rows(staff.page("/admin/analytics.csv?table=funnel&from=2026-12-01&to=2026-12-02"))
     assert funnel == [
         ["step", "shoppers", "percent_of_first_step", "percent_of_previous_step"],
@@ -386,3 +391,49 @@ def test_a_spreadsheet_reads_every_product_cell_as_text(staff, asked, make_produ
         assert not row[0].startswith(("=", "+", "-", "@")) and not row[1].startswith(
             ("=", "+", "-", "@")
         )
+
+
+# --- with the report computed from events ----------------------------------------------------
+
+
+class TestFromRecordedEvents:
+    """The page over the real ``compute``: events recorded as the shop records them land on
+    the shop's days (Berlin here), in the charts' data, the tables and the CSV alike."""
+
+    @pytest.fixture
+    def settings(self):
+        return {"STOREFRONT_TIME_ZONE": "Europe/Berlin"}
+
+    def test_an_evening_in_utc_is_the_next_day_in_berlin(self, app, staff, make_product):
+        from storefront.analytics import events
+        from storefront.analytics.kinds import EventKind as K
+        from storefront.extensions import db
+
+        sku = make_product(name="Night Owl Mug")
+        late = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # 00:30 on 2 December in Berlin
+        with app.app_context():
+            events.record(K.CART_CREATED, "guest:a", at=late, cart_units=2)
+            events.record(K.LINE_ADDED, "guest:a", at=late, sku=sku, quantity=2, cart_units=2)
+            events.record(K.ORDER_PLACED, "guest:a", at=late, order_number=1001, amount_cents=1998)
+            events.record(
+                K.LINE_ORDERED, "guest:a", at=late, sku=sku, quantity=2, order_number=1001
+            )
+            events.record(K.ORDER_PAID, "guest:a", at=late, order_number=1001, amount_cents=1998)
+            db.session.commit()
+
+        page = text(staff.page("/admin/analytics?from=2026-12-01&to=2026-12-02"))
+        sales = "analytics-sales-table"
+        assert table_row(page, sales, 'data-day="2026-12-01"')[1:] == ["0", "0", "$0.00"]
+        assert table_row(page, sales, 'data-day="2026-12-02"')[1:] == ["1", "1", "$19.98"]
+        assert table_row(page, "analytics-products-table", f'data-sku="{sku}"') == [
+            "Night Owl Mug",
+            sku,
+            "2",
+            "2",
+        ]
+        data = chart_data(page)
+        assert data["orders"] == [0, 1] and data["revenue"] == ["0.00", "19.98"]
+        assert data["funnel"]["shoppers"] == [1, 0, 1]
+        download = rows(staff.page("/admin/analytics.csv?from=2026-12-01&to=2026-12-02"))
+        assert download[1][:5] == ["2026-12-01", "0", "0", "0", "0.00"]
+        assert download[2][:5] == ["2026-12-02", "1", "1", "1", "19.98"]

@@ -61,6 +61,7 @@ class Dashboard:
             or r.checkouts_started
             or r.orders_placed
             or r.orders_paid
+            or r.payments_failed
             or r.abandoned_carts
             or r.reminders_sent
             or r.carts_recovered

@@ -79,7 +79,14 @@ def _summary(view: Dashboard) -> Iterator[tuple[object, ...]]:
     ):
         yield (name, getattr(r, name))
     yield ("revenue", view.amount(r.revenue_cents))
-    for name in ("abandoned_carts", "reminders_sent", "carts_recovered"):
+    for name in (
+        "abandoned_carts",
+        "reminders_sent",
+        "carts_recovered",
+        "payments_failed",
+        "orders_cancelled",
+        "orders_refunded",
+    ):
         yield (name, getattr(r, name))
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from storefront.analytics.days import days_between, midnight
 from storefront.errors import InvalidRange
 
 # A leap year and a day to spare: a year against the year before is one range, and the per-day
@@ -32,28 +33,20 @@ class Range:
         return (self.end - self.start).days + 1
 
     def dates(self) -> list[date]:
-        return [self.start + timedelta(days=n) for n in range(self.days)]
+        return days_between(self.start, self.end)
 
     def query(self) -> dict[str, str]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}
 
 
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def today(at: datetime, zone_name: str) -> date:
+def today(at: datetime, zone: str) -> date:
     """The shop's calendar day at the instant ``at``."""
-    return at.astimezone(zone(zone_name)).date()
+    return at.astimezone(ZoneInfo(zone)).date()
 
 
-def day_start(day: date, zone_name: str) -> datetime:
-    """The instant (UTC) ``day`` begins in the zone: its local midnight, or the first moment
-    after it on a day whose midnight a clock change skips."""
-    local = datetime.combine(day, time(0), tzinfo=zone(zone_name))
-    # A skipped midnight (a DST gap) is read with the offset from before the change, which lands
-    # after the gap once normalised through UTC: the first instant the day really has.
-    return local.astimezone(UTC)
+def day_start(day: date, zone: str) -> datetime:
+    """The instant (UTC) ``day`` begins in the shop's zone (see ``days.midnight``)."""
+    return midnight(day, ZoneInfo(zone))
 
 
 def _day(text: str, name: str) -> date:
