@@ -57,3 +57,32 @@ def record(
             "cart_units": cart_units,
         },
     )
+
+
+def record_many(
+    channel: str,
+    rows: list[tuple[EventKind, str | None, int | None]],
+    *,
+    at: datetime,
+    device: DeviceKind,
+    cart_units: int | None,
+) -> None:
+    """Several events of one shopper at one moment, as (kind, sku, quantity), in one
+    statement (a cart change makes one to a few: this is on the add's hot path)."""
+    shopper = shopper_hash(channel)
+    params = [
+        {
+            "at": at,
+            "kind": int(kind),
+            "shopper": shopper,
+            "peer": None,
+            "device": int(device),
+            "sku": sku,
+            "quantity": quantity,
+            "order_number": None,
+            "amount_cents": None,
+            "cart_units": cart_units,
+        }
+        for kind, sku, quantity in rows
+    ]
+    db.session.connection().execute(_INSERT, params[0] if len(params) == 1 else params)

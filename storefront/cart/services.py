@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from storefront.analytics import events
+from storefront.analytics.kinds import EventKind, device_kind
 from storefront.cart import history, state, store, views
 from storefront.cart.state import (
     AddLine,
@@ -143,17 +145,35 @@ class MergeResult:
 def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
     """Sign-in: move the guest's cart into the account's, as one revision (or none if empty)."""
     report = state.MergeReport()
+    took = False
 
     def decide(account: Cart):
-        nonlocal report
+        nonlocal report, took
         guest_cart = store.take_guest_cart(guest)
         if not guest_cart.lines:
             return None, account
+        took = True
         limits = _limits(catalog.facts_for(line.sku for line in guest_cart.lines))
         merged, report = state.merge(account, guest_cart, limits)
         return (MergeIn(report.merged) if report.merged else None), merged
 
-    change = _write(Request(Owner.user(user_id), device), decide, source=Source.MERGE)
+    def record_merge(change: Change) -> None:
+        # Even when nothing could come over (all sold out): the guest's cart is closed, and
+        # the guest is this account's shopper from now on, for the funnel.
+        if took:
+            events.record(
+                EventKind.MERGED,
+                Owner.user(user_id).channel,
+                peer_channel=guest.channel,
+                device=device_kind(device),
+                at=change.at,
+                quantity=change.after.item_count - change.before.item_count,
+                cart_units=change.after.item_count,
+            )
+
+    change = _write(
+        Request(Owner.user(user_id), device), decide, source=Source.MERGE, also=record_merge
+    )
     return MergeResult(change, report)
 
 

@@ -22,6 +22,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storefront import clock
+from storefront.analytics import cart_events, events
+from storefront.analytics.kinds import EventKind
 from storefront.cart import codec, lifetime
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring, opened_carts
@@ -234,6 +236,9 @@ def write(
         now = clock.now()
         if op is not None:
             _save(row, op, after, now, source=source, device=device, idempotency=idempotency)
+            cart_events.record_change(
+                owner, before, after, op, source=source, device=device, at=now
+            )
         change = Change(row.id, row.version, before, after, op, now, source)
         if also is not None:
             also(change)
@@ -359,6 +364,15 @@ def adopt(guest: Owner, user_id: int) -> None:
     row = _find(guest, lock=True)
     if row is not None and not _guest_expired(row):
         _update_cart(row.id, user_id=user_id, guest_key=None)
+        # For the analytics, as a merge: the guest's cart is the account's from now on.
+        units = _open_cart(row).item_count
+        events.record(
+            EventKind.MERGED,
+            Owner.user(user_id).channel,
+            peer_channel=guest.channel,
+            quantity=units,
+            cart_units=units,
+        )
 
 
 def user_cart_ids(user_id: int) -> list[int]:

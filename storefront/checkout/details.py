@@ -10,13 +10,15 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 
 from babel import Locale
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storefront import clock
 from storefront.accounts.models import User
+from storefront.analytics import events
+from storefront.analytics.kinds import EventKind
 from storefront.cart import store
 from storefront.cart.sealing import aad, keyring
-from storefront.checkout.models import CheckoutDetails
+from storefront.checkout.models import CheckoutDetails, PaymentAttempt
 from storefront.errors import InvalidAddress, InvalidEmail
 from storefront.extensions import db
 from storefront.mail.address import is_sendable
@@ -150,11 +152,33 @@ def _opened(row: CheckoutDetails) -> Details:
     )
 
 
-def save(cart_id: int, details: Details) -> None:
-    """Inside a transaction: keep the details with the cart."""
+def _checkout_started(row: CheckoutDetails | None, cart_id: int) -> bool:
+    """Whether the cart's current checkout has begun: details saved since its last order (a
+    cart lives on after an order; its next checkout is a new one)."""
+    if row is None:
+        return False
+    last_order = db.session.scalar(
+        select(func.max(PaymentAttempt.created_at)).where(
+            PaymentAttempt.cart_id == cart_id, PaymentAttempt.status == "placed"
+        )
+    )
+    return last_order is None or row.updated_at > last_order
+
+
+def note_placing(cart_id: int, channel: str) -> None:
+    """Inside the transaction placing an order: an order whose details all came from the
+    previous one (nothing saved since) started its checkout now, for the analytics."""
+    if not _checkout_started(db.session.get(CheckoutDetails, cart_id), cart_id):
+        events.record(EventKind.CHECKOUT_STARTED, channel)
+
+
+def save(cart_id: int, details: Details, channel: str) -> None:
+    """Inside a transaction: keep the details with the cart (``channel``: whose cart)."""
     store.remember_key_in_use()
     sealed = keyring().seal(json.dumps(asdict(details)).encode(), aad("checkout", cart_id))
     row = db.session.get(CheckoutDetails, cart_id)
+    if not _checkout_started(row, cart_id):
+        events.record(EventKind.CHECKOUT_STARTED, channel)
     if row is None:
         db.session.add(CheckoutDetails(cart_id=cart_id, sealed=sealed, updated_at=clock.now()))
     else:

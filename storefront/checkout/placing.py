@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
+from storefront.analytics import order_events
 from storefront.cart import store
 from storefront.cart.models import Cart as CartRow
 from storefront.cart.ops import TakeOrdered
@@ -136,11 +137,11 @@ def complete(
         outcome = provider.start(request)
     except ProviderUnavailable as exc:
         log.warning("payment provider %s unavailable: %s", provider.name, exc)
-        _fail(attempt.id, "payment_unavailable", UNAVAILABLE)
+        _fail(owner, attempt.id, "payment_unavailable", UNAVAILABLE)
         raise PaymentUnavailable(UNAVAILABLE) from None
     if outcome.status not in (PaymentStatus.CAPTURED, PaymentStatus.PENDING):
         message = outcome.message or "The payment was declined."
-        _fail(attempt.id, "payment_declined", message)
+        _fail(owner, attempt.id, "payment_declined", message)
         raise PaymentDeclined(f"{message} Nothing was charged; your cart is as it was.")
     return _settle(owner, attempt, outcome)
 
@@ -319,8 +320,12 @@ def _redeem(checkout: quoting.Checkout, attempt_id: str, email: str) -> int | No
     return coupon.id
 
 
-def _fail(attempt_id: str, code: str, message: str) -> None:
-    write(lambda: orders.fail_attempt(attempt_id, code, message))
+def _fail(owner: Owner, attempt_id: str, code: str, message: str) -> None:
+    def fail() -> None:
+        if orders.fail_attempt(attempt_id, code, message):
+            order_events.payment_failed(owner.channel)
+
+    write(fail)
 
 
 def _settle(owner: Owner, attempt: PaymentAttempt, outcome: PaymentOutcome) -> Placed:
@@ -333,7 +338,10 @@ def _settle(owner: Owner, attempt: PaymentAttempt, outcome: PaymentOutcome) -> P
     made: dict = {}
 
     def make_order(change: Change) -> None:
-        made["order"] = orders.create(attempt, outcome, owner.user_id)
+        checkout_details.note_placing(change.cart_id, owner.channel)
+        made["order"] = orders.create(
+            attempt, outcome, owner.user_id, cart_units=change.after.item_count
+        )
         if made["order"] is None:
             raise _SettledElsewhere()
 

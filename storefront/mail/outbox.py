@@ -43,6 +43,15 @@ def register_check(kind: str, check: Callable[[str], bool]) -> None:
     _checks[kind] = check
 
 
+# What else must be written with a message of this kind's "sent" (by its dedupe key): the
+# analytics' count of reminders sent.
+_on_sent: dict[str, Callable[[str], None]] = {}
+
+
+def register_on_sent(kind: str, then: Callable[[str], None]) -> None:
+    _on_sent[kind] = then
+
+
 def aad(message_id: str) -> bytes:
     return b"outbox:" + message_id.encode()
 
@@ -212,7 +221,13 @@ def _sent(message_id: int, worker: str) -> bool:
         .where(OutboxMessage.id == message_id, OutboxMessage.leased_by == worker)
         .values(status="sent", sent_at=clock.now(), lease_until=None, last_error=None)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    row = db.session.get(OutboxMessage, message_id)
+    then = _on_sent.get(row.kind)
+    if then is not None:
+        then(row.dedupe_key)
+    return True
 
 
 def _dropped(message_id: int, worker: str) -> None:

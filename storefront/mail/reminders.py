@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storefront import clock
 from storefront.accounts.models import AuthSession, User
+from storefront.analytics import events
+from storefront.analytics.kinds import DeviceKind, EventKind
 from storefront.cart import models as cart_models
 from storefront.cart import store
 from storefront.cart.types import CartStatus, Owner
@@ -176,7 +178,22 @@ def still_wanted(dedupe_key: str) -> bool:
     return ordered is None
 
 
+def sent(dedupe_key: str) -> None:
+    """Inside the transaction recording the reminder as sent: the analytics count it."""
+    _, cart_id, version = dedupe_key.split(":")
+    user_id = db.session.scalar(
+        select(CartReminder.user_id).where(
+            CartReminder.cart_id == int(cart_id), CartReminder.version == int(version)
+        )
+    )
+    if user_id is not None:
+        events.record(
+            EventKind.REMINDER_SENT, Owner.user(user_id).channel, device=DeviceKind.SERVER
+        )
+
+
 outbox.register_check(KIND, still_wanted)
+outbox.register_on_sent(KIND, sent)
 
 
 # --- the link ------------------------------------------------------------------------------
@@ -272,6 +289,7 @@ def order_followed(user_id: int, number: int) -> None:
     )
     if reminder is not None:
         reminder.order_number = number
+        events.record(EventKind.CART_RECOVERED, Owner.user(user_id).channel, order_number=number)
 
 
 def unsubscribe(token: str) -> User:

@@ -21,6 +21,8 @@ from sqlalchemy import select
 from storefront import clock
 from storefront.accounts.models import User
 from storefront.admin import audit
+from storefront.analytics import order_events
+from storefront.analytics.kinds import DeviceKind
 from storefront.catalog import changes
 from storefront.catalog.changes import ProductFacts
 from storefront.catalog.models import Product
@@ -170,6 +172,7 @@ def _mark_paid(staff: User, order: Order, req: Request) -> None:
     order.paid_at = clock.now()
     order.hold_until = None  # the expiry job leaves it alone from now on
     _event(staff, order, "paid", note="marked paid by staff")
+    order_events.paid(order, DeviceKind.SUPPORT)
 
 
 def _fulfil(staff: User, order: Order, req: Request) -> None:
@@ -194,6 +197,7 @@ def _cancel(staff: User, order: Order, req: Request) -> None:
     order.hold_until = None
     note = f"{_text(refund, order)} {order.currency} paid back {route}" if refund else None
     _event(staff, order, "cancelled", amount=refund or None, note=note)
+    order_events.cancelled(order, DeviceKind.SUPPORT, refunded=refund)
 
 
 def _refund(staff: User, order: Order, req: Request) -> None:
@@ -213,6 +217,7 @@ def _refund(staff: User, order: Order, req: Request) -> None:
         order.closed_at = clock.now()
     note = f"paid back {route}" + ("; items put back in stock" if req.restock else "")
     _event(staff, order, "refunded", amount=amount, note=note)
+    order_events.refunded(order, amount, DeviceKind.SUPPORT)
 
 
 def _restocked(order: Order) -> bool:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from sqlalchemy import select, update
 
 from storefront import clock
+from storefront.analytics import order_events
+from storefront.analytics.kinds import DeviceKind
 from storefront.cart import services as cart_services
 from storefront.cart import store
 from storefront.cart.types import Owner
@@ -42,6 +44,7 @@ def mark_paid(order: Order, reference: str | None = None) -> bool:
     ).rowcount
     if won:
         db.session.refresh(order)
+        order_events.paid(order, DeviceKind.SERVER)
         order_mail.order_changed(order, "paid")
     return bool(won)
 
@@ -138,7 +141,7 @@ def abandoned(owner: Owner, attempt_id: str) -> int | None:
         if outcome.status == PaymentStatus.CAPTURED:
             write(lambda: mark_paid(order))
             return None
-    if not write(lambda: orders.cancel(order)):
+    if not write(lambda: orders.cancel(order, device=DeviceKind.UNKNOWN)):
         return None
     cart_services.restore(cart_services.Request(owner=owner), order.cart_version_before)
     return order.number

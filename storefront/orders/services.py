@@ -12,6 +12,8 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from storefront import clock
+from storefront.analytics import order_events
+from storefront.analytics.kinds import DeviceKind
 from storefront.cart import store
 from storefront.cart.sealing import keyring
 from storefront.checkout.models import Coupon, CouponUse, PaymentAttempt
@@ -95,9 +97,16 @@ def view(order: Order) -> OrderView:
     )
 
 
-def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None) -> Order:
+def create(
+    attempt: PaymentAttempt,
+    outcome: PaymentOutcome,
+    user_id: int | None,
+    *,
+    cart_units: int | None = None,
+) -> Order:
     """Inside a transaction: the order for an attempt the provider accepted. Refuses (returns
-    None) when the attempt is no longer open: the clean-up job settled it first."""
+    None) when the attempt is no longer open: the clean-up job settled it first.
+    ``cart_units``: what the cart holds once the order took its lines (None: it took none)."""
     won = db.session.execute(
         update(PaymentAttempt)
         .where(PaymentAttempt.id == attempt.id, PaymentAttempt.status == "open")
@@ -133,6 +142,8 @@ def create(attempt: PaymentAttempt, outcome: PaymentOutcome, user_id: int | None
     )
     db.session.add(order)
     db.session.flush()
+    ordered = [(line["sku"], line["quantity"]) for line in snap["lines"]]
+    order_events.placed(order, ordered, cart_units)
     order_mail.order_changed(order, "placed")
     if user_id is not None:
         reminders.order_followed(user_id, order.number)
@@ -174,7 +185,7 @@ def fail_attempt(attempt_id: str, code: str, message: str, *, status: str = "fai
     return bool(won)
 
 
-def cancel(order: Order, *, reason: str = "cancel") -> bool:
+def cancel(order: Order, *, reason: str = "cancel", device: DeviceKind = DeviceKind.SERVER) -> bool:
     """Inside a transaction: cancel an order that is not yet paid or sent; its stock and coupon
     come back. False when another process changed its status first."""
     won = db.session.execute(
@@ -185,6 +196,7 @@ def cancel(order: Order, *, reason: str = "cancel") -> bool:
     if won:
         release(db.session.get(PaymentAttempt, order.attempt_id), reason)
         db.session.refresh(order)
+        order_events.cancelled(order, device)
         order_mail.order_changed(order, "cancelled")
     return bool(won)
 
