@@ -145,20 +145,20 @@ def test_the_range_form_by_keyboard_and_a_bad_range_in_words(new_device, shop_se
     assert_accessible(staff, axe_source)
 
     # Typed by keyboard: the dates, then Enter in the form.
-    staff.get_by_label("From").fill("2026-03-01")
-    staff.get_by_label("To (included)").fill("2026-03-31")
-    staff.get_by_label("To (included)").press("Enter")
+    staff.get_by_label("From", exact=True).fill("2026-03-01")
+    staff.get_by_label("To (included)", exact=True).fill("2026-03-31")
+    staff.get_by_label("To (included)", exact=True).press("Enter")
     expect(staff.get_by_test_id("analytics-range")).to_contain_text("(31 days)")
     assert "from=2026-03-01" in staff.url
 
     # A reversed range: the form comes back with the reason, announced, nothing drawn.
-    staff.get_by_label("From").fill("2026-04-01")
-    staff.get_by_label("To (included)").fill("2026-03-01")
+    staff.get_by_label("From", exact=True).fill("2026-04-01")
+    staff.get_by_label("To (included)", exact=True).fill("2026-03-01")
     with staff.expect_response(lambda r: "/admin/analytics?" in r.url) as answer:
         staff.get_by_role("button", name="Show").click()
     assert answer.value.status == 422
     alert = staff.get_by_role("alert")
     expect(alert).to_contain_text("before it starts")
-    expect(staff.get_by_label("From")).to_have_attribute("aria-invalid", "true")
+    expect(staff.get_by_label("From", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(staff.locator("canvas")).to_have_count(0)
     assert_accessible(staff, axe_source)
