@@ -125,13 +125,13 @@ class SkuTaken(DomainError):
     code = "sku_taken"
 
 
+class InvalidRange(DomainError):
+    """An analytics date range that is missing, malformed, reversed or too long."""
+
+    code = "invalid_range"
+
+
 class InvalidStock(DomainError):
     """A stock adjustment that would leave less than zero, or lacks its reason."""
 
     code = "invalid_stock"
-
-
-class InvalidRange(DomainError):
-    """An analytics date range that is malformed, reversed or longer than can be shown."""
-
-    code = "invalid_range"

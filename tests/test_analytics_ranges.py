@@ -15,15 +15,17 @@ DEFAULT = ranges.last_days(30, TODAY)
 
 
 def test_the_default_is_the_last_thirty_days_including_today():
-    assert ranges.parse(None, None, DEFAULT) == ranges.Range(date(2026, 11, 3), TODAY)
-    assert ranges.parse("", " ", DEFAULT) == DEFAULT
-    assert ranges.parse("2026-11-20", None, DEFAULT) == ranges.Range(date(2026, 11, 20), TODAY)
+    assert ranges.chosen(None, None, DEFAULT) == ranges.Range(date(2026, 11, 3), TODAY)
+    assert ranges.chosen("", " ", DEFAULT) == DEFAULT
+    assert ranges.chosen("2026-11-20", None, DEFAULT) == ranges.Range(date(2026, 11, 20), TODAY)
+    with pytest.raises(InvalidRange):
+        ranges.chosen("2026-12-03", None, DEFAULT)  # after the default's end: reversed
 
 
 def test_a_range_includes_both_ends():
-    chosen = ranges.parse("2026-12-01", "2026-12-01")
+    chosen = ranges.Range(*ranges.parse("2026-12-01", "2026-12-01"))
     assert chosen.days == 1 and chosen.dates() == [date(2026, 12, 1)]
-    leap_year = ranges.parse("2028-01-01", "2028-12-31")
+    leap_year = ranges.Range(*ranges.parse("2028-01-01", "2028-12-31"))
     assert leap_year.days == ranges.MAX_DAYS == 366
 
 
@@ -39,10 +41,11 @@ def test_a_range_includes_both_ends():
         ("٢٠٢٦-١٢-٠١", "2026-12-01", "like 2026-12-01"),  # other digits than ASCII
         ("0001-01-01", "0001-01-02", "between 1970-01-01"),
         ("9999-12-30", "9999-12-31", "between 1970-01-01"),
-        ("2025-12-01", "2026-12-02", "367 days; at most 366"),
-        ("1970-01-01", "9998-12-31", "days; at most 366"),
+        ("2025-12-01", "2026-12-02", "covers 367 days; a range is at most 366 days"),
+        ("1970-01-01", "9998-12-31", "days; a range is at most 366 days"),
         ("2026-12-01", None, "both ends"),
         (None, None, "both ends"),
+        (20261201, "2026-12-01", "like 2026-12-01"),  # not text at all
     ],
 )
 def test_bad_ranges_say_what_is_wrong(start, end, says):
@@ -50,6 +53,7 @@ def test_bad_ranges_say_what_is_wrong(start, end, says):
         ranges.parse(start, end)
     assert says in refused.value.message
     assert refused.value.code == "invalid_range"
+    assert refused.value.detail["fields"] in (["from"], ["to"], ["from", "to"])
 
 
 def test_a_huge_value_is_not_echoed_in_full():

@@ -19,7 +19,7 @@ def _today():
 def _chosen() -> ranges.Range:
     """The range asked for; the last 30 days of the shop's calendar when none is given."""
     default = ranges.last_days(ranges.DEFAULT_DAYS, _today())
-    return ranges.parse(request.args.get("from"), request.args.get("to"), default)
+    return ranges.chosen(request.args.get("from"), request.args.get("to"), default)
 
 
 def _view(chosen: ranges.Range) -> dashboard.Dashboard:

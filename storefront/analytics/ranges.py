@@ -1,6 +1,6 @@
-"""The date ranges analytics are asked for: read from a query string, checked, and the presets
-the dashboard offers. Days are calendar days in STOREFRONT_TIME_ZONE; a range includes both
-ends."""
+"""The date ranges analytics are asked for, read strictly from a query string (the API, the
+dashboard and its CSV alike), and the presets the dashboard offers. Days are calendar days in
+STOREFRONT_TIME_ZONE; a range includes both ends."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from storefront.analytics.days import days_between, midnight
 from storefront.errors import InvalidRange
 
-# A leap year and a day to spare: a year against the year before is one range, and the per-day
-# series stays small enough to draw and to send.
+# A year and a day: last year's same day and a leap year both fit; a longer range would make
+# one request scan (and the dashboard chart) more days than anyone reads at once.
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
 # date.fromisoformat also takes "20261201" and "2026-W49-1": the form and the CSV link send
@@ -49,40 +49,54 @@ def day_start(day: date, zone: str) -> datetime:
     return midnight(day, ZoneInfo(zone))
 
 
-def _day(text: str, name: str) -> date:
-    text = text.strip()
+def _day(value: object, name: str) -> date:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidRange(
+            "Give both ends of the range: from and to, as dates like 2026-12-01.", fields=[name]
+        )
+    text = value.strip() if isinstance(value, str) else ""
     if not _ISO_DAY.fullmatch(text):
-        raise InvalidRange(f"The {name} date must be a date like 2026-12-01, got {text[:20]!r}.")
+        raise InvalidRange(
+            f"The {name} date must be a date like 2026-12-01, got {text[:20]!r}.", fields=[name]
+        )
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise InvalidRange(f"The {name} date {text} is not a day of the calendar.") from None
+        raise InvalidRange(
+            f"The {name} date {text} is not a day of the calendar.", fields=[name]
+        ) from None
     if not EARLIEST <= day <= LATEST:
         raise InvalidRange(
-            f"The {name} date must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}."
+            f"The {name} date must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}.",
+            fields=[name],
         )
     return day
 
 
-def parse(start: str | None, end: str | None, default: Range | None = None) -> Range:
-    """A range from ``from`` and ``to`` texts. With ``default``, missing ends are taken from it
-    (the dashboard's first view); without, both are required (the API)."""
-    if default is not None:
-        start = start if start and start.strip() else default.start.isoformat()
-        end = end if end and end.strip() else default.end.isoformat()
-    if not start or not start.strip() or not end or not end.strip():
-        raise InvalidRange("Give both ends of the range: from and to, as dates like 2026-12-01.")
-    chosen = Range(_day(start, "from"), _day(end, "to"))
-    if chosen.end < chosen.start:
+def parse(start: object, end: object) -> tuple[date, date]:
+    """Both ends of a range, required (the API); ``InvalidRange`` names the fields at fault."""
+    first, last = _day(start, "from"), _day(end, "to")
+    if last < first:
         raise InvalidRange(
-            f"The range ends ({chosen.end.isoformat()}) before it starts "
-            f"({chosen.start.isoformat()}): swap the dates."
+            f"The range ends ({last.isoformat()}) before it starts ({first.isoformat()}): "
+            "swap the dates.",
+            fields=["from", "to"],
         )
-    if chosen.days > MAX_DAYS:
+    days = (last - first).days + 1
+    if days > MAX_DAYS:
         raise InvalidRange(
-            f"The range covers {chosen.days:,} days; at most {MAX_DAYS} can be shown at once."
+            f"The range covers {days:,} days; a range is at most {MAX_DAYS} days.",
+            fields=["from", "to"],
         )
-    return chosen
+    return first, last
+
+
+def chosen(start: str | None, end: str | None, default: Range) -> Range:
+    """The range a page asks for: an end left out is taken from ``default`` (the dashboard's
+    first view, a bookmarked CSV link without dates)."""
+    start = start if start and start.strip() else default.start.isoformat()
+    end = end if end and end.strip() else default.end.isoformat()
+    return Range(*parse(start, end))
 
 
 def last_days(count: int, until: date) -> Range:
