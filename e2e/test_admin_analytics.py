@@ -59,6 +59,13 @@ def test_staff_see_todays_shopping_in_charts_tables_and_csv(new_device, shop_ser
     catalog_change.run(shop_server.env, "create", sku, name, "12.00", "50")
 
     staff = new_device(bypass_csp=False)  # the charts must draw under the real CSP
+    refused: list[str] = []  # what the browser's CSP blocked, as its console reports it
+    staff.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     make_staff(staff, shop_server)
     open_today(staff)
     before_orders = int(figure(staff, "orders_placed"))
@@ -90,6 +97,7 @@ def test_staff_see_todays_shopping_in_charts_tables_and_csv(new_device, shop_ser
         expect(canvas).to_have_attribute("role", "img")
         expect(canvas).to_have_attribute("aria-label", re.compile(r"\d"))
         assert canvas.evaluate("c => c.width > 0 && c.height > 0")
+    assert refused == [], refused  # Chart.js and the page's script needed nothing the CSP bars
     assert (
         staff.evaluate(
             "() => Chart.getChart(document.querySelector('canvas[data-chart=sales]')).data.datasets.length"
