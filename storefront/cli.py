@@ -217,6 +217,52 @@ def register_maintenance(app: Flask) -> None:
 
     app.cli.add_command(users)
 
+    analytics = AppGroup("analytics", help="The commerce analytics (STOREFRONT_ANALYTICS_DAYS).")
+
+    @analytics.command("verify")
+    @click.option(
+        "--from", "start", metavar="YYYY-MM-DD", help="First day (default: the oldest kept)."
+    )
+    @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, included (default: today).")
+    def verify_command(start, end):
+        """Recompute the analytics from the carts' revision logs and the orders still held and
+        compare with the recorded events; exits 1 on any mismatch."""
+        from storefront.analytics import verify
+
+        first, last = _verify_range(start, end)
+        result = verify.run(first, last)
+        for line in result.lines():
+            click.echo(line)
+        if not result.ok:
+            raise SystemExit(1)
+
+    app.cli.add_command(analytics)
+
+
+def _verify_range(start: str | None, end: str | None):
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from flask import current_app
+
+    from storefront import clock
+
+    def day(value: str, name: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value[:40]!r} is not a date (YYYY-MM-DD)", param_hint=name
+            ) from None
+
+    config = current_app.config
+    today = clock.now().astimezone(ZoneInfo(config["TIME_ZONE"])).date()
+    last = day(end, "--to") if end else today
+    first = day(start, "--from") if start else today - timedelta(days=config["ANALYTICS_DAYS"])
+    if last < first:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    return first, last
+
 
 def _set_role(email: str, role: str, value: bool) -> None:
     from storefront.accounts import services

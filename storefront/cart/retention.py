@@ -1,4 +1,5 @@
-"""Forgetting on purpose: expired guest carts, history past the window, old idempotency keys.
+"""Forgetting on purpose: expired guest carts, history past the window, old idempotency keys,
+analytics events past STOREFRONT_ANALYTICS_DAYS (storefront/analytics/retention.py).
 
 Small batches, each its own short transaction, so the shop keeps serving while it runs. Pruning
 one cart's history takes that cart's write lock, like any change, so no write is lost, and it
@@ -15,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, func, select
 
 from storefront import clock
+from storefront.analytics import retention as analytics_retention
 from storefront.cart import codec, lifetime, store
 from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring
@@ -32,12 +34,13 @@ class Summary:
     revisions: int = 0
     snapshots: int = 0
     idempotency_keys: int = 0
+    commerce_events: int = 0
 
     def line(self) -> str:
         return (
             f"cleanup: {self.guest_carts} expired guest carts removed, {self.revisions} revisions "
             f"and {self.snapshots} snapshots pruned, {self.idempotency_keys} idempotency keys "
-            "forgotten"
+            f"forgotten, {self.commerce_events} analytics events past retention deleted"
         )
 
 
@@ -164,4 +167,5 @@ def run(work: Plan, progress: Callable[[int], None] = lambda n: None) -> Summary
         summary.snapshots += snapshots
         progress(1)
     summary.idempotency_keys = forget_idempotency_keys()
+    summary.commerce_events = analytics_retention.prune()
     return summary

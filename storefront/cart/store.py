@@ -346,6 +346,51 @@ def state_at(cart_id: int, version: int) -> Cart:
     return replay(cart, (codec.decode_op(ring.open(op, aad("rev", cart_id, v))) for v, op in ops))
 
 
+@dataclass(frozen=True)
+class LoggedChange:
+    """One revision read back from the log: what it did to the cart."""
+
+    version: int
+    at: datetime
+    source: Source
+    device: int
+    op: Op
+    before: Cart
+    after: Cart
+
+
+def logged_changes(cart_id: int, since: datetime, until: datetime) -> Iterable[LoggedChange]:
+    """The cart's revisions still held from ``since`` to ``until`` (excluded), in order, each
+    with the cart before and after it (for ``analytics verify``)."""
+    ring = keyring()
+    rows = db.session.execute(
+        select(_REVISIONS.c.version, _REVISIONS.c.at, _REVISIONS.c.source, _REVISIONS.c.device)
+        .where(
+            _REVISIONS.c.cart_id == cart_id,
+            _REVISIONS.c.at >= since,
+            _REVISIONS.c.at < until,
+        )
+        .order_by(_REVISIONS.c.version)
+    ).all()
+    if not rows:
+        return
+    # The log is contiguous from the first revision held (pruning keeps a snapshot just before).
+    cart = state_at(cart_id, rows[0].version - 1)
+    sealed = dict(
+        db.session.execute(
+            select(_REVISIONS.c.version, _REVISIONS.c.op).where(
+                _REVISIONS.c.cart_id == cart_id,
+                _REVISIONS.c.version.between(rows[0].version, rows[-1].version),
+            )
+        ).all()
+    )
+    for version, at, source, device in rows:
+        op = codec.decode_op(ring.open(sealed[version], aad("rev", cart_id, version)))
+        after = replay(cart, (op,))
+        yield LoggedChange(version, at, Source(source), device, op, cart, after)
+        cart = after
+
+
 def take_guest_cart(guest: Owner) -> Cart:
     """Inside a write: lock the guest's cart, mark it merged and return what it held.
 

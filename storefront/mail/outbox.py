@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -45,10 +45,11 @@ def register_check(kind: str, check: Callable[[str], bool]) -> None:
 
 # What else must be written with a message of this kind's "sent" (by its dedupe key): the
 # analytics' count of reminders sent.
-_on_sent: dict[str, Callable[[str], None]] = {}
+_on_sent: dict[str, Callable[[str, datetime], None]] = {}
 
 
-def register_on_sent(kind: str, then: Callable[[str], None]) -> None:
+def register_on_sent(kind: str, then: Callable[[str, datetime], None]) -> None:
+    """``then(dedupe_key, sent_at)`` runs in the transaction marking such a message sent."""
     _on_sent[kind] = then
 
 
@@ -216,17 +217,18 @@ def _renew(message_id: int, worker: str) -> bool:
 
 
 def _sent(message_id: int, worker: str) -> bool:
+    now = clock.now()
     result = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.leased_by == worker)
-        .values(status="sent", sent_at=clock.now(), lease_until=None, last_error=None)
+        .values(status="sent", sent_at=now, lease_until=None, last_error=None)
     )
     if result.rowcount != 1:
         return False
     row = db.session.get(OutboxMessage, message_id)
     then = _on_sent.get(row.kind)
     if then is not None:
-        then(row.dedupe_key)
+        then(row.dedupe_key, now)
     return True
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -178,7 +178,7 @@ def still_wanted(dedupe_key: str) -> bool:
     return ordered is None
 
 
-def sent(dedupe_key: str) -> None:
+def sent(dedupe_key: str, at: datetime) -> None:
     """Inside the transaction recording the reminder as sent: the analytics count it."""
     _, cart_id, version = dedupe_key.split(":")
     user_id = db.session.scalar(
@@ -188,7 +188,7 @@ def sent(dedupe_key: str) -> None:
     )
     if user_id is not None:
         events.record(
-            EventKind.REMINDER_SENT, Owner.user(user_id).channel, device=DeviceKind.SERVER
+            EventKind.REMINDER_SENT, Owner.user(user_id).channel, device=DeviceKind.SERVER, at=at
         )
 
 
@@ -274,7 +274,7 @@ def mark_recovered(reminder_id: int) -> None:
         reminder.recovered_at = clock.now()
 
 
-def order_followed(user_id: int, number: int) -> None:
+def order_followed(user_id: int, number: int, at: datetime) -> None:
     """Inside the transaction that places an order: the reminder the shopper last brought a
     cart back through, not yet followed by an order, is now a recovery."""
     reminder = db.session.scalar(
@@ -289,7 +289,9 @@ def order_followed(user_id: int, number: int) -> None:
     )
     if reminder is not None:
         reminder.order_number = number
-        events.record(EventKind.CART_RECOVERED, Owner.user(user_id).channel, order_number=number)
+        events.record(
+            EventKind.CART_RECOVERED, Owner.user(user_id).channel, order_number=number, at=at
+        )
 
 
 def unsubscribe(token: str) -> User:

@@ -146,7 +146,7 @@ def create(
     order_events.placed(order, ordered, cart_units)
     order_mail.order_changed(order, "placed")
     if user_id is not None:
-        reminders.order_followed(user_id, order.number)
+        reminders.order_followed(user_id, order.number, order.placed_at)
     return order
 
 
