@@ -41,6 +41,10 @@
 
   const integerTicks = { precision: 0 };
 
+  function shorten(text, length) {
+    return text.length > length ? `${text.slice(0, length - 1)}…` : text;
+  }
+
   function salesChart(canvas, data, money) {
     return new Chart(canvas, {
       data: {
@@ -155,7 +159,11 @@
       options: {
         indexAxis: "y",
         interaction: { mode: "index", intersect: false },
-        scales: { x: { beginAtZero: true, ticks: integerTicks, title: { display: true, text: "Units" } } },
+        scales: {
+          x: { beginAtZero: true, ticks: integerTicks, title: { display: true, text: "Units" } },
+          // A long name is cut on the axis (the tooltip and the table have it whole).
+          y: { ticks: { callback: (value) => shorten(data.products.labels[value], 24) } },
+        },
       },
     });
   }
