@@ -440,3 +440,29 @@ class TestFromRecordedEvents:
         download = rows(staff.page("/admin/analytics.csv?from=2026-12-01&to=2026-12-02"))
         assert download[1][:5] == ["2026-12-01", "0", "0", "0", "0.00"]
         assert download[2][:5] == ["2026-12-02", "1", "1", "1", "19.98"]
+
+    def test_the_longest_range_across_both_clock_changes(self, app, staff):
+        from storefront.analytics import events
+        from storefront.analytics.kinds import EventKind as K
+        from storefront.extensions import db
+
+        # 22:30 UTC on 29 March is 00:30 on the 30th in Berlin, summer time since 02:00.
+        spring = datetime(2026, 3, 29, 22, 30, tzinfo=UTC)
+        with app.app_context():
+            events.record(K.CART_CREATED, "guest:b", at=spring, cart_units=1)
+            events.record(K.LINE_ADDED, "guest:b", at=spring, sku="X-1", quantity=1, cart_units=1)
+            db.session.commit()
+        page = staff.page("/admin/analytics?from=2025-12-03&to=2026-12-03")
+        assert page.status_code == 200
+        body = text(page)
+        assert "(366 days)" in body
+        days = chart_data(body)["days"]
+        assert len(days) == 366 and days[0] == "2025-12-03" and days[-1] == "2026-12-03"
+        assert "2026-03-29" in days and "2026-10-25" in days  # Berlin's two 23/25-hour days
+        row = table_row(body, "analytics-products-table", 'data-sku="X-1"')
+        assert row[2:] == ["1", "0"]
+        download = rows(staff.page("/admin/analytics.csv?from=2025-12-03&to=2026-12-03"))
+        assert len(download) == 1 + 366 + 1  # heading, a row a day, the totals
+        carts_created = {row[0]: row[1] for row in download[1:]}
+        assert (carts_created["2026-03-29"], carts_created["2026-03-30"]) == ("0", "1")
+        assert carts_created["total"] == "1"
