@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.shop import add_to_cart, badge, visit
+from e2e.shop import add_to_cart, badge, make_staff, visit
 
 BLOCKING = {"serious", "critical"}
 
@@ -108,4 +108,15 @@ def test_sign_in_failure_and_register_error_have_no_serious_violations(new_devic
     page.get_by_label("Password").fill("longenough")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("alert")).to_contain_text("valid email")
+    assert_accessible(page, axe_source)
+
+
+def test_back_office_analytics_has_no_serious_violations(new_device, shop_server, axe_source):
+    """The analytics page with its charts drawn and the tables beside them."""
+    page = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
+    make_staff(page, shop_server)
+    add_to_cart(page, "DEMO-0090", 2)  # today is not empty: charts and tables are on the page
+    open_page(page, "/admin/analytics", "Analytics")
+    expect(page.locator('canvas[data-chart="sales"]')).to_have_attribute("data-drawn", "true")
+    expect(page.get_by_test_id("analytics-sales-table")).to_be_visible()
     assert_accessible(page, axe_source)

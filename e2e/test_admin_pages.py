@@ -8,7 +8,17 @@ from playwright.sync_api import expect
 from e2e.shop import make_staff, visit
 from e2e.test_accessibility import assert_accessible
 
-SECTIONS = ("Dashboard", "Orders", "Products", "Coupons", "Shipping", "Tax", "Emails", "Audit log")
+SECTIONS = (
+    "Dashboard",
+    "Orders",
+    "Products",
+    "Coupons",
+    "Shipping",
+    "Tax",
+    "Analytics",
+    "Emails",
+    "Audit log",
+)
 
 
 def test_staff_find_every_section_and_its_pages_are_accessible(new_device, shop_server, axe_source):

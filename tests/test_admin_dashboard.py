@@ -3,7 +3,7 @@ what waits for staff, low stock and the latest activity, as numbers with words."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -55,11 +55,14 @@ def cell(page: str, testid: str, nth: int = 0) -> str:
     return page[start : page.index("<", start)]
 
 
-def test_periods_are_utc_days_and_weeks_from_monday():
-    day, week = period_starts(WEDNESDAY)
-    assert day == datetime(2026, 12, 2, tzinfo=UTC)
-    assert week == datetime(2026, 11, 30, tzinfo=UTC)
-    assert period_starts(datetime(2026, 11, 30, 0, 0, tzinfo=UTC))[1] == week
+def test_periods_are_the_shops_days_and_weeks_from_monday():
+    day, week = period_starts(WEDNESDAY, "UTC")
+    assert (day, week) == (date(2026, 12, 2), date(2026, 11, 30))
+    assert period_starts(datetime(2026, 11, 30, 0, 0, tzinfo=UTC), "UTC")[1] == week
+    # Late on Sunday in UTC is already Monday in Tokyo: a new day and a new week there.
+    sunday_night = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+    assert period_starts(sunday_night, "UTC") == (date(2026, 11, 29), date(2026, 11, 23))
+    assert period_starts(sunday_night, "Asia/Tokyo") == (date(2026, 11, 30), date(2026, 11, 30))
 
 
 def test_an_empty_shop_shows_zeros_in_words(staff):
@@ -127,3 +130,46 @@ def test_recent_activity_shows_the_latest_staff_changes(staff):
     page = staff.page("/admin").get_data(as_text=True)
     recent = page[page.index('data-testid="dashboard-recent-actions"') :]
     assert "coupon.disable" in recent and "WELCOME10" in recent and "staff@example.com" in recent
+
+
+class TestInTheShopsTimeZone:
+    """Today and this week are the shop's (STOREFRONT_TIME_ZONE), not UTC's: at 00:30 in
+    New York, the order placed an hour earlier was yesterday's."""
+
+    @pytest.fixture
+    def settings(self):
+        return {
+            "STOREFRONT_PAYMENT_PROVIDERS": "test,manual",
+            "STOREFRONT_TIME_ZONE": "America/New_York",
+        }
+
+    def test_today_starts_at_the_shops_midnight(self, app, staff, make_product):
+        # Thursday 2026-12-03 05:30 UTC is 00:30 on Thursday in New York (UTC-5).
+        at = datetime(2026, 12, 3, 5, 30, tzinfo=UTC)
+        clock.freeze(at)
+        staff.login(STAFF_EMAIL)
+        sku = make_product(price="10.00", stock=100)
+        numbers = [place(app, sku)["number"] for _ in range(3)]
+        placed = {
+            numbers[0]: at - timedelta(minutes=20),  # 00:10 Thursday in New York: today
+            numbers[1]: at - timedelta(hours=1),  # 23:30 Wednesday there, Thursday in UTC
+            numbers[2]: at - timedelta(days=3),  # Monday there: this week
+        }
+        with app.app_context():
+            for number, when in placed.items():
+                db.session.execute(
+                    update(Order).where(Order.number == int(number)).values(placed_at=when)
+                )
+            db.session.commit()
+
+        page = staff.page("/admin").get_data(as_text=True)
+        assert (cell(page, "dashboard-orders", 0), cell(page, "dashboard-revenue", 0)) == (
+            "1",
+            "$11.00",
+        )
+        assert (cell(page, "dashboard-orders", 1), cell(page, "dashboard-revenue", 1)) == (
+            "3",
+            "$33.00",
+        )
+        assert "Period (America/New_York)" in page
+        assert "(since Thu 2026-12-03)" in page and "(since Mon 2026-11-30)" in page

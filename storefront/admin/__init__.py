@@ -2,10 +2,11 @@
 
 Importing an area's module registers its routes on the two blueprints: the dashboard and the
 audit log (routes), orders, products and their images, coupons/shipping/tax (rules), email
-previews."""
+previews, the analytics page and its JSON (analytics_page, analytics_api)."""
 
 from storefront.admin import (  # noqa: F401
     analytics_api,
+    analytics_page,
     emails,
     images,
     orders,

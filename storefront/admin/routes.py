@@ -15,7 +15,8 @@ from storefront.web import whole_number
 
 @bp.get("")
 def dashboard():
-    figures = dashboard_figures.figures(now(), current_app.config["LOW_STOCK"])
+    config = current_app.config
+    figures = dashboard_figures.figures(now(), config["LOW_STOCK"], config["TIME_ZONE"])
     return render_template("admin/dashboard.html", figures=figures)
 
 
