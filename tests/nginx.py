@@ -55,12 +55,11 @@ def render_site(values: SiteValues) -> str:
     text = SITE.read_text()
     v6 = ipv6_loopback()
     upstream_lines = "\n".join(
-        f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in values.upstreams
+        f"    server 127.0.0.1:{port} max_fails=0;" for port in values.upstreams
     )
     replacements = [
         (
-            "    server 127.0.0.1:8001 max_fails=1 fail_timeout=2s;\n"
-            "    server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;",
+            "    server 127.0.0.1:8001 max_fails=0;\n    server 127.0.0.1:8002 max_fails=0;",
             upstream_lines,
         ),
         ("/etc/letsencrypt/live/shop.example.com/fullchain.pem", str(values.certificate)),
