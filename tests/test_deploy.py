@@ -120,6 +120,20 @@ def test_nginx_site_sends_what_the_app_trusts_with_proxy_hops_1():
     assert "STOREFRONT_PROXY_HOPS=1" in ENV_EXAMPLE.read_text()
 
 
+def test_caddy_example_passes_caddy_validate(tmp_path):
+    binary = require(shutil.which("caddy"), "caddy (apt-get install caddy)")
+    # Caddy keeps its state under $HOME / $XDG_*: the test's own folder, not the machine's.
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    command = [binary, "adapt", "--config", str(DEPLOY / "caddy" / "Caddyfile"), "--validate"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    adapted = done.stdout
+    for upstream in ("127.0.0.1:8001", "127.0.0.1:8002"):
+        assert upstream in adapted
+    assert '"/srv/storefront/static"' in adapted and "immutable" in adapted
+
+
 # --- systemd --------------------------------------------------------------------------------
 
 
