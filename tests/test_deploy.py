@@ -174,10 +174,12 @@ def test_every_service_runs_hardened_as_the_dedicated_user(unit):
     assert settings.get("EnvironmentFile") == ["/etc/storefront/storefront.env"]
 
 
-def test_units_run_commands_the_shop_has():
+def test_units_run_commands_the_shop_has(tmp_path):
     from storefront import create_app
+    from tests.conftest import app_settings
 
-    commands = set(create_app({"TESTING": True}).cli.list_commands(None))
+    app = create_app(app_settings(f"sqlite:///{tmp_path / 'shop.db'}", str(tmp_path)))
+    commands = set(app.cli.list_commands(None))
     ran = {}
     for unit in SERVICES:
         for line in unit_settings(unit).get("ExecStart", []):
