@@ -190,7 +190,10 @@ def open_https_device(browser, shop: ProxiedShop, contexts: list, **options):
             shop.errors.append(f"{response.status} {response.request.method} {response.url}")
 
     def on_failed(request) -> None:
-        shop.errors.append(f"failed {request.method} {request.url}: {request.failure}")
+        # ERR_ABORTED is the browser dropping a request of a page it navigates away from;
+        # anything else (reset, empty response, protocol error) came from the server side.
+        if request.failure != "net::ERR_ABORTED":
+            shop.errors.append(f"failed {request.method} {request.url}: {request.failure}")
 
     context.on("response", on_response)
     context.on("requestfailed", on_failed)
