@@ -45,7 +45,15 @@ def redis_problem() -> str | None:
     return None
 
 
+# systemd's TimeoutStopSec for a web unit: gunicorn's graceful_timeout (20 s) and a margin.
+STOP_SECONDS = 30.0
+
+
 class Instance(LiveServer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_timeout = STOP_SECONDS
+
     def stop_gracefully(self) -> None:
         """SIGTERM to gunicorn's master only, as systemd stops the unit; waits for it to exit."""
         process, self.process = self.process, None
