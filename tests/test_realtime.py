@@ -39,6 +39,19 @@ def test_the_registry_delivers_only_to_the_channel_and_closes_only_the_named_ses
     assert len(registry) == 2
 
 
+def test_shutdown_closes_open_sockets_and_any_opened_after_it():
+    registry = Registry()
+    before = Subscription("user:1", "s1")
+    registry.add(before)
+    registry.close_all(Close(1012, "server restarting"))
+    assert drain(before) == Close(1012, "server restarting")
+    # The worker still accepts for a moment: a page reconnecting then is closed at once too,
+    # instead of keeping the worker until its graceful timeout.
+    late = Subscription("user:2", "s2")
+    registry.add(late)
+    assert drain(late) == Close(1012, "server restarting")
+
+
 def test_a_lone_worker_hands_events_straight_to_its_registry(tmp_path):
     registry = Registry()
     subscription = Subscription("guest:ab")

@@ -97,4 +97,4 @@ def close_all(app: Flask, reason: str = "server restarting") -> None:
     behind the load balancer, or to this one when it is back). No reload needed."""
     live = _realtime(app)
     live.broker.stop()
-    live.registry.broadcast(Close(RECONNECT, reason))
+    live.registry.close_all(Close(RECONNECT, reason))

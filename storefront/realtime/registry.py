@@ -81,11 +81,17 @@ class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._channels: dict[str, set[Subscription]] = defaultdict(set)
+        self._closing: Close | None = None
 
     def add(self, subscription: Subscription) -> None:
         with self._lock:
             for channel in subscription.channels:
                 self._channels[channel].add(subscription)
+            closing = self._closing
+        if closing is not None:
+            # A socket opened after shutdown began (the worker accepts for up to a second
+            # more) would otherwise hold the worker for its whole graceful timeout, then drop.
+            subscription.put(closing)
 
     def remove(self, subscription: Subscription) -> None:
         with self._lock:
@@ -120,6 +126,12 @@ class Registry:
     def broadcast(self, message: str | Close) -> None:
         for subscription in self._members():
             subscription.put(message)
+
+    def close_all(self, close: Close) -> None:
+        """Shutdown: every socket closes with ``close``, and so does any opened from now on."""
+        with self._lock:
+            self._closing = close
+        self.broadcast(close)
 
     def __len__(self) -> int:
         return len(self._members())
