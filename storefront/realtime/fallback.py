@@ -18,6 +18,7 @@ from wtforms.validators import ValidationError
 
 from storefront import realtime
 from storefront.errorpages import refusal
+from storefront.extensions import db
 from storefront.realtime.feed import Feed
 from storefront.realtime.registry import PING, Close
 
@@ -111,10 +112,14 @@ def poll():
         return refusal(
             400, "bad_request", 'state must be what the page shows, "<cart id>:<version>".'
         )
-    listener = realtime.listener()
-    with Feed(listener) as feed:
-        if shown != listener.state:
-            return _answer([listener.hello, *feed.waiting()])
+    with Feed(realtime.listener()) as feed:
+        # What the page should show, read once the poll listens: a change committed meanwhile
+        # is either in it or on its way to the inbox (a poll every cycle would otherwise risk
+        # missing one, and the page would only learn of it a whole poll later).
+        now = realtime.listener()
+        db.session.remove()
+        if shown != now.state:
+            return _answer([now.hello, *feed.waiting()])
         first = feed.next(POLL_SECONDS)
         return _answer([] if first is None else [first, *feed.waiting()])
 
