@@ -7,6 +7,9 @@ Run from the repository root (loopback only, bounded loops, under 5 minutes in a
     .venv/bin/python bench/push.py --trace      # also: where the time goes, inside the server
     .venv/bin/python bench/push.py --strict     # exit 1 if a target fails
 
+    .venv/bin/python bench/push.py --fallback   # also phase 1 over SSE and long polls
+    .venv/bin/python bench/push.py --fallback --one-instance   # phase 1, 1b and 1c only
+
 What it measures (see docs/perf-push.md), each next to a baseline taken in the same run:
 
 1. Browser to browser, one instance: gunicorn (``python -m gunicorn wsgi:app``) on a fresh
@@ -23,6 +26,10 @@ What it measures (see docs/perf-push.md), each next to a baseline taken in the s
    fresh PostgreSQL database (uniquely named, dropped at the end) and Redis
    (``STOREFRONT_REDIS_URL``, a unique ``STOREFRONT_REDIS_PREFIX``; its keys are deleted at the
    end), one secret and one set of keys. A is on instance 1, B on instance 2.
+1b, 1c (``--fallback``): phase 1 again with B's WebSocket blocked by Playwright's routing
+   (each socket closed before the server's first message, as a blocking proxy does), so that
+   B's page falls back by itself: to Server-Sent Events (1b), and with /live/events refused
+   too, to long polls (1c). The same A and baseline; then the three side by side.
 3. Fan-out on one instance (SQLite, one gunicorn worker): 1,000 other guests each hold a
    WebSocket (simple_websocket), and one shopper holds 3. 100 times: POST /api/v1/cart/lines
    for that shopper; for each of its 3 sockets, time from just before sending the POST to
@@ -98,6 +105,7 @@ LOAD_WAIT_S = 180.0
 RUN_BUDGET_S = 290.0
 MEASURING_S = 125.0
 WAIT_MS = 10_000  # any single wait in the browser gives up after this
+FALLBACK_MS = 30_000  # a page whose socket is blocked falls back within 15 s (more, loaded)
 SKU_PHASE1 = "DEMO-0101"  # 0001-0020 have options; these have none
 SKU_PHASE2 = "DEMO-0102"
 SKU_FANOUT = "DEMO-0103"
@@ -379,9 +387,21 @@ INSTRUMENT = """
 CLOCK = "() => [performance.timeOrigin + performance.now(), Date.now()]"
 
 
-def browser_series(browser, url_a: str, url_b: str, sku: str, samples: int) -> dict:
+def block_live(context, transport: str) -> None:
+    """B's network as some proxies make it: /ws turned away (each socket closed before the
+    server's first message), and for "poll" Server-Sent Events refused too."""
+    context.route_web_socket(re.compile(r"/ws$"), lambda ws: ws.close(code=1013))
+    if transport == "poll":
+        context.route("**/live/events", lambda route: route.abort("connectionrefused"))
+
+
+def browser_series(
+    browser, url_a: str, url_b: str, sku: str, samples: int, transport: str = "socket"
+) -> dict:
     """A (on url_a) clicks add-to-cart ``samples + WARMUP`` times on a product page; B (on
-    url_b) has /cart open. Returns per-sample stamps (epoch ms), warm-up dropped."""
+    url_b) has /cart open, hearing over ``transport``: "socket" (/ws), "sse" or "poll" (its
+    socket blocked: the page's fallback). Returns per-sample stamps (epoch ms), warm-up
+    dropped."""
     from playwright.sync_api import expect
 
     ctx_a = browser.new_context(base_url=url_a)
@@ -390,14 +410,24 @@ def browser_series(browser, url_a: str, url_b: str, sku: str, samples: int) -> d
     a.goto(f"/products/{sku}")
     ctx_b = browser.new_context(base_url=url_b, storage_state=ctx_a.storage_state())
     ctx_b.set_default_timeout(WAIT_MS)
+    live_requests: list[str] = []
+    if transport != "socket":
+        block_live(ctx_b, transport)
+        ctx_b.on("request", lambda r: live_requests.append(r.url) if "/live/" in r.url else None)
     b = ctx_b.new_page()
     b.goto("/cart")
     try:
-        for page in (a, b):
+        for page, state in (
+            (a, "connected"),
+            (b, "connected" if transport == "socket" else "fallback"),
+        ):
             expect(page.get_by_test_id("sync-status")).to_have_attribute(
-                "data-state", "connected", timeout=WAIT_MS
+                "data-state", state, timeout=FALLBACK_MS
             )
             page.evaluate(INSTRUMENT)
+        if transport != "socket":  # the fallback B is on is the one meant
+            wanted = "/live/events" if transport == "sse" else "/live/poll"
+            assert live_requests and wanted in live_requests[-1], (transport, live_requests)
         start_count = int(a.get_by_test_id("cart-count").inner_text())
         start_version = int(a.locator("#cart-state").get_attribute("data-cart-version"))
         total = WARMUP + samples
@@ -442,6 +472,25 @@ def browser_series(browser, url_a: str, url_b: str, sku: str, samples: int) -> d
     return {"rows": rows[WARMUP:], "clock_offset_diff_ms": abs(offsets[0] - offsets[1])}
 
 
+# Phase 1 again with B's socket blocked (``--fallback``): results key, transport, in words.
+FALLBACKS = (
+    ("one_1b", "sse", "Server-Sent Events (/live/events)"),
+    ("one_1c", "poll", "long polls (/live/poll), SSE refused too"),
+)
+
+
+def compare_transports(results: dict) -> None:
+    """The three ways B hears A's change, side by side (same run, same server, same SKU)."""
+    print(f"\nPush latency by transport, one instance {at()}")
+    print(f"  {'transport':<28} {'p50':>8} {'p95':>8} {'p99':>8}   (A click -> B badge, ms)")
+    for key, words in (("one", "WebSocket (/ws)"), *((k, w) for k, _, w in FALLBACKS)):
+        push = results[key]["push"]
+        print(
+            f"  {words.split(' (')[0]:<28} {pct(push, 50):8.1f} {pct(push, 95):8.1f} "
+            f"{pct(push, 99):8.1f}"
+        )
+
+
 def report_browser(title: str, result: dict) -> dict:
     rows = result["rows"]
     push = [r["b_badge"] - r["click"] for r in rows]
@@ -458,7 +507,8 @@ def report_browser(title: str, result: dict) -> dict:
     print(f"  A click -> B badge (push)         {summary(push)}")
     print(f"  baseline A click -> A own badge   {summary(own)}")
     print(f"  (A click -> A response handled    {summary(xhr)})")
-    print(f"  (B message in -> B badge changed  {summary(b_handle)})")
+    if b_handle:  # the htmx ws extension's event: not on the fallback
+        print(f"  (B message in -> B badge changed  {summary(b_handle)})")
     print(
         f"  A's own push echo arrived before its response in {echo_first}/{len(rows)} samples;"
         f" B's badge changed before A's in {b_before_a}/{len(rows)}"
@@ -754,6 +804,14 @@ def main() -> int:
     parser.add_argument("--no-wait", action="store_true", help="do not wait for a quiet machine")
     parser.add_argument("--trace", action="store_true", help="time the steps inside the server")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
+    parser.add_argument(
+        "--fallback",
+        action="store_true",
+        help="also phase 1 with B's socket blocked: over Server-Sent Events, then long polls",
+    )
+    parser.add_argument(
+        "--one-instance", action="store_true", help="phase 1 only (with --fallback: 1, 1b, 1c)"
+    )
     args = parser.parse_args()
     assert 1 <= args.samples <= 1000 and 0 <= args.others <= 5000
 
@@ -802,60 +860,75 @@ def main() -> int:
                 res1 = browser_series(browser, one.url, one.url, SKU_PHASE1, args.samples)
                 results["one"] = report_browser(
                     "1. Browser to browser, one instance (gunicorn, SQLite, workers as gunicorn.conf.py gives)",
-                    res1
+                    res1,
                 )
                 if args.trace:
                     trace_breakdown("one instance", res1["rows"], read_trace(trace1))
+                if args.fallback:
+                    for key, transport, words in FALLBACKS:
+                        res = browser_series(
+                            browser, one.url, one.url, SKU_PHASE1, args.samples, transport
+                        )
+                        results[key] = report_browser(
+                            f"{key[-2:]}. The same, B's socket blocked: {words}", res
+                        )
+                    compare_transports(results)
+                if not args.one_instance:
+                    # 2. two instances, PostgreSQL + Redis.
+                    import psycopg
 
-                # 2. two instances, PostgreSQL + Redis.
-                import psycopg
-
-                name = f"bench_push_{os.getpid()}_{secrets.token_hex(4)}"
-                with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'CREATE DATABASE "{name}"')
-                database = name
-                trace2 = work / "trace2.jsonl"
-                env2 = base_env(
-                    {
-                        "STOREFRONT_DATABASE_URL": POSTGRES_URL.format(name=name),
-                        "STOREFRONT_REDIS_URL": REDIS_URL,
-                        "STOREFRONT_REDIS_PREFIX": prefix,
-                    }
-                )
-                if args.trace:
-                    env2["BENCH_TRACE_FILE"] = str(trace2)
-                flask_cli(env2, "db", "upgrade")
-                flask_cli(env2, "demo")
-                pair = [
-                    Gunicorn(env2, work / f"instance{n}.log", workers=1, app=app, stop_timeout=25)
-                    for n in (1, 2)
-                ]
-                servers.extend(pair)
-                for server in pair:
-                    server.start()
-                res2 = browser_series(browser, pair[0].url, pair[1].url, SKU_PHASE2, args.samples)
-                results["two"] = report_browser(
-                    "2. Browser to browser, two instances (PostgreSQL + Redis, 1 worker each)", res2
-                )
-                if args.trace:
-                    trace_breakdown("two instances", res2["rows"], read_trace(trace2))
-                for server in pair:
-                    server.stop()
+                    name = f"bench_push_{os.getpid()}_{secrets.token_hex(4)}"
+                    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+                        admin.execute(f'CREATE DATABASE "{name}"')
+                    database = name
+                    trace2 = work / "trace2.jsonl"
+                    env2 = base_env(
+                        {
+                            "STOREFRONT_DATABASE_URL": POSTGRES_URL.format(name=name),
+                            "STOREFRONT_REDIS_URL": REDIS_URL,
+                            "STOREFRONT_REDIS_PREFIX": prefix,
+                        }
+                    )
+                    if args.trace:
+                        env2["BENCH_TRACE_FILE"] = str(trace2)
+                    flask_cli(env2, "db", "upgrade")
+                    flask_cli(env2, "demo")
+                    pair = [
+                        Gunicorn(
+                            env2, work / f"instance{n}.log", workers=1, app=app, stop_timeout=25
+                        )
+                        for n in (1, 2)
+                    ]
+                    servers.extend(pair)
+                    for server in pair:
+                        server.start()
+                    res2 = browser_series(
+                        browser, pair[0].url, pair[1].url, SKU_PHASE2, args.samples
+                    )
+                    results["two"] = report_browser(
+                        "2. Browser to browser, two instances (PostgreSQL + Redis, 1 worker each)",
+                        res2,
+                    )
+                    if args.trace:
+                        trace_breakdown("two instances", res2["rows"], read_trace(trace2))
+                    for server in pair:
+                        server.stop()
             finally:
                 browser.close()
 
-        # 3. fan-out: a fresh worker on the same SQLite database.
-        one.stop()
-        trace3 = work / "trace3.jsonl"
-        if args.trace:
-            env1["BENCH_TRACE_FILE"] = str(trace3)
-        fan = Gunicorn(env1, work / "fanout.log", app=app, stop_timeout=25)
-        servers.append(fan)
-        fan.start()
-        results["fanout"] = phase_fanout(
-            fan, args.samples, args.others, trace3 if args.trace else None
-        )
-        fan.stop()
+        if not args.one_instance:
+            # 3. fan-out: a fresh worker on the same SQLite database.
+            one.stop()
+            trace3 = work / "trace3.jsonl"
+            if args.trace:
+                env1["BENCH_TRACE_FILE"] = str(trace3)
+            fan = Gunicorn(env1, work / "fanout.log", app=app, stop_timeout=25)
+            servers.append(fan)
+            fan.start()
+            results["fanout"] = phase_fanout(
+                fan, args.samples, args.others, trace3 if args.trace else None
+            )
+            fan.stop()
         finished = True
     finally:
         for server in servers:
@@ -876,6 +949,8 @@ def main() -> int:
         ("one", "one instance", TARGET_ONE_MS),
         ("two", "two instances", TARGET_TWO_MS),
     ):
+        if key not in results:
+            continue
         p99 = pct(results[key]["push"], 99)
         ok = p99 <= target
         failed |= not ok

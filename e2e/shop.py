@@ -362,6 +362,35 @@ class SocketTap:
         return len(held)
 
 
+class SocketBlock:
+    """A network that turns /ws away for one device (or page), as some proxies do: each socket
+    opens and is closed before the server's first message. ``blocked = False`` lets the next
+    sockets through to the server. ``block_streams()`` turns Server-Sent Events away too."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+        self.blocked = True
+        self.turned_away = 0
+        target.route_web_socket(re.compile(r"/ws$"), self._route)
+
+    def _route(self, ws) -> None:
+        if self.blocked:
+            self.turned_away += 1
+            ws.close(code=1013)
+        else:
+            ws.connect_to_server()  # unhandled messages pass both ways untouched
+
+    def block_streams(self) -> None:
+        self.target.route("**/live/events", lambda route: route.abort("connectionrefused"))
+
+
+def wait_fallback(page: Page, timeout: float = 15_000) -> None:
+    """The page, its socket blocked, is connected through the fallback (SSE or polling)."""
+    status = sync_status(page)
+    expect(status).to_have_attribute("data-state", "fallback", timeout=timeout)
+    expect(status).to_contain_text("Connected (fallback)")
+
+
 # --- checkout -------------------------------------------------------------------------------
 
 TOTALS = ("subtotal", "discount", "shipping", "tax", "total")

@@ -405,8 +405,10 @@ def test_a_blocked_socket_still_converges_on_focus(new_device):
     page = new_device()
     add_to_cart(page, "DEMO-0161", 1)
     other = new_device(storage_state=page.context.storage_state())
-    # Nothing gets through to /ws for this device: every attempt is turned away.
+    # Nothing live gets through for this device: every socket is turned away, and so is every
+    # fallback (Server-Sent Events and polls, e2e/test_fallback.py).
     page.context.route_web_socket(re.compile(r"/ws$"), lambda ws: ws.close(code=1013))
+    page.context.route(re.compile(r"/live/(events|poll)"), lambda route: route.abort())
     visit(page, "/cart")
     expect_lines(page, {"DEMO-0161": 1})
     expect(sync_status(page)).not_to_have_attribute("data-state", "connected")

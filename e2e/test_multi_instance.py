@@ -26,6 +26,7 @@ from e2e.cluster import (
 from e2e.conftest import ARTIFACTS, device_factory, missing_requirement
 from e2e.shop import (
     ELSEWHERE,
+    SocketBlock,
     add_to_cart,
     api_add,
     api_contents,
@@ -38,6 +39,9 @@ from e2e.shop import (
     same_page,
     set_quantity,
     sign_in,
+    sync_status,
+    visit,
+    wait_fallback,
 )
 
 # After Redis is back, each instance's subscriber reconnects with backoff (at most 10 s apart)
@@ -135,3 +139,29 @@ def test_two_instances_sync_through_redis_and_heal_after_it_comes_back(cluster, 
         expect_lines(b, {"DEMO-0301": 6, "DEMO-0302": 5, "DEMO-0303": 1})
     # Nothing was lost, nothing applied twice.
     assert api_contents(a) == {"DEMO-0301": 6, "DEMO-0302": 5, "DEMO-0303": 1}
+
+
+def test_a_page_on_the_fallback_hears_the_other_instance(cluster, device_on):
+    """B's WebSocket is blocked (it falls back to Server-Sent Events) and B is served by the
+    other instance: A's changes still reach it through Redis, and B's reach A."""
+    email = new_email("cluster-fallback")
+    a = device_on(1)
+    register(a, email)
+    add_to_cart(a, "DEMO-0311", 1)
+    b = device_on(2)
+    SocketBlock(b.context)
+    sign_in(b, email)
+    open_live(a, "/cart")
+    visit(b, "/cart")
+    wait_fallback(b)
+
+    with same_page(a), same_page(b):
+        set_quantity(a, "DEMO-0311", 3)
+        expect_lines(b, {"DEMO-0311": 3})
+        expect(notice(b)).to_contain_text(f"set to 3 {ELSEWHERE}")
+        api_add(a, "DEMO-0312", 2)
+        expect_lines(b, {"DEMO-0311": 3, "DEMO-0312": 2})
+        set_quantity(b, "DEMO-0312", 4)
+        expect_lines(a, {"DEMO-0311": 3, "DEMO-0312": 4})
+        expect(sync_status(b)).to_have_attribute("data-state", "fallback")
+    assert api_contents(a) == {"DEMO-0311": 3, "DEMO-0312": 4}

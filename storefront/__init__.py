@@ -36,6 +36,7 @@ from storefront.cli import register_commands
 from storefront.extensions import csrf, login_manager, sock
 from storefront.mail.routes import bp as reminders_bp
 from storefront.orders.routes import bp as orders_bp
+from storefront.realtime.fallback import bp as live_bp
 from storefront.realtime.socket import bp as realtime_bp
 from storefront.support.routes import bp as support_bp
 
@@ -51,6 +52,7 @@ BLUEPRINTS = (
     orders_bp,
     health.bp,
     realtime_bp,
+    live_bp,
     support_bp,
     admin_bp,
     admin_api_bp,

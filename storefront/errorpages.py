@@ -66,7 +66,8 @@ def refusal(
     # Scripts recognise a refusal by this code, never by matching the English message.
     metrics.refused(code)
     headers = {**(headers or {}), "X-Error-Code": code}
-    if request.path.startswith("/api/"):
+    # /live/ (live updates without a WebSocket) is read by scripts too.
+    if request.path.startswith(("/api/", "/live/")):
         error = {"code": code, "message": message, **(detail or {})}
         return jsonify(error=error), status, headers
     if is_htmx():

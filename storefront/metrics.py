@@ -115,7 +115,7 @@ PUSH_SECONDS = Histogram(
 )
 OPEN_SOCKETS = Gauge(
     "storefront_open_sockets",
-    "Open pages' WebSockets, over every worker.",
+    "Open pages' live connections (WebSockets, Server-Sent Events streams and long polls waiting), over every worker.",
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
@@ -231,6 +231,9 @@ def _statement_ends(conn, cursor, statement, parameters, context, executemany) -
         clock[1] += 1
 
 
+LIVE_ENDPOINTS = frozenset({"realtime.page_socket", "live.poll"})
+
+
 def _request_started() -> None:
     _db_clock.set([0.0, 0, 0.0])
     _pending_cart.set(None)
@@ -239,8 +242,10 @@ def _request_started() -> None:
 def _request_answered(response: Response) -> Response:
     now = time.perf_counter()
     asked = request._get_current_object()
-    if asked.endpoint == "realtime.page_socket":
-        return response  # lasts as long as the page stays open: see storefront_open_sockets
+    if asked.endpoint in LIVE_ENDPOINTS:
+        # Lasts as long as the page stays open, or until something happens (a long poll):
+        # their time is not a latency. See storefront_open_sockets.
+        return response
     rule = asked.url_rule
     route = rule.rule if rule is not None else "unmatched"
     started = g.get("started")

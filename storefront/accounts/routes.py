@@ -37,6 +37,8 @@ NOT_ACTIVITY = {
     "health.healthz",
     "health.readyz",
     "realtime.page_socket",
+    "live.events",
+    "live.poll",
     "accounts.session_status",
 }
 

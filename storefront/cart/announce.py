@@ -98,13 +98,15 @@ def listener() -> Listener:
     snap = store.read(owner)
     hello = render_template("cart/_hello.html", cart_id=snap.cart_id or "", version=snap.version)
     also = (catalog_changes.CHANNEL,)
+    state = f"{snap.cart_id or ''}:{snap.version}"  # as static/js/cart/fallback.js names it
     token = shopper.session_token()
     if token is None:
-        return Listener(owner.channel, hello, also=also)
+        return Listener(owner.channel, hello, also=also, state=state)
     return Listener(
         owner.channel,
         hello,
         session=accounts.session_key(token),
         deadline=partial(accounts.session_deadline, token),
         also=also,
+        state=state,
     )

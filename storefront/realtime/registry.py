@@ -39,6 +39,9 @@ class Listener:
     # Channels every page hears besides its own (the catalog's changes): one event published
     # there reaches each socket once, the very same string in every inbox.
     also: tuple[str, ...] = ()
+    # What the hello says the page should show, as a polling page names what it shows (see
+    # fallback.py): a page that already shows it needs no hello.
+    state: str = ""
 
 
 class Pushed(str):

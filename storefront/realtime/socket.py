@@ -5,14 +5,13 @@ socket idles.
 
 from __future__ import annotations
 
-import queue
-
 from flask import Blueprint, abort, request
 from simple_websocket import ConnectionClosed
 
-from storefront import clock, metrics, realtime
-from storefront.extensions import db, sock
-from storefront.realtime.registry import PING, RECONNECT, Close, Subscription
+from storefront import metrics, realtime
+from storefront.extensions import sock
+from storefront.realtime.feed import Feed
+from storefront.realtime.registry import PING, Close
 
 bp = Blueprint("realtime", __name__)
 KEEPALIVE_SECONDS = 25
@@ -35,30 +34,13 @@ def check_handshake():
 @sock.route("/ws", bp=bp)
 def page_socket(ws):
     listener = realtime.listener()
-    subscription = Subscription(listener.channel, listener.session, also=listener.also)
-    registry = realtime.registry()
-    registry.add(subscription)
-    metrics.socket_opened()
-    try:
-        deadline = listener.deadline() if listener.deadline else None
-        db.session.remove()  # hold no connection while idle
-        realtime.broker().start()
+    with Feed(listener) as feed:
         ws.send(listener.hello)
         while ws.connected:
-            try:
-                message = subscription.inbox.get(timeout=KEEPALIVE_SECONDS)
-            except queue.Empty:
-                message = PING
+            message = feed.next(KEEPALIVE_SECONDS) or PING
             if isinstance(message, Close):
                 ws.close(reason=message.code, message=message.reason)
                 break
-            if deadline is not None and clock.now() >= deadline:
-                # Renewed elsewhere meanwhile? Ask once more before closing.
-                deadline = listener.deadline()
-                db.session.remove()
-                if deadline is None or clock.now() >= deadline:
-                    ws.close(reason=RECONNECT, message="signed out")
-                    break
             try:
                 ws.send(message)
             except ConnectionClosed:
@@ -66,7 +48,3 @@ def page_socket(ws):
                 raise
             if message is not PING:
                 metrics.pushed(getattr(message, "at", None))
-    finally:
-        metrics.socket_closed()
-        registry.remove(subscription)
-        db.session.remove()

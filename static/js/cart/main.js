@@ -8,6 +8,8 @@
 //   stale-token     a change refused for a stale CSRF token, sent again with a fresh one
 //   conflicts       "keep mine" when another device overrode this page's quantity
 //   socket, status  the connection and the indicator that shows it
+//   fallback        the same feed over Server-Sent Events or long polls, where sockets are blocked
+//   sync-controls   "Sync now", and when the page last synced, in words
 //   add-form        the add form's quantity after a burst of adds
 //   checkout-form   what the shopper typed or chose while the checkout was being re-priced
 // Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
@@ -23,9 +25,11 @@ import { resync } from "./resync.js";
 import * as socket from "./socket.js";
 import { onBeforeSwap } from "./stale-token.js";
 import { showStatus } from "./status.js";
+import { initSyncControls } from "./sync-controls.js";
 import { onlyPresentTargets, onOobBeforeSwap } from "./version-guard.js";
 
 htmx.defineExtension("cart-sync", { transformResponse: (text) => onlyPresentTargets(text) });
+socket.watchSockets(); // before htmx opens the page's socket, at DOMContentLoaded
 
 document.addEventListener("htmx:oobBeforeSwap", onOobBeforeSwap);
 document.addEventListener("htmx:wsBeforeMessage", onMessage);
@@ -49,12 +53,14 @@ window.addEventListener("offline", () => showStatus("offline"));
 // Every tab shows the same count: another tab's queued or sent change updates this one too.
 window.addEventListener("storage", (evt) => { if (isQueueEvent(evt)) showStatus(); });
 window.addEventListener("online", () => {
-  showStatus(socket.isOpen() ? "connected" : "connecting");
+  socket.showConnection();
+  socket.wakeFallback(); // its retries may have backed off to half a minute while offline
   replayQueue().then(resync);
 });
 window.addEventListener("focus", () => resync());
 document.addEventListener("visibilitychange", () => { if (!document.hidden) resync(); });
 document.addEventListener("DOMContentLoaded", () => {
   showStatus(navigator.onLine ? "connecting" : "offline");
+  initSyncControls();
   replayQueue();
 });

@@ -2,7 +2,13 @@
 // many changes are waiting in the offline queue.
 import { queued } from "./queue-store.js";
 
-const WORDS = { connected: "Live sync: connected", connecting: "Live sync: connecting…", offline: "Live sync: offline" };
+const WORDS = {
+  connected: "Live sync: connected",
+  // Server-Sent Events or long polls, where a network blocks the WebSocket (fallback.js).
+  fallback: "Live sync: Connected (fallback)",
+  connecting: "Live sync: connecting…",
+  offline: "Live sync: offline",
+};
 let connection = "connecting";
 
 // Without a state, only the waiting count is refreshed.
