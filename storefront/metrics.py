@@ -115,7 +115,7 @@ PUSH_SECONDS = Histogram(
 )
 OPEN_SOCKETS = Gauge(
     "storefront_open_sockets",
-    "Open pages' live connections (WebSockets, Server-Sent Events streams and long polls waiting), over every worker.",
+    "Open pages' live connections (WebSockets, event streams, long polls), over every worker.",
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
