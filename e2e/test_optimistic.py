@@ -93,9 +93,7 @@ def expect_confirmed(page: Page, sku: str) -> None:
     expect(page.locator("#cart-summary")).not_to_have_attribute("aria-busy", "true")
 
 
-def test_a_quantity_shows_at_once_marked_pending_and_clears_when_confirmed(
-    new_device, axe_source
-):
+def test_a_quantity_shows_at_once_marked_pending_and_clears_when_confirmed(new_device, axe_source):
     page = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
     mug = add_to_cart(page, "DEMO-0611", 1)
     other = new_device(storage_state=page.context.storage_state())
@@ -363,3 +361,50 @@ def test_a_queue_left_in_the_clear_by_an_older_version_is_sealed_on_load_then_se
     expect(sync_status(page)).to_have_attribute("data-pending", "0")
     expect_lines(other, {"DEMO-0620": 1, "DEMO-0018": 1})
     expect(cart_line(other, "DEMO-0018")).to_contain_text(f"engraving: {engraving}")
+
+
+def test_emptying_the_cart_shows_at_once_and_is_confirmed(new_device):
+    page = new_device()
+    add_to_cart(page, "DEMO-0621", 1)
+    add_to_cart(page, "DEMO-0622", 2)
+    open_live(page, "/cart")
+
+    held = HeldAnswers(page, "**/cart/clear")
+    with same_page(page):
+        page.get_by_test_id("cart-clear").click()
+        held.wait_for_one()
+        expect(badge(page)).to_have_text("0")
+        expect(badge(page)).to_have_attribute("aria-busy", "true")
+        for sku in ("DEMO-0621", "DEMO-0622"):
+            expect(pending_note(page, sku)).to_have_text("Removing…")
+        held.release()
+        expect(page.get_by_test_id("cart-line")).to_have_count(0)
+        expect(badge(page)).not_to_have_attribute("aria-busy", "true")
+        expect(badge(page)).to_have_text("0")
+    assert api_contents(page) == {}
+
+
+def test_a_change_queued_offline_and_refused_on_replay_rolls_back_with_the_reason(new_device):
+    page = new_device()
+    add_to_cart(page, "DEMO-1500", 1)  # 3 in stock
+    open_live(page, "/cart")
+
+    page.context.set_offline(True)
+    with same_page(page):
+        expect(sync_status(page)).to_have_attribute("data-state", "offline")
+        field = line_quantity(page, "DEMO-1500")
+        field.fill("9")
+        field.press("Enter")
+        expect(pending_note(page, "DEMO-1500")).to_have_text(
+            "Saved on this device, waiting to be sent"
+        )
+        expect(badge(page)).to_have_text("9")
+        expect(sync_status(page)).to_have_attribute("data-pending", "1")
+
+        page.context.set_offline(False)
+        expect(sync_status(page)).to_have_attribute("data-pending", "0")
+        expect(notice(page)).to_contain_text("Only 3 of DEMO-1500 in stock.")
+        expect(field).to_have_value("1")
+        expect(badge(page)).to_have_text("1")
+        expect_confirmed(page, "DEMO-1500")
+    assert api_contents(page) == {"DEMO-1500": 1}
