@@ -95,6 +95,7 @@ async function replayHere() {
     while (queued().length) {
       const entry = queued()[0];
       const item = await open(entry);
+      if (item === undefined) break; // this tab cannot open the queue: left for one that can
       if (!item) {
         // Sealed under a key this browser no longer has (its site data was partly cleared).
         unreadable += 1;

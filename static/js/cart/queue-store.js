@@ -46,10 +46,16 @@ function request(req) {
   });
 }
 
-function openDatabase() {
-  const req = indexedDB.open(DB_NAME, 1);
-  req.onupgradeneeded = () => req.result.createObjectStore(KEY_STORE);
-  return request(req);
+// The database with its key store (made by an upgrade if the database exists without it).
+async function openDatabase(version = undefined) {
+  const req = indexedDB.open(DB_NAME, version);
+  req.onupgradeneeded = () => {
+    if (!req.result.objectStoreNames.contains(KEY_STORE)) req.result.createObjectStore(KEY_STORE);
+  };
+  const db = await request(req);
+  if (db.objectStoreNames.contains(KEY_STORE) || version) return db;
+  db.close();
+  return openDatabase(db.version + 1);
 }
 
 // The one key of this browser's queue. Two tabs may both find none: each makes one, and the
@@ -91,12 +97,13 @@ async function seal(key, item) {
   return { id, iv: toBase64(iv), data: toBase64(data) };
 }
 
-// The change in a queued entry, or null if it cannot be opened (the key is gone: site data
-// partly cleared) or was tampered with.
+// The change in a queued entry; null if it cannot be opened (sealed under a key that is gone:
+// site data partly cleared; or tampered with); undefined if this tab cannot try (no key store
+// here now), when the entry must stay for a tab that can.
 export async function open(entry) {
   if (entry.item) return entry.item;
   const key = await queueKey();
-  if (!key) return null;
+  if (!key) return undefined;
   try {
     const plain = await crypto.subtle.decrypt(
       { name: "AES-GCM", iv: fromBase64(entry.iv), additionalData: encoder.encode(entry.id) }, key, fromBase64(entry.data));
