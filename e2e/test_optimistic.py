@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 from playwright.sync_api import Page, expect
 
+from e2e.conftest import WAIT_MS
 from e2e.shop import (
     SocketTap,
     add_to_cart,
@@ -53,10 +55,21 @@ class HeldAnswers:
         self.held.append(route)
 
     def wait_for_one(self) -> None:
+        """The change has left the page (htmx marks it) and its request is held here."""
         self.page.wait_for_function("() => document.querySelector('.htmx-request') !== null")
+        self._until_held()
+
+    def _until_held(self) -> None:
+        # The route handler runs when Playwright delivers the browser's paused request to this
+        # process, which may come just after the page's own answer: let Playwright deliver it
+        # (a short wait_for_timeout dispatches pending events), for at most WAIT_MS.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while not self.held and time.monotonic() < deadline:
+            self.page.wait_for_timeout(20)
         assert self.held, "no change was sent"
 
     def release(self) -> None:
+        self._until_held()
         held, self.held = self.held, []
         for route in held:
             route.continue_()

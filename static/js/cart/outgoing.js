@@ -57,7 +57,8 @@ function answered(cfg, xhr, sentAt, key) {
     // A stale token: stale-token.js sends it again, and that answer settles it.
     if (xhr.status === 403 && xhr.getResponseHeader("X-Error-Code") === "csrf_failed") return;
     // htmx has put a 4xx's reason in the notice region; a 5xx has no words htmx would show.
-    if (xhr.status >= 500) say('<p class="notice error">The shop could not save that change just now. Nothing was changed; please try again.</p>');
+    // (It may have failed after the commit: the rollback asks the server what it holds.)
+    if (xhr.status >= 500) say('<p class="notice error">The shop could not confirm that change just now. Your cart shows what the shop holds; please try again.</p>');
     rollBack(key);
     return;
   }
