@@ -4,7 +4,8 @@
 //   catalog         a product's new price and stock on the pages that show it, and in the cart
 //   resync          the whole cart once, when this page may have missed something
 //   outgoing        headers, keys and versions on every change; what its answer tells us
-//   offline-queue   changes kept while offline, replayed in order under their keys
+//   optimistic      a change shown at once, marked pending; put back if the server refuses it
+//   offline-queue   changes kept while offline (sealed by queue-store), replayed in order
 //   stale-token     a change refused for a stale CSRF token, sent again with a fresh one
 //   conflicts       "keep mine" when another device overrode this page's quantity
 //   socket, status  the connection and the indicator that shows it

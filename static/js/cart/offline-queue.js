@@ -1,8 +1,9 @@
 // Changes that could not be sent wait in the queue and are replayed in order, each under its
 // own idempotency key: a change that did reach the server before the connection dropped is
-// answered with its first result, never applied twice.
+// answered with its first result, never applied twice. queue-store.js keeps them sealed.
+import { confirm, rollBack, waiting } from "./optimistic.js";
 import { csrfToken, newKey, pageId, say } from "./page.js";
-import { append, forget, queued } from "./queue-store.js";
+import { append, forget, migratePlainQueue, open, queued, written } from "./queue-store.js";
 import { resync } from "./resync.js";
 import { showStatus } from "./status.js";
 import { applyOutOfBand } from "./version-guard.js";
@@ -23,14 +24,20 @@ export function itemOf(cfg) {
 }
 
 export function keep(item) {
-  append(item);
-  showStatus();
-  if (navigator.onLine) retryLater(); // it failed while online: the server may be away
+  waiting(item.params.idempotency_key);
   say('<p class="notice">You are offline. The change is saved on this device and will be sent when the connection returns.</p>');
+  return append(item).then(() => {
+    showStatus();
+    if (navigator.onLine) retryLater(); // it failed while online: the server may be away
+  });
 }
 
-export function send(item) {
-  return fetch(item.path, {
+const staleToken = (response) => response.status === 403 && response.headers.get("X-Error-Code") === "csrf_failed";
+
+// Sent by hand, outside htmx. `final`: this answer settles the change's pending mark (a
+// replay decides for itself: a 429 or 5xx leaves it queued).
+export function send(item, final = true) {
+  const sent = fetch(item.path, {
     method: "POST",
     credentials: "same-origin",
     signal: AbortSignal.timeout ? AbortSignal.timeout(SEND_TIMEOUT_MS) : undefined,
@@ -42,6 +49,16 @@ export function send(item) {
     },
     body: new URLSearchParams(item.params),
   });
+  if (!final) return sent;
+  return sent.then((response) => {
+    if (!staleToken(response)) settle(item, response.ok);
+    return response;
+  });
+}
+
+function settle(item, ok) {
+  if (ok) confirm(item.params.idempotency_key);
+  else rollBack(item.params.idempotency_key);
 }
 
 // Tried again a little later, with backoff: the network may need a moment after 'online', or
@@ -59,24 +76,37 @@ function retryLater(atLeast = 0) {
 // repeats harmless, not free). Without Web Locks (an insecure origin), each tab sends what
 // it finds.
 export function replayQueue() {
-  if (!navigator.onLine || !queued().length) return Promise.resolve(); // no need to queue up
-  if (!navigator.locks) return replayHere();
-  return navigator.locks.request("storefront-offline-queue", replayHere);
+  // A change being sealed right now belongs to this replay too.
+  return Promise.all([migrated, written()]).then(() => {
+    if (!navigator.onLine || !queued().length) return undefined; // no need to queue up
+    if (!navigator.locks) return replayHere();
+    return navigator.locks.request("storefront-offline-queue", replayHere);
+  });
 }
 
-const staleToken = (response) => response.status === 403 && response.headers.get("X-Error-Code") === "csrf_failed";
+// A queue an earlier version of the shop left in the clear is sealed (or dropped) on load.
+const migrated = migratePlainQueue().catch(() => {}).then(() => showStatus());
 
 async function replayHere() {
   if (replaying || !navigator.onLine || !queued().length) return;
   replaying = true;
+  let unreadable = 0;
   try {
     while (queued().length) {
-      const item = queued()[0];
+      const entry = queued()[0];
+      const item = await open(entry);
+      if (item === undefined) break; // this tab cannot open the queue: left for one that can
+      if (!item) {
+        // Sealed under a key this browser no longer has (its site data was partly cleared).
+        unreadable += 1;
+        forget(entry.id);
+        continue;
+      }
       let response;
       try {
-        response = await send(item);
+        response = await send(item, false);
         // Signed in or out in another tab since the change was queued: a fresh token, once.
-        if (staleToken(response)) { await resync(); response = await send(item); }
+        if (staleToken(response)) { await resync(); response = await send(item, false); }
       } catch (e) {
         retryLater(); // still offline, or the server is away: try again later
         break;
@@ -87,10 +117,14 @@ async function replayHere() {
       }
       retryDelay = 0;
       const html = await response.text();
-      forget(item.params.idempotency_key);
+      forget(entry.id);
       showStatus();
       if (response.ok) applyOutOfBand(html);
-      else say(html); // refused for good (out of stock, say): the refusal's notice
+      settle(item, response.ok);
+      if (!response.ok) say(html); // refused for good (out of stock, say): the refusal's notice
+    }
+    if (unreadable) {
+      say(`<p class="notice error">${unreadable} ${unreadable === 1 ? "change" : "changes"} saved on this device could not be read any more and ${unreadable === 1 ? "was" : "were"} not sent. Please check your cart.</p>`);
     }
   } finally {
     replaying = false;
