@@ -36,6 +36,7 @@ from storefront.extensions import csrf, login_manager, sock
 from storefront.mail.routes import bp as reminders_bp
 from storefront.orders.routes import bp as orders_bp
 from storefront.realtime.socket import bp as realtime_bp
+from storefront.sharing.routes import bp as sharing_bp
 from storefront.support.routes import bp as support_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +55,7 @@ BLUEPRINTS = (
     admin_bp,
     admin_api_bp,
     reminders_bp,
+    sharing_bp,
     media.bp,
     seo.bp,
 )
