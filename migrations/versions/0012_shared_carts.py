@@ -16,9 +16,16 @@ depends_on = None
 UTC_TIME = sa.DateTime(timezone=True)
 
 
+def _has_column(table: str, column: str) -> bool:
+    # Left by a downgrade on SQLite (see downgrade()).
+    return column in {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)}
+
+
 def _add_user_reference(table: str, column: str) -> None:
     """A nullable column naming an account, cleared when the account is deleted."""
     name = f"fk_{table}_{column}"
+    if _has_column(table, column):
+        return
     if op.get_bind().dialect.name == "sqlite":
         # SQLite takes a REFERENCES clause in ADD COLUMN (the column defaults to NULL), while
         # Alembic would ask for batch mode, whose copy-drop-rename of carts would cascade-delete
@@ -34,7 +41,8 @@ def _add_user_reference(table: str, column: str) -> None:
 
 def upgrade():
     _add_user_reference("carts", "member_user_id")
-    op.add_column("carts", sa.Column("shared_from", sa.Integer(), nullable=True))
+    if not _has_column("carts", "shared_from"):
+        op.add_column("carts", sa.Column("shared_from", sa.Integer(), nullable=True))
     op.create_index("uq_carts_member_user_id", "carts", ["member_user_id"], unique=True)
     _add_user_reference("cart_revisions", "actor_id")
     op.create_table(
@@ -60,11 +68,16 @@ def upgrade():
 def downgrade():
     op.drop_table("cart_invitations")
     op.drop_index("uq_carts_member_user_id", table_name="carts")
-    # SQLite (3.35+) drops a column that no index or constraint names; the foreign keys
-    # written inline go with their columns.
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_constraint("fk_cart_revisions_actor_id", "cart_revisions", type_="foreignkey")
-        op.drop_constraint("fk_carts_member_user_id", "carts", type_="foreignkey")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite drops no column a foreign key names, and batch mode's copy-drop-rename of
+        # carts would cascade-delete every revision (foreign keys cannot be switched off inside
+        # the migration's transaction). The columns stay, emptied: code before 0012 never
+        # reads them, and upgrading again finds and reuses them.
+        op.execute("UPDATE carts SET member_user_id = NULL, shared_from = NULL")
+        op.execute("UPDATE carts SET status = 'open' WHERE status = 'aside'")
+        return
+    op.drop_constraint("fk_cart_revisions_actor_id", "cart_revisions", type_="foreignkey")
+    op.drop_constraint("fk_carts_member_user_id", "carts", type_="foreignkey")
     op.drop_column("cart_revisions", "actor_id")
     op.drop_column("carts", "shared_from")
     op.drop_column("carts", "member_user_id")
