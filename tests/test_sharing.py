@@ -4,17 +4,26 @@ refusal, which changes nothing."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import urllib.parse
+import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from storefront import clock, realtime
+from storefront.accounts.models import User
 from storefront.cart import models as cart_models
 from storefront.cart.types import CartStatus
+from storefront.catalog.models import Product
 from storefront.extensions import db
+from storefront.orders.models import Order
+from storefront.sharing import rules
 from storefront.sharing.models import CartInvitation
 from tests.helpers import Browser
+from tests.live import HttpShopper, serve
+from tests.test_concurrency import in_parallel
 
 OWNER, MEMBER, THIRD = "sam@example.com", "alex@example.com", "kim@example.com"
 LINK = re.compile(r'value="https?://[^"/]+(/share/[A-Za-z0-9_-]+)"')
@@ -77,8 +86,6 @@ def skus(browser) -> list[str]:
 
 
 def user_id(app, email: str) -> int:
-    from storefront.accounts.models import User
-
     with app.app_context():
         return db.session.scalar(select(User.id).where(User.email == email))
 
@@ -356,3 +363,109 @@ def test_deleting_the_owners_account_gives_the_member_their_cart_back(
     with app.app_context():
         statuses = db.session.scalars(select(cart_models.Cart.status)).all()
     assert CartStatus.ASIDE not in statuses
+
+
+def test_both_accounts_checking_out_at_once_make_one_order(app, make_product):
+    sku = make_product(stock=10)
+    pay = {"payment": {"provider": "test", "token": "tok_ok"}}
+    with serve(app) as base:
+        accounts = []
+        for email in (OWNER, MEMBER):
+            shopper = HttpShopper(base)
+            assert shopper.form("/register", {"email": email, "password": "long enough pw"}) == 302
+            shopper.refresh()
+            accounts.append(shopper)
+        sam, alex = accounts
+        assert sam.call("POST", "/cart/lines", {"sku": sku, "quantity": 2})[0] == 200
+        link = _invite_over_http(sam)
+        assert alex.form(link, {}) == 302
+        for shopper in accounts:
+            details = {"address": ADDRESS, "shipping_method": "standard"}
+            assert shopper.call("PUT", "/checkout", details)[0] == 200
+        results = in_parallel(
+            2,
+            lambda n: accounts[n].call(
+                "POST", "/checkout/complete", pay, {"Idempotency-Key": f"account-{n}"}
+            ),
+        )
+    assert sorted(status for status, _ in results) == [201, 409], results
+    (refused,) = [body["error"]["code"] for status, body in results if status == 409]
+    assert refused in ("checkout_in_progress", "empty_cart")
+    with app.app_context():
+        assert db.session.scalar(select(Product.stock).where(Product.sku == sku)) == 8
+        assert len(db.session.scalars(select(Order)).all()) == 1
+
+
+def _invite_over_http(shopper) -> str:
+    body = urllib.parse.urlencode({"csrf_token": shopper.csrf}).encode()
+    request = urllib.request.Request(
+        shopper.base + "/cart/share", data=body, method="POST", headers={"Cookie": shopper.cookie}
+    )
+    with urllib.request.urlopen(request) as response:
+        return LINK.search(response.read().decode()).group(1)
+
+
+def cart_lookups(app, work) -> int:
+    """How many statements read the carts table while ``work`` runs."""
+    seen: list[str] = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM carts" in statement:
+            seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    return len(seen)
+
+
+def test_an_unshared_account_pays_no_lookup_for_sharing_and_a_member_one(
+    app, owner, member, make_products
+):
+    first, second = make_products(2)
+    owner.add(first)
+    unshared = cart_lookups(app, lambda: owner.add(second))
+    shared(owner, member)
+    as_member = cart_lookups(app, lambda: member.add(second))
+    assert unshared == 1
+    assert as_member == 2
+
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+FINE = rules.InvitationFacts(
+    used=False,
+    expires_at=NOW + timedelta(hours=1),
+    cart_open=True,
+    cart_owner_id=1,
+    cart_member_id=None,
+    ordered_since=False,
+)
+
+
+@pytest.mark.parametrize(
+    ("invite", "accepter", "code"),
+    [
+        (FINE, rules.AccepterFacts(2, False), None),
+        (FINE, rules.AccepterFacts(1, False), "own_invitation"),
+        (replace(FINE, used=True), rules.AccepterFacts(2, False), "invitation_used"),
+        (replace(FINE, expires_at=NOW), rules.AccepterFacts(2, False), "invitation_expired"),
+        (replace(FINE, ordered_since=True), rules.AccepterFacts(2, False), "invitation_stale"),
+        (replace(FINE, cart_open=False), rules.AccepterFacts(2, False), "invitation_stale"),
+        (replace(FINE, cart_member_id=3), rules.AccepterFacts(2, False), "cart_already_shared"),
+        (replace(FINE, cart_member_id=2), rules.AccepterFacts(2, True), "already_sharing"),
+        (FINE, rules.AccepterFacts(2, True), "already_sharing"),
+        # Reuse is told as reuse even when the link has also expired since.
+        (
+            replace(FINE, used=True, expires_at=NOW),
+            rules.AccepterFacts(2, False),
+            "invitation_used",
+        ),
+    ],
+)
+def test_the_acceptance_rules(invite, accepter, code):
+    refused = rules.refusal(invite, accepter, NOW)
+    assert (refused.code if refused else None) == code
