@@ -32,7 +32,7 @@ def display_name(email: str) -> str:
 
 
 def invite(page) -> str:
-    visit(page, "/cart")
+    """On the open cart page: the link takes the panel's place."""
     page.get_by_test_id("share-invite").click()
     link = page.get_by_test_id("share-link")
     expect(link).to_have_value(SHARE_LINK)
@@ -46,8 +46,10 @@ def test_two_accounts_share_one_cart_live_and_the_owner_stops(new_device):
     add_to_cart(owner, "DEMO-0100", 2)
     register(member, member_email)
     add_to_cart(member, "DEMO-0200", 1)  # the member's own cart, kept aside while sharing
-    link = invite(owner)
     owner_phone = new_device(storage_state=owner.context.storage_state())
+    open_live(owner, "/cart")
+    open_live(owner_phone, "/cart")
+    link = invite(owner)
 
     # Opening the link asks first; confirming joins.
     visit(member, link)
@@ -56,11 +58,11 @@ def test_two_accounts_share_one_cart_live_and_the_owner_stops(new_device):
     expect(member.get_by_test_id("share-status")).to_contain_text(display_name(owner_email))
     expect_lines(member, {"DEMO-0100": 2})
     name = api_cart(owner)["lines"][0]["name"]
-
-    open_live(owner, "/cart")
-    open_live(owner_phone, "/cart")
+    # The owner's open pages learn of it without a reload.
+    for page in (owner, owner_phone):
+        expect(page.get_by_test_id("share-status")).to_contain_text(display_name(member_email))
+        expect(notice(page)).to_contain_text("accepted your invitation")
     open_live(member, "/cart")
-    expect(owner.get_by_test_id("share-status")).to_contain_text(display_name(member_email))
 
     # The member's change reaches both of the owner's devices, saying who made it.
     set_quantity(member, "DEMO-0100", 3)
@@ -80,18 +82,22 @@ def test_two_accounts_share_one_cart_live_and_the_owner_stops(new_device):
         f"by {display_name(member_email)}"
     )
 
-    # The owner stops sharing: the member's open page gets their own cart back by itself.
-    visit(owner, "/cart")
-    owner.get_by_test_id("share-stop").click()
-    expect(owner.get_by_test_id("share-invite")).to_be_visible()
-    expect_lines(member, {"DEMO-0200": 1}, timeout=RECONNECT_MS)
+    # The owner stops sharing (from the phone): the member's open page gets their own cart
+    # back by itself, and every page's panel says so.
+    owner_phone.get_by_test_id("share-stop").click()
+    expect(owner_phone.get_by_test_id("share-invite")).to_be_visible()
     expect_lines(owner_phone, {"DEMO-0100": 5})
+    expect_lines(member, {"DEMO-0200": 1}, timeout=RECONNECT_MS)
+    expect(member.get_by_test_id("share-invite")).to_be_visible()
+    visit(owner, "/cart")
+    expect(owner.get_by_test_id("share-invite")).to_be_visible()
 
 
 def test_the_link_does_not_work_twice_or_for_its_owner(new_device):
     owner, member, third = new_device(), new_device(), new_device()
     register(owner, new_email("sam"))
     add_to_cart(owner, "DEMO-0100", 1)
+    visit(owner, "/cart")
     link = invite(owner)
     visit(owner, link, status=409)
     expect(owner.get_by_test_id("share-refusal")).to_contain_text("your own cart")

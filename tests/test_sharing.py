@@ -469,3 +469,38 @@ FINE = rules.InvitationFacts(
 def test_the_acceptance_rules(invite, accepter, code):
     refused = rules.refusal(invite, accepter, NOW)
     assert (refused.code if refused else None) == code
+
+
+def test_with_htmx_the_link_takes_the_panels_place_and_stopping_reloads_the_cart(
+    owner, member, make_product
+):
+    owner.add(make_product())
+    owner.page("/cart")
+    answer = owner.form("/cart/share", htmx=True)
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 201
+    assert body.startswith('<section id="share-panel"') and "<html" not in body
+    link = LINK.search(body).group(1)
+    assert accept(member, link).status_code == 302
+    stopped = member.form("/cart/share/stop", htmx=True)
+    assert stopped.status_code == 204
+    assert stopped.headers["HX-Redirect"] == "/cart"
+
+
+def test_accepting_and_stopping_update_the_other_accounts_open_pages(
+    app, owner, member, make_product, published
+):
+    owner.add(make_product())
+    link = invite(owner)
+    published.clear()
+    accept(member, link)
+    owner_channel = f"user:{user_id(app, OWNER)}"
+    to_owner = "".join(html for channel, html in published if channel == owner_channel)
+    assert "Alex accepted your invitation" in to_owner
+    assert "Shared with <strong>Alex</strong>" in to_owner
+    assert "csrf_token" not in to_owner  # pushed pages get no session's token
+    published.clear()
+    member.form("/cart/share/stop")
+    to_owner = "".join(html for channel, html in published if channel == owner_channel)
+    assert "Alex left your shared cart" in to_owner
+    assert 'data-testid="share-invite"' in to_owner

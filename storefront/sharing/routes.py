@@ -12,14 +12,22 @@ from storefront.errorpages import STATUS
 from storefront.errors import DomainError
 from storefront.security import cart_changes
 from storefront.sharing import services
+from storefront.web import is_htmx
 
 bp = Blueprint("sharing", __name__)
 
 
-def _tell(user_id: int, text: str) -> None:
-    """A notice on every open page of that account (after the commit)."""
-    html = render_template("cart/_notice_elsewhere.html", text=text, origin="")
-    realtime.publish(Owner.user(user_id).channel, html)
+def _tell(user_id: int, text: str | None = None) -> None:
+    """A notice (if any) and the sharing panel as it is now, on every open page of that account
+    (after the commit)."""
+    notice = render_template("cart/_notice_elsewhere.html", text=text, origin="") if text else ""
+    panel = render_template(
+        "sharing/_panel.html",
+        signed_in=True,
+        pushed=True,
+        sharing=services.sharing_of(Owner.user(user_id)),
+    )
+    realtime.publish(Owner.user(user_id).channel, notice + panel)
 
 
 def _reconnect(user_id: int) -> None:
@@ -33,7 +41,9 @@ def _reconnect(user_id: int) -> None:
 def invite():
     invitation = services.invite(shopper.current_owner())
     link = url_for("sharing.show", token=invitation.token, _external=True)
-    body = render_template("sharing/invited.html", link=link, expires_at=invitation.expires_at)
+    # htmx: the link takes the panel's place on the cart page; without JavaScript, a page.
+    template = "sharing/_invited.html" if is_htmx() else "sharing/invited.html"
+    body = render_template(template, link=link, expires_at=invitation.expires_at)
     # The link is a secret shown once: no cache may keep this page.
     return body, 201, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -66,6 +76,7 @@ def accept(token: str):
     owner = shopper.current_owner()
     owner_id = services.accept(token, owner)
     names = services.names_of([owner_id, owner.user_id])
+    _tell(owner.user_id)
     _reconnect(owner.user_id)
     _tell(
         owner_id,
@@ -98,5 +109,9 @@ def stop():
             "shared cart: it is yours alone again.",
         )
         flash("You left the shared cart: your own cart is back.")
+    _tell(owner.user_id)  # this account's other pages
     _reconnect(ended.member_id)
+    if is_htmx():
+        # The page may now show another cart (the member's own): it is loaded afresh.
+        return "", 204, {"HX-Redirect": url_for("cart.page")}
     return redirect(url_for("cart.page"))
