@@ -170,6 +170,9 @@ def test_the_history_says_who_did_what_and_hides_what_came_before_sharing(
     assert "by You" in member_page
     seen = member.api("GET", "/cart/history").json["revisions"]
     assert len(seen) == 1  # only the member's own add: nothing from before sharing
+    assert seen[0]["by"] == "You"
+    assert owner.api("GET", "/cart/history").json["revisions"][0]["by"] == "Alex"
+    assert "by" not in owner.api("GET", "/cart/history").json["revisions"][1]
     assert len(owner.api("GET", "/cart/history").json["revisions"]) == revisions_before + 1
     # Nor can the member bring back what the cart held before they joined.
     refused = member.api("POST", "/cart/restore", json={"revision": revisions_before})
@@ -306,6 +309,9 @@ def test_a_second_member_or_a_second_link_is_refused(owner, member, third, make_
     assert response.status_code == 409
     assert "already shared" in response.get_data(as_text=True)
     assert member.form("/cart/share").status_code == 403  # only the owner invites
+    # An account outside the sharing cannot end it.
+    assert third.form("/cart/share/stop").status_code == 409
+    assert 'data-testid="share-stop"' in member.page("/cart").get_data(as_text=True)
 
 
 def test_an_account_already_sharing_cannot_accept_another(owner, member, third, make_product):
