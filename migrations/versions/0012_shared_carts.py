@@ -45,6 +45,15 @@ def upgrade():
         op.add_column("carts", sa.Column("shared_from", sa.Integer(), nullable=True))
     op.create_index("uq_carts_member_user_id", "carts", ["member_user_id"], unique=True)
     _add_user_reference("cart_revisions", "actor_id")
+    # Deleting an account clears its actor ids: without an index that scans every revision.
+    # Partial: the revisions of unshared carts (nearly all) stay out of it and cost it nothing.
+    op.create_index(
+        "ix_cart_revisions_actor_id",
+        "cart_revisions",
+        ["actor_id"],
+        postgresql_where=sa.text("actor_id IS NOT NULL"),
+        sqlite_where=sa.text("actor_id IS NOT NULL"),
+    )
     op.create_table(
         "cart_invitations",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -67,6 +76,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("cart_invitations")
+    op.drop_index("ix_cart_revisions_actor_id", table_name="cart_revisions")
     op.drop_index("uq_carts_member_user_id", table_name="carts")
     if op.get_bind().dialect.name == "sqlite":
         # SQLite drops no column a foreign key names, and batch mode's copy-drop-rename of

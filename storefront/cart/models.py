@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, SmallInteger
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storefront.cart.types import CartStatus
@@ -66,7 +66,15 @@ class CartRevision(db.Model):
         ForeignKey("users.id", ondelete="SET NULL", name="fk_cart_revisions_actor_id")
     )
 
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index(
+            "ix_cart_revisions_actor_id",
+            "actor_id",
+            postgresql_where=text("actor_id IS NOT NULL"),
+            sqlite_where=text("actor_id IS NOT NULL"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class CartSnapshot(db.Model):
