@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.shop import add_to_cart, badge, make_staff, visit
+from e2e.shop import add_to_cart, badge, make_staff, new_email, register, visit
 
 BLOCKING = {"serious", "critical"}
 
@@ -120,3 +120,31 @@ def test_back_office_analytics_has_no_serious_violations(new_device, shop_server
     expect(page.locator('canvas[data-chart="sales"]')).to_have_attribute("data-drawn", "true")
     expect(page.get_by_test_id("analytics-sales-table")).to_be_visible()
     assert_accessible(page, axe_source)
+
+
+def test_sharing_pages_have_no_serious_violations(new_device, axe_source):
+    """The cart's sharing panel, the invitation link page, the confirmation page, the cart
+    shared, and a refused link."""
+    owner = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
+    member = new_device(bypass_csp=True)
+    register(owner, new_email("sam"))
+    add_to_cart(owner, "DEMO-0090", 1)
+    open_page(owner, "/cart", "Your cart")
+    expect(owner.get_by_test_id("share-invite")).to_be_visible()
+    assert_accessible(owner, axe_source)
+    owner.get_by_test_id("share-invite").click()  # htmx: the link replaces the panel
+    expect(owner.get_by_test_id("share-link")).to_be_visible()
+    assert_accessible(owner, axe_source)
+    link = owner.get_by_test_id("share-link").input_value()
+
+    register(member, new_email("alex"))
+    visit(member, link)
+    expect(member.get_by_test_id("share-accept")).to_be_visible()
+    assert_accessible(member, axe_source)
+    member.get_by_test_id("share-accept").click()
+    expect(member.get_by_test_id("share-status")).to_be_visible()
+    assert_accessible(member, axe_source)
+
+    visit(owner, link, 409)
+    expect(owner.get_by_test_id("share-refusal")).to_be_visible()
+    assert_accessible(owner, axe_source)

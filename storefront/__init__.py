@@ -38,6 +38,7 @@ from storefront.mail.routes import bp as reminders_bp
 from storefront.orders.routes import bp as orders_bp
 from storefront.realtime.fallback import bp as live_bp
 from storefront.realtime.socket import bp as realtime_bp
+from storefront.sharing.routes import bp as sharing_bp
 from storefront.support.routes import bp as support_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,7 @@ BLUEPRINTS = (
     admin_bp,
     admin_api_bp,
     reminders_bp,
+    sharing_bp,
     media.bp,
     seo.bp,
 )

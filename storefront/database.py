@@ -72,9 +72,7 @@ def configure(engine: Engine) -> None:
         immediate = connection.get_execution_options().get("storefront_write")
         # Straight to sqlite3: three transactions an add, and SQLAlchemy's execution of a
         # statement costs several times what SQLite takes to begin one.
-        connection.connection.driver_connection.execute(
-            "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        )
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def begin_write() -> None:

@@ -45,6 +45,14 @@ STATUS = {
     "sku_taken": 409,
     "invalid_stock": 422,
     "invalid_range": 422,
+    "invitation_used": 410,
+    "invitation_expired": 410,
+    "invitation_stale": 409,
+    "own_invitation": 409,
+    "cart_already_shared": 409,
+    "already_sharing": 409,
+    "not_cart_owner": 403,
+    "not_shared": 409,
 }
 
 HTTP_MESSAGES = {

@@ -135,3 +135,41 @@ class InvalidStock(DomainError):
     """A stock adjustment that would leave less than zero, or lacks its reason."""
 
     code = "invalid_stock"
+
+
+class NotSignedIn(DomainError):
+    code = "not_signed_in"
+
+
+class InvitationUsed(DomainError):
+    code = "invitation_used"
+
+
+class InvitationExpired(DomainError):
+    code = "invitation_expired"
+
+
+class InvitationStale(DomainError):
+    """The invitation's cart was ordered or closed since the link was made."""
+
+    code = "invitation_stale"
+
+
+class OwnInvitation(DomainError):
+    code = "own_invitation"
+
+
+class CartAlreadyShared(DomainError):
+    code = "cart_already_shared"
+
+
+class AlreadySharing(DomainError):
+    code = "already_sharing"
+
+
+class NotCartOwner(DomainError):
+    code = "not_cart_owner"
+
+
+class NotShared(DomainError):
+    code = "not_shared"

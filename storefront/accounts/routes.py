@@ -230,10 +230,13 @@ def delete_account():
         return refusal(401, "not_signed_in", "Sign in to delete your account.")
     user_id = current_user.id
     try:
-        services.delete_account(current_user, request.form.get("password"))
+        partner = services.delete_account(current_user, request.form.get("password"))
     except services.AccountError as exc:
         return render_template("accounts/account.html", error=exc.message), 403
     realtime.close_sockets(Owner.user(user_id).channel, reason="account deleted")
+    if partner is not None:
+        # The cart they shared is gone or theirs alone again: their pages reconnect and resync.
+        realtime.close_sockets(Owner.user(partner).channel, reason="sharing ended")
     logout_user()
     session.clear()
     flash("Your account, its carts and their history are deleted.")

@@ -21,6 +21,7 @@ from storefront.database import begin_write
 from storefront.errors import DomainError
 from storefront.extensions import db
 from storefront.mail.address import is_sendable
+from storefront.sharing import services as sharing
 
 MIN_PASSWORD, MAX_PASSWORD = 8, 1000
 # Last-seen is written at most this often, so page views do not turn into a write each.
@@ -217,11 +218,16 @@ def sessions_of(user: User) -> list[AuthSession]:
     )
 
 
-def delete_account(user: User, password: object) -> None:
-    """Delete the account with its carts, history and sessions (the database cascades)."""
+def delete_account(user: User, password: object) -> int | None:
+    """Delete the account with its carts, history and sessions (the database cascades).
+    Returns the account it shared a cart with, if any (whose pages must hear of it)."""
     if authenticate(user.email, password) is None:
         raise AccountError("That password is not right; your account was not deleted.")
     cart_ids = cart_store.user_cart_ids(user.id)
+    ended = sharing.end_before_deletion(user.id)
     db.session.delete(user)
     db.session.commit()
     cart_store.forget_decoded(cart_ids)
+    if ended is None:
+        return None
+    return ended.member_id if ended.owner_id == user.id else ended.owner_id

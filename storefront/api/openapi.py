@@ -222,6 +222,11 @@ SCHEMAS = {
                 "enum": ["change", "merge", "restore", "support", "order"],
             },
             "device": {"type": "string"},
+            "by": {
+                "type": "string",
+                "description": 'Who made it, for a revision made while the cart was shared: "You" '
+                "or the other account's name.",
+            },
         },
     },
     "History": {

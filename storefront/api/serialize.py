@@ -47,13 +47,16 @@ def minimal_json(cart: CartView) -> dict:
 
 
 def history_json(entry: HistoryEntry) -> dict:
-    return {
+    found = {
         "revision": entry.revision,
         "at": entry.at.isoformat(),
         "summary": entry.summary,
         "source": entry.source,
         "device": entry.device,
     }
+    if entry.by:  # made while the cart was shared: who made it
+        found["by"] = entry.by
+    return found
 
 
 def shortfall_json(short: Shortfall) -> dict:

@@ -20,6 +20,8 @@ from storefront.cart.state import AddLine, Clear, SetQuantity
 from storefront.cart.types import Change, Owner
 from storefront.catalog import changes as catalog_changes
 from storefront.realtime.registry import RESYNC, Listener
+from storefront.sharing import services as sharing
+from storefront.sharing import words
 
 # Beyond this many changed lines a page is better off fetching the cart once.
 MAX_LINES_IN_EVENT = 50
@@ -50,8 +52,11 @@ def announce(
     fragment = _fragment(change, view, origin=origin, seen=seen)
     if not change.replayed:
         elsewhere = elsewhere or notices.change_notice_elsewhere(change, names)
-        notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
-        realtime.publish(owner.channel, notice + fragment, since=committed)
+        if change.channels:
+            _publish_shared(change, names, elsewhere, fragment, origin, committed)
+        else:
+            notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
+            realtime.publish(owner.channel, notice + fragment, since=committed)
     return Announcement(view, Markup(fragment), notices.change_notice(change, names))
 
 
@@ -85,6 +90,18 @@ def _fragment(change: Change, view: views.ChangeView, *, origin: str, seen: int 
         line_id=getattr(op, "line_id", ""),
         quantity=getattr(op, "quantity", ""),
     )
+
+
+def _publish_shared(
+    change: Change, names, elsewhere: str, fragment: str, origin: str, since: float
+) -> None:
+    """A shared cart: both accounts' pages get the change; the other account's are told who
+    made it ("Sam changed Blue Mug to 3."), the actor's own other devices as before."""
+    who = sharing.names_of([change.actor]).get(change.actor, "") if change.actor else ""
+    for user_id, channel in zip(change.sharers, change.channels, strict=True):
+        text = elsewhere if user_id == change.actor else words.by_whom(who, change, names)
+        notice = _notice_elsewhere(text, origin) if text else ""
+        realtime.publish(channel, notice + fragment, since=since)
 
 
 def _notice_elsewhere(text: str, origin: str) -> str:

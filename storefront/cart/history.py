@@ -16,6 +16,8 @@ from storefront.cart.state import Op
 from storefront.cart.types import Owner, Source
 from storefront.cart.views import names_for
 from storefront.extensions import db
+from storefront.sharing import services as sharing
+from storefront.sharing import words
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Revision:
     source: int
     device: int
     op: Op
+    actor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,19 @@ class HistoryEntry:
     summary: str
     source: str
     device: str
+    by: str = ""  # who made it, while the cart was shared ("You", "Sam"); else empty
 
 
-def revisions(cart_id: int, *, before: int | None, limit: int) -> list[Revision]:
-    """Revisions still restorable, newest first."""
+def revisions(
+    cart_id: int, *, before: int | None, limit: int, visible_from: int = 0
+) -> list[Revision]:
+    """Revisions still restorable, newest first (from ``visible_from`` on: a shared cart's
+    member sees none from before sharing began)."""
     ring = keyring()
     stmt = select(m.CartRevision).where(
-        m.CartRevision.cart_id == cart_id, m.CartRevision.at >= lifetime.history_cutoff()
+        m.CartRevision.cart_id == cart_id,
+        m.CartRevision.at >= lifetime.history_cutoff(),
+        m.CartRevision.version >= visible_from,
     )
     if before is not None:
         stmt = stmt.where(m.CartRevision.version < before)
@@ -52,6 +61,7 @@ def revisions(cart_id: int, *, before: int | None, limit: int) -> list[Revision]
             r.source,
             r.device,
             codec.decode_op(ring.open(r.op, aad("rev", cart_id, r.version))),
+            r.actor_id,
         )
         for r in rows
     ]
@@ -66,11 +76,12 @@ def restorable(cart_id: int, version: int) -> bool:
 
 def timeline(owner: Owner, *, before: int | None = None, limit: int = 50) -> list[HistoryEntry]:
     """The owner's cart's kept revisions, newest first, in words."""
-    cart_id = store.read(owner).cart_id
-    if cart_id is None:
+    snap = store.read(owner)
+    if snap.cart_id is None:
         return []
-    found = revisions(cart_id, before=before, limit=limit)
+    found = revisions(snap.cart_id, before=before, limit=limit, visible_from=snap.visible_from)
     names = names_for(set().union(*(notices.skus_in(r.op) for r in found)))
+    actors = sharing.names_of(r.actor for r in found if r.actor is not None)
     return [
         HistoryEntry(
             r.version,
@@ -78,6 +89,7 @@ def timeline(owner: Owner, *, before: int | None = None, limit: int = 50) -> lis
             notices.revision_summary(r.op, names),
             Source(r.source).label,
             devices.label(r.device),
+            words.history_by(r.actor, owner.user_id, actors),
         )
         for r in found
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, SmallInteger
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storefront.cart.types import CartStatus
@@ -27,6 +27,12 @@ class Cart(db.Model):
     )
     # SHA-256 of the guest's cookie token: the cookie alone can open the cart.
     guest_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
+    # The one other account that shares this cart (its own cart is set aside meanwhile), and
+    # the version at which sharing began: the member sees no history before it.
+    member_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_carts_member_user_id")
+    )
+    shared_from: Mapped[int | None] = mapped_column()
     status: Mapped[CartStatus] = mapped_column(
         # Stored as its text in a VARCHAR(16), as before the enum existed; no CHECK constraint.
         Enum(
@@ -41,6 +47,8 @@ class Cart(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
+    __table_args__ = (Index("uq_carts_member_user_id", "member_user_id", unique=True),)
+
 
 class CartRevision(db.Model):
     __tablename__ = "cart_revisions"
@@ -53,8 +61,20 @@ class CartRevision(db.Model):
     source: Mapped[int] = mapped_column(SmallInteger)
     device: Mapped[int] = mapped_column(SmallInteger)
     op: Mapped[bytes] = mapped_column(LargeBinary)
+    # Who made it, written only while the cart is shared (history and notices name them).
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", name="fk_cart_revisions_actor_id")
+    )
 
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index(
+            "ix_cart_revisions_actor_id",
+            "actor_id",
+            postgresql_where=text("actor_id IS NOT NULL"),
+            sqlite_where=text("actor_id IS NOT NULL"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class CartSnapshot(db.Model):

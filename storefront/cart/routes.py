@@ -11,6 +11,7 @@ from storefront.cart.announce import Announcement, announce
 from storefront.cart.services import Request
 from storefront.cart.types import Change, Owner
 from storefront.security import cart_changes
+from storefront.sharing import services as sharing
 from storefront.web import is_htmx, safe_next, whole_number
 
 bp = Blueprint("cart", __name__)
@@ -49,9 +50,11 @@ def _fragment_answer(template: str, news: Announcement):
 
 @bp.get("/cart")
 def page():
-    cart = views.view(shopper.current_owner())
+    owner = shopper.current_owner()
+    cart = views.view(owner)
     shown = cart.line_count if request.args.get("rows") == "all" else ROWS
-    return render_template("cart/page.html", cart=cart, start=0, stop=shown)
+    sharing_now = sharing.sharing_of(owner)
+    return render_template("cart/page.html", cart=cart, start=0, stop=shown, sharing=sharing_now)
 
 
 @bp.get("/cart/rows")

@@ -211,8 +211,10 @@ def restore(
     written in the same transaction (support's audit row)."""
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         raise NotFound("There is no such revision of this cart.")
-    cart_id = store.read(req.owner).cart_id
-    if cart_id is None:
+    snap = store.read(req.owner)
+    cart_id = snap.cart_id
+    # A shared cart's member may not bring back what the cart held before they joined.
+    if cart_id is None or revision < snap.visible_from:
         raise NotFound("That revision is not in this cart's history (or is too old).")
     unrestored: tuple[Shortfall, ...] = ()
 

@@ -45,6 +45,9 @@ class Snapshot:
     version: int
     cart: Cart
     changed_at: datetime | None = None
+    # The first revision this reader may see: a shared cart's member sees none from before
+    # sharing began.
+    visible_from: int = 0
 
 
 # A decision sees the locked cart and returns the operation and the cart after it, or raises.
@@ -71,14 +74,32 @@ class _CartRow:
     state: bytes | None
     ops_since_snapshot: int
     updated_at: datetime
+    member_user_id: int | None
+    shared_from: int | None
+
+    @property
+    def sharers(self) -> tuple[int, ...]:
+        return () if self.member_user_id is None else (self.user_id, self.member_user_id)
+
+    def visible_from(self, owner: Owner) -> int:
+        member = owner.user_id is not None and owner.user_id == self.member_user_id
+        # The revisions after the one the cart was at when the member joined.
+        return (self.shared_from or 0) + 1 if member else 0
 
 
-def _find_statement(*, by_user: bool, lock: bool):
+def _find_statement(*, by: str, lock: bool):
     c = _CARTS.c
-    owner = c.user_id if by_user else c.guest_key
-    stmt = select(c.id, c.user_id, c.version, c.state, c.ops_since_snapshot, c.updated_at).where(
-        owner == bindparam("owner"), c.status == CartStatus.OPEN
-    )
+    owner = {"user": c.user_id, "guest": c.guest_key, "member": c.member_user_id}[by]
+    stmt = select(
+        c.id,
+        c.user_id,
+        c.version,
+        c.state,
+        c.ops_since_snapshot,
+        c.updated_at,
+        c.member_user_id,
+        c.shared_from,
+    ).where(owner == bindparam("owner"), c.status == CartStatus.OPEN)
     return stmt.with_for_update() if lock else stmt
 
 
@@ -86,8 +107,8 @@ class _Statements:
     """Built once: executing the very same statement object again reuses its cache key."""
 
     find = {
-        (by_user, lock): _find_statement(by_user=by_user, lock=lock)
-        for by_user in (False, True)
+        (by, lock): _find_statement(by=by, lock=lock)
+        for by in ("user", "guest", "member")
         for lock in (False, True)
     }
     # Bound parameters named after no column: an UPDATE's SET takes the column names.
@@ -124,14 +145,18 @@ def _guest_expired(row: _CartRow) -> bool:
 
 
 def _find(owner: Owner, *, lock: bool) -> _CartRow | None:
-    by_user = owner.user_id is not None
     # What the ORM has pending reaches the database first, as autoflush would have done (the
     # guest cart a registration adopted, in the same transaction): Core reads do not flush.
     db.session.flush()
-    found = _execute(
-        _Statements.find[(by_user, lock)],
-        {"owner": owner.user_id if by_user else owner.guest_key},
-    ).first()
+    if owner.user_id is None:
+        found = _execute(_Statements.find[("guest", lock)], {"owner": owner.guest_key}).first()
+        return None if found is None else _CartRow(*found)
+    found = _execute(_Statements.find[("user", lock)], {"owner": owner.user_id}).first()
+    if found is None:
+        # A member's own cart is set aside while they share another's: only then, or for an
+        # account with no cart yet, is the shared cart looked for (one more indexed lookup).
+        # An account with its own open cart pays nothing for sharing.
+        found = _execute(_Statements.find[("member", lock)], {"owner": owner.user_id}).first()
     return None if found is None else _CartRow(*found)
 
 
@@ -143,7 +168,7 @@ def read(owner: Owner) -> Snapshot:
     row = _find(owner, lock=False)
     if row is None or _guest_expired(row):
         return Snapshot(None, 0, EMPTY)
-    return Snapshot(row.id, row.version, _open_cart(row), row.updated_at)
+    return Snapshot(row.id, row.version, _open_cart(row), row.updated_at, row.visible_from(owner))
 
 
 @cache
@@ -237,12 +262,33 @@ def write(
         op, after = decide(before)
         timing.mark("decide")
         now = clock.now()
+        # Only a shared cart records who acted (support acts for the shopper, as no one of them).
+        actor = owner.user_id if row.sharers and source is not Source.SUPPORT else None
         if op is not None:
-            _save(row, op, after, now, source=source, device=device, idempotency=idempotency)
+            _save(
+                row,
+                op,
+                after,
+                now,
+                source=source,
+                device=device,
+                idempotency=idempotency,
+                actor=actor,
+            )
             cart_events.record_change(
                 owner, before, after, op, source=source, device=device, at=now
             )
-        change = Change(row.id, row.version, before, after, op, now, source)
+        change = Change(
+            row.id,
+            row.version,
+            before,
+            after,
+            op,
+            now,
+            source,
+            actor=actor,
+            sharers=row.sharers,
+        )
         if also is not None:
             also(change)
         timing.mark("write")
@@ -255,7 +301,7 @@ def write(
     return change
 
 
-def _save(row: _CartRow, op, after, now, *, source, device, idempotency) -> None:
+def _save(row: _CartRow, op, after, now, *, source, device, idempotency, actor) -> None:
     ring = keyring()
     remember_key_in_use()
     row.version += 1
@@ -286,6 +332,7 @@ def _save(row: _CartRow, op, after, now, *, source, device, idempotency) -> None
             "source": int(source),
             "device": device,
             "op": sealed_op,
+            "actor_id": actor,
         },
     )
     if snapshot:
@@ -324,7 +371,9 @@ def _replay(row: _CartRow, idempotency: IdempotencyKey) -> Change | None:
     bound_to = aad("idem", row.id, idempotency.key_hash.hex())
     version = json.loads(keyring().open(record.result, bound_to))["version"]
     cart = _open_cart(row) if version == row.version else state_at(row.id, version)
-    return Change(row.id, version, cart, cart, None, row.updated_at, replayed=True)
+    return Change(
+        row.id, version, cart, cart, None, row.updated_at, replayed=True, sharers=row.sharers
+    )
 
 
 def state_at(cart_id: int, version: int) -> Cart:

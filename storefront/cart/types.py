@@ -16,6 +16,8 @@ class CartStatus(StrEnum):
     OPEN = "open"
     MERGED = "merged"  # a guest cart taken into an account's at sign-in
     EXPIRED = "expired"  # a guest cart idle past its lifetime
+    # A member's own cart while they share another account's: given back when sharing ends.
+    ASIDE = "aside"
 
 
 class Source(IntEnum):
@@ -85,3 +87,12 @@ class Change:
     at: datetime  # when it was committed (for a replay: when it was answered again)
     source: Source = Source.CHANGE
     replayed: bool = False  # a repeat of an idempotency key: nothing was applied
+    # A cart shared by two accounts: who made the change, and both accounts (owner first);
+    # an unshared cart leaves them empty.
+    actor: int | None = None
+    sharers: tuple[int, ...] = ()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The live channels of a shared cart's accounts (empty: only the shopper's own)."""
+        return tuple(Owner.user(user_id).channel for user_id in self.sharers)

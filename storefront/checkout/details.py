@@ -22,6 +22,14 @@ from storefront.checkout.models import CheckoutDetails, PaymentAttempt
 from storefront.errors import InvalidAddress, InvalidEmail
 from storefront.extensions import db
 from storefront.mail.address import is_sendable
+from storefront.sharing.store import set_aside_cart_id
+
+
+def details_cart_id(cart_id: int | None, user_id: int | None) -> int | None:
+    """A shared cart's member keeps their own details (with their own cart, set aside while
+    they share): they never see the owner's contact or address, nor the owner theirs."""
+    return set_aside_cart_id(user_id) or cart_id
+
 
 ADDRESS_FIELDS = (
     "name",
@@ -133,6 +141,7 @@ def clean_address(raw: object, current: Address) -> Address:
 def load(cart_id: int | None, user_id: int | None = None) -> Details:
     """The details kept with the cart; a signed-in shopper's email is their account's until
     they give another."""
+    cart_id = details_cart_id(cart_id, user_id)
     row = None if cart_id is None else db.session.get(CheckoutDetails, cart_id)
     details = Details() if row is None else _opened(row)
     if not details.email and user_id is not None:
@@ -172,8 +181,10 @@ def note_placing(cart_id: int, channel: str) -> None:
         events.record(EventKind.CHECKOUT_STARTED, channel)
 
 
-def save(cart_id: int, details: Details, channel: str) -> None:
-    """Inside a transaction: keep the details with the cart (``channel``: whose cart)."""
+def save(cart_id: int, details: Details, channel: str, user_id: int | None = None) -> None:
+    """Inside a transaction: keep the details with the cart (``channel``: whose cart; a shared
+    cart's member keeps their own, see ``details_cart_id``)."""
+    cart_id = details_cart_id(cart_id, user_id)
     store.remember_key_in_use()
     sealed = keyring().seal(json.dumps(asdict(details)).encode(), aad("checkout", cart_id))
     row = db.session.get(CheckoutDetails, cart_id)

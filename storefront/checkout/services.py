@@ -97,5 +97,5 @@ def update(
                 raise
             refused[name] = exc
     if details != current:
-        write(lambda: checkout_details.save(snap.cart_id, details, owner.channel))
+        write(lambda: checkout_details.save(snap.cart_id, details, owner.channel, owner.user_id))
     return quoting.price(snap.cart_id, snap.version, snap.cart, details), refused
