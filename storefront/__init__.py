@@ -33,9 +33,11 @@ from storefront.checkout.providers import registry as payment_providers
 from storefront.checkout.routes import bp as checkout_bp
 from storefront.cli import register_commands
 from storefront.extensions import csrf, login_manager, sock
+from storefront.handoff.routes import bp as handoff_bp
 from storefront.mail.routes import bp as reminders_bp
 from storefront.orders.routes import bp as orders_bp
 from storefront.realtime.socket import bp as realtime_bp
+from storefront.saved.routes import bp as saved_bp
 from storefront.support.routes import bp as support_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,8 @@ BLUEPRINTS = (
     reminders_bp,
     media.bp,
     seo.bp,
+    handoff_bp,
+    saved_bp,
 )
 
 

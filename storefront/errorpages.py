@@ -43,6 +43,8 @@ STATUS = {
     "invalid_product": 422,
     "sku_taken": 409,
     "invalid_stock": 422,
+    "invalid_moment": 422,
+    "handoff_refused": 409,
 }
 
 HTTP_MESSAGES = {

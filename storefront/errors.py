@@ -129,3 +129,17 @@ class InvalidStock(DomainError):
     """A stock adjustment that would leave less than zero, or lacks its reason."""
 
     code = "invalid_stock"
+
+
+class InvalidMoment(DomainError):
+    """A point in time the cart's history cannot answer for: unreadable, without its offset,
+    in the future, or before the history window."""
+
+    code = "invalid_moment"
+
+
+class HandoffRefused(DomainError):
+    """A handoff code that cannot be used (``reason``: used, expired, ordered, ended, own_cart,
+    signed_in)."""
+
+    code = "handoff_refused"

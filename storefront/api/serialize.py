@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storefront.cart.history import HistoryEntry
+from storefront.cart.moments import Moment
 from storefront.cart.state import Shortfall
 from storefront.cart.views import CartView, LineView
 
@@ -62,4 +63,14 @@ def shortfall_json(short: Shortfall) -> dict:
         "reason": short.reason.value,
         "requested": short.requested,
         "kept": short.kept,
+    }
+
+
+def moment_json(moment: Moment) -> dict:
+    """The cart as it was at a moment: which revision held then, and its lines at today's
+    prices and availability."""
+    return {
+        "at": moment.at.isoformat(),
+        "revision": moment.revision,
+        "cart": cart_json(moment.cart),
     }

@@ -8,10 +8,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 
-from storefront.cart import history, state, store, views
+from storefront.cart import history, moments, state, store, views
 from storefront.cart.state import (
     AddLine,
     Cart,
@@ -29,6 +30,7 @@ from storefront.catalog import services as catalog
 from storefront.catalog.options import InvalidOptionError, normalise
 from storefront.catalog.services import ProductFacts, ProductToAdd
 from storefront.errors import InvalidOption, NotFound, UnknownSku
+from storefront.saved import store as saved_store
 
 LINE_ID_BYTES = 12
 MAX_LINE_ID_LENGTH = 64
@@ -142,10 +144,22 @@ class MergeResult:
 
 def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
     """Sign-in: move the guest's cart into the account's, as one revision (or none if empty)."""
+    return merge_carts(Owner.user(user_id), guest, device)
+
+
+def merge_carts(
+    into: Owner, guest: Owner, device: int, *, before: Callable[[], None] | None = None
+) -> MergeResult:
+    """Move the guest's cart, and the lines it saved for later, into ``into``'s cart, as one
+    revision (or none if the guest's cart is empty). ``before`` runs first under ``into``'s
+    lock, in the same transaction (a handoff claims its code there)."""
     report = state.MergeReport()
+    guest_cart_id = store.read(guest).cart_id
 
     def decide(account: Cart):
         nonlocal report
+        if before is not None:
+            before()
         guest_cart = store.take_guest_cart(guest)
         if not guest_cart.lines:
             return None, account
@@ -153,7 +167,11 @@ def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
         merged, report = state.merge(account, guest_cart, limits)
         return (MergeIn(report.merged) if report.merged else None), merged
 
-    change = _write(Request(Owner.user(user_id), device), decide, source=Source.MERGE)
+    def move_saved(change: Change) -> None:
+        if guest_cart_id is not None and guest_cart_id != change.cart_id:
+            saved_store.move_all(guest_cart_id, change.cart_id)
+
+    change = _write(Request(into, device), decide, source=Source.MERGE, also=move_saved)
     return MergeResult(change, report)
 
 
@@ -191,6 +209,29 @@ def restore(
     written in the same transaction (support's audit row)."""
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         raise NotFound("There is no such revision of this cart.")
+
+    def pick(cart_id: int) -> int:
+        if not history.restorable(cart_id, revision):
+            raise NotFound("That revision is not in this cart's history (or is too old).")
+        return revision
+
+    return _restore(req, pick, source=source, also=also)
+
+
+def restore_at(req: Request, at: datetime) -> RestoreResult:
+    """Bring the cart back as it was at the moment ``at`` (checked against the window here):
+    the revision that held then, even one older than the window whose state lasted into it."""
+    moments.check_in_window(at)
+    return _restore(req, lambda cart_id: moments.version_at(cart_id, at))
+
+
+def _restore(
+    req: Request,
+    pick: Callable[[int], int],
+    *,
+    source: Source = Source.RESTORE,
+    also: Callable[[RestoreResult], None] | None = None,
+) -> RestoreResult:
     cart_id = store.read(req.owner).cart_id
     if cart_id is None:
         raise NotFound("That revision is not in this cart's history (or is too old).")
@@ -198,8 +239,7 @@ def restore(
 
     def decide(cart: Cart):
         nonlocal unrestored
-        if not history.restorable(cart_id, revision):
-            raise NotFound("That revision is not in this cart's history (or is too old).")
+        revision = pick(cart_id)  # under the cart's lock: no change slips in between
         target = store.state_at(cart_id, revision)
         facts = catalog.facts_for(line.sku for line in target.lines)
         restored, report = state.merge(state.EMPTY, target, _limits(facts))
@@ -211,3 +251,10 @@ def restore(
 
     change = _write(req, decide, source=source, create=False, also=also and write_also)
     return RestoreResult(change, unrestored)
+
+
+# The same write path, limits and line-id check for use cases built on the cart's own
+# (saved for later): one home for these rules.
+write = _write
+limits_for = _limits
+check_line_id = _check_line_id
