@@ -247,3 +247,13 @@ def test_the_saved_list_is_capped_like_the_cart(browser, make_product):
     response = save(browser, third)
     assert response.status_code == 409 and "saved list is full" in response.get_data(as_text=True)
     assert skus(browser) == [(third, 1)] and len(saved(browser)) == 2
+
+
+def test_the_data_export_includes_the_saved_list(browser, make_product):
+    sku = make_product(options="engraving:text(40)")
+    browser.register(EMAIL)
+    browser.add(sku, 1, {"engraving": "Grace"})
+    save(browser, sku)
+    [item] = browser.page("/account/export").json["saved_for_later"]
+    assert (item["sku"], item["quantity"], item["options"]) == (sku, 1, {"engraving": "Grace"})
+    assert item["saved_id"] == saved(browser)[0][1] and item["available"] is True

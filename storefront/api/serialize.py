@@ -6,6 +6,7 @@ from storefront.cart.history import HistoryEntry
 from storefront.cart.moments import Moment
 from storefront.cart.state import Shortfall
 from storefront.cart.views import CartView, LineView
+from storefront.saved.services import SavedView
 
 
 def money(cents: int) -> str:
@@ -74,3 +75,8 @@ def moment_json(moment: Moment) -> dict:
         "revision": moment.revision,
         "cart": cart_json(moment.cart),
     }
+
+
+def saved_json(item: SavedView) -> dict:
+    """A line saved for later, at today's price and availability."""
+    return {"saved_id": item.id, **line_json(item.line)}

@@ -78,10 +78,10 @@ class FormWindow:
 
 def window_for_form() -> FormWindow:
     zone = shop_zone()
-    # Whole minutes: the field has no seconds, and the earliest minute must still be inside.
-    earliest = (lifetime.history_cutoff() + timedelta(minutes=1)).astimezone(zone)
+    # To the second, as the field takes them; the earliest second must still be inside.
+    earliest = (lifetime.history_cutoff() + timedelta(seconds=1)).astimezone(zone)
     latest = clock.now().astimezone(zone)
-    return FormWindow(f"{earliest:%Y-%m-%dT%H:%M}", f"{latest:%Y-%m-%dT%H:%M}", zone.key)
+    return FormWindow(f"{earliest:%Y-%m-%dT%H:%M:%S}", f"{latest:%Y-%m-%dT%H:%M:%S}", zone.key)
 
 
 def check_in_window(at: datetime) -> datetime:

@@ -171,6 +171,7 @@ def history_page():
         entries=entries,
         older=older,
         moment=moment,
+        moment_local=moment and f"{moment.at.astimezone(moments.shop_zone()):%Y-%m-%dT%H:%M:%S}",
         moment_error=moment_error,
         window=moments.window_for_form(),
     )
