@@ -68,6 +68,9 @@ def open_page(page: Page, path: str, heading: str, status: int = 200) -> None:
         pytest.param("/checkout", "Checkout", 200, id="checkout-empty-cart"),
         pytest.param("/orders", "Your orders", 200, id="orders-none"),
         pytest.param("/products/NOPE", "Not found", 404, id="error-404"),
+        pytest.param("/saved", "Saved for later", 200, id="saved-empty"),
+        pytest.param("/cart/handoff", "Continue on another device", 200, id="handoff"),
+        pytest.param("/h/K7MX2Q", "Continue a cart on this device?", 200, id="handoff-confirm"),
     ],
 )
 def test_page_has_no_serious_violations(new_device, axe_source, path, heading, status):
@@ -148,3 +151,47 @@ def test_sharing_pages_have_no_serious_violations(new_device, axe_source):
     visit(owner, link, 409)
     expect(owner.get_by_test_id("share-refusal")).to_be_visible()
     assert_accessible(owner, axe_source)
+
+
+def test_handoff_saved_and_moment_pages_have_no_serious_violations(new_device, axe_source):
+    """Issue 15's pages: "continue on another device" (its QR code and code), the link's
+    confirmation, a refused code, the saved list with a line, the history page showing a
+    moment, and a refused moment."""
+    page = new_device(bypass_csp=True)  # axe is injected as a script the CSP would block
+    add_to_cart(page, "DEMO-0011", 1, engraving="Hi")
+    add_to_cart(page, "DEMO-0090", 2)
+    open_page(page, "/cart/handoff", "Continue on another device")
+    expect(page.get_by_test_id("handoff-qr")).to_be_visible()
+    assert_accessible(page, axe_source)
+    code = page.get_by_test_id("handoff-code").inner_text()
+
+    other = new_device(bypass_csp=True)
+    open_page(other, f"/h/{code}", "Continue a cart on this device?")
+    assert_accessible(other, axe_source)
+    visit(other, "/cart/handoff")
+    other.get_by_label("Code shown on your other device").fill("ZZZZZZ")
+    other.get_by_test_id("handoff-join").click()
+    expect(other.get_by_role("heading", level=1)).to_be_visible()
+    assert_accessible(other, axe_source)
+
+    open_page(page, "/cart", "Your cart")
+    page.locator('[data-testid="cart-line"][data-sku="DEMO-0090"]').get_by_test_id(
+        "line-save"
+    ).click()
+    open_page(page, "/saved", "Saved for later")
+    expect(page.get_by_test_id("saved-line")).to_have_count(1)
+    assert_accessible(page, axe_source)
+    open_page(page, "/cart", "Your cart")
+    expect(page.get_by_test_id("saved-line")).to_have_count(1)
+    assert_accessible(page, axe_source)
+
+    open_page(page, "/cart/history", "Your cart's history")
+    page.get_by_label("Date and time", exact=False).fill(
+        page.get_by_test_id("history-at").get_attribute("max")
+    )
+    page.get_by_test_id("history-at-show").click()
+    expect(page.get_by_test_id("history-moment")).to_be_visible()
+    assert_accessible(page, axe_source)
+    open_page(page, "/cart/history?at=2999-01-01T10:00", "Your cart's history", 422)
+    expect(page.get_by_role("alert")).to_contain_text("in the future")
+    assert_accessible(page, axe_source)

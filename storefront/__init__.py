@@ -34,10 +34,12 @@ from storefront.checkout.providers import registry as payment_providers
 from storefront.checkout.routes import bp as checkout_bp
 from storefront.cli import register_commands
 from storefront.extensions import csrf, login_manager, sock
+from storefront.handoff.routes import bp as handoff_bp
 from storefront.mail.routes import bp as reminders_bp
 from storefront.orders.routes import bp as orders_bp
 from storefront.realtime.fallback import bp as live_bp
 from storefront.realtime.socket import bp as realtime_bp
+from storefront.saved.routes import bp as saved_bp
 from storefront.sharing.routes import bp as sharing_bp
 from storefront.support.routes import bp as support_bp
 
@@ -61,6 +63,8 @@ BLUEPRINTS = (
     sharing_bp,
     media.bp,
     seo.bp,
+    handoff_bp,
+    saved_bp,
 )
 
 

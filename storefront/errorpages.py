@@ -53,6 +53,8 @@ STATUS = {
     "already_sharing": 409,
     "not_cart_owner": 403,
     "not_shared": 409,
+    "invalid_moment": 422,
+    "handoff_refused": 409,
 }
 
 HTTP_MESSAGES = {

@@ -173,3 +173,17 @@ class NotCartOwner(DomainError):
 
 class NotShared(DomainError):
     code = "not_shared"
+
+
+class InvalidMoment(DomainError):
+    """A point in time the cart's history cannot answer for: unreadable, without its offset,
+    in the future, or before the history window."""
+
+    code = "invalid_moment"
+
+
+class HandoffRefused(DomainError):
+    """A handoff code that cannot be used (``reason``: used, expired, ordered, ended, own_cart,
+    signed_in)."""
+
+    code = "handoff_refused"

@@ -76,7 +76,9 @@ def audit_entries(app, action=None) -> list[StaffAction]:
 @pytest.fixture
 def pushes(monkeypatch):
     sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(realtime, "publish", lambda channel, html, **_: sent.append((channel, html)))
+    monkeypatch.setattr(
+        realtime, "publish", lambda channel, html, **_: sent.append((channel, html))
+    )
     return sent
 
 
@@ -326,7 +328,9 @@ def test_cancelling_a_paid_order_refunds_it_through_its_provider(
     assert response.status_code == 200
     assert response.json["status"] == "cancelled" and response.json["refunded"] == "16.50"
     assert response.json["payment"]["status"] == "refunded"
-    assert [(amount, key) for _, amount, key in refunds] == [(1650, f"refund-{order['number']}-0-1650")]
+    assert [(amount, key) for _, amount, key in refunds] == [
+        (1650, f"refund-{order['number']}-0-1650")
+    ]
     assert stock_of(app, sku) == 5
 
 

@@ -88,10 +88,12 @@ def test_every_row_form_on_the_cart_page_posts_to_its_line_under_a_key_of_its_ow
     html = browser.page("/cart").get_data(as_text=True)
     rows = [(a, f) for a, f in forms_on_page(html) if a.startswith("/cart/lines/")]
     assert sorted(a for a, _ in rows) == sorted(
-        f"/cart/lines/{line_id}{end}" for line_id in ids.values() for end in ("", "/remove")
+        f"/cart/lines/{line_id}{end}"
+        for line_id in ids.values()
+        for end in ("", "/remove", "/save")
     )
     keys = [f["idempotency_key"] for _, f in rows]
-    assert len(set(keys)) == 4 and all(keys)
+    assert len(set(keys)) == 6 and all(keys)
     assert all(f["csrf_token"] == browser.csrf for _, f in rows)
     assert f'href="/products/{one}"' in html
     # The quantity form of one row, sent twice as rendered (a double click without JavaScript).
@@ -115,9 +117,7 @@ def test_the_shown_version_never_refuses_a_page_change(browser, make_product):
     assert response.status_code == 302 and browser.cart()["item_count"] == 2
 
 
-def test_htmx_add_keeps_the_form_and_updates_badge_and_notice_out_of_band(
-    browser, make_product
-):
+def test_htmx_add_keeps_the_form_and_updates_badge_and_notice_out_of_band(browser, make_product):
     sku = make_product(name="Honey Mug")
     page = browser.page(f"/products/{sku}").get_data(as_text=True)
     assert re.search(r'<form id="add-form"[^>]*hx-swap="none"', page)

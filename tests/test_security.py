@@ -122,9 +122,7 @@ def log_lines():
     logger.removeHandler(handler)
 
 
-def test_logs_are_json_with_request_ids_and_hold_no_secrets(
-    app, browser, make_product, log_lines
-):
+def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_product, log_lines):
     engraving = "Secret engraving for Ada"
     sku = make_product(options="engraving:text(40)")
     browser.register(EMAIL, PASSWORD)
@@ -155,7 +153,9 @@ def test_a_server_error_is_logged_with_its_traceback_and_request_id(
     monkeypatch.setattr("storefront.cart.routes.views.view", broken)
     response = browser.page("/cart")
     assert response.status_code == 500
-    errors = [e for e in map(json.loads, log_lines.getvalue().splitlines()) if e["level"] == "error"]
+    errors = [
+        e for e in map(json.loads, log_lines.getvalue().splitlines()) if e["level"] == "error"
+    ]
     assert len(errors) == 1
     error = errors[0]
     assert error["error"] == "ZeroDivisionError: the cart view broke"

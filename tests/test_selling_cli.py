@@ -35,9 +35,7 @@ def test_shipping_import_is_all_or_nothing_with_line_numbers(app, tmp_path):
     assert "1 created, 1 updated" in result.output
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "id,name,price,free_from,countries,needs_address\n"
-        "cheap,Cheap,1.00,,,\n"
-        "moon,Moon,-1,,XX,\n"
+        "id,name,price,free_from,countries,needs_address\ncheap,Cheap,1.00,,,\nmoon,Moon,-1,,XX,\n"
     )
     result = run(app, "import-shipping", str(bad))
     assert result.exit_code == 1 and "line 3" in result.output

@@ -1,7 +1,7 @@
 """Shared carts: the member on the cart row, who made each revision, the invitations.
 
 Revision ID: 0012
-Revises: 0010 (the lead relinks it to 0011 when merging)
+Revises: 0011
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from storefront import devices
 from storefront.accounts import services
 from storefront.accounts.models import User
-from storefront.api.serialize import cart_json, history_json
+from storefront.api.serialize import cart_json, history_json, saved_json
 from storefront.cart import history, views
 from storefront.cart.types import Owner
+from storefront.saved import services as saved
 
 
 def export(user: User) -> dict:
@@ -33,4 +34,5 @@ def export(user: User) -> dict:
         ],
         "cart": cart_json(views.view(owner)),
         "cart_history": revisions,
+        "saved_for_later": [saved_json(item) for item in saved.saved_list(owner)],
     }

@@ -235,10 +235,29 @@ SCHEMAS = {
         "properties": {"revisions": {"type": "array", "items": _ref("Revision")}},
     },
     "Restore": {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["revision"],
+                "additionalProperties": False,
+                "properties": {"revision": {"type": "integer", "minimum": 0}},
+            },
+            {
+                "type": "object",
+                "required": ["at"],
+                "additionalProperties": False,
+                "properties": {"at": {"type": "string", "format": "date-time"}},
+            },
+        ]
+    },
+    "Moment": {
         "type": "object",
-        "required": ["revision"],
-        "additionalProperties": False,
-        "properties": {"revision": {"type": "integer", "minimum": 0}},
+        "required": ["at", "revision", "cart"],
+        "properties": {
+            "at": {"type": "string", "format": "date-time"},
+            "revision": {"type": "integer", "minimum": 0},
+            "cart": _ref("Cart"),
+        },
     },
     "SetQuantity": {
         "type": "object",
@@ -634,8 +653,13 @@ def document() -> dict:
             "/cart/history": {
                 "get": {
                     "operationId": "history",
-                    "summary": "The cart's revisions, newest first",
+                    "summary": "The cart's revisions, newest first; or, with at, the cart then",
                     "parameters": [
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time", "maxLength": 40},
+                        },
                         {
                             "name": "before",
                             "in": "query",
@@ -649,8 +673,12 @@ def document() -> dict:
                     ],
                     "responses": {
                         "200": {
-                            "description": "Revisions still restorable.",
-                            "content": {"application/json": {"schema": _ref("History")}},
+                            "description": "Revisions still restorable (with at: the cart then).",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"oneOf": [_ref("History"), _ref("Moment")]}
+                                }
+                            },
                             "links": {
                                 "RestoreNewest": {
                                     "operationId": "restore",
@@ -661,7 +689,8 @@ def document() -> dict:
                                 }
                             },
                         },
-                        "400": _error("before or limit out of range."),
+                        "400": _error("before or limit out of range, or at with either."),
+                        "422": _error("at unreadable, without its offset, or outside the window."),
                     },
                 }
             },

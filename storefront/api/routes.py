@@ -6,8 +6,14 @@ from flask import Blueprint, jsonify, request
 
 from storefront import realtime, shopper
 from storefront.api import openapi, parsing
-from storefront.api.serialize import cart_json, history_json, minimal_json, shortfall_json
-from storefront.cart import forms, history, services, views
+from storefront.api.serialize import (
+    cart_json,
+    history_json,
+    minimal_json,
+    moment_json,
+    shortfall_json,
+)
+from storefront.cart import forms, history, moments, services, views
 from storefront.cart.announce import announce
 from storefront.cart.services import Request
 from storefront.cart.types import Change, Owner
@@ -118,6 +124,11 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
 
 @bp.get("/cart/history")
 def cart_history():
+    if "at" in request.args:
+        if request.args.keys() - {"at"}:
+            raise BadRequest('"at" asks for one moment: it takes no "before" or "limit".')
+        at = moments.check_in_window(moments.parse(request.args["at"]))
+        return jsonify(moment_json(moments.cart_at(shopper.current_owner(), at)))
     before = _int_arg("before", None, 1, 2**31 - 1)
     limit = _int_arg("limit", 50, 1, 200)
     entries = history.timeline(shopper.current_owner(), before=before, limit=limit)
@@ -128,11 +139,16 @@ def cart_history():
 @cart_changes
 def restore():
     body = parsing.body()
-    parsing.only_keys(body, {"revision"})
-    revision = body.get("revision")
-    if isinstance(revision, bool) or not isinstance(revision, int):
-        raise BadRequest('The body needs "revision", a whole number.')
+    parsing.only_keys(body, {"revision", "at"})
     req = _request(shopper.current_owner(), body)
-    result = services.restore(req, revision)
+    if "at" in body:
+        if "revision" in body:
+            raise BadRequest('Give "revision" or "at", not both.')
+        result = services.restore_at(req, moments.parse(body["at"]))
+    else:
+        revision = body.get("revision")
+        if isinstance(revision, bool) or not isinstance(revision, int):
+            raise BadRequest('The body needs "revision", a whole number, or "at", a moment.')
+        result = services.restore(req, revision)
     unrestored = [shortfall_json(short) for short in result.unrestored]
     return _changed(req, result.change, unrestored=unrestored)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from storefront.cart.history import HistoryEntry
+from storefront.cart.moments import Moment
 from storefront.cart.state import Shortfall
 from storefront.cart.views import CartView, LineView
+from storefront.saved.services import SavedView
 
 
 def money(cents: int) -> str:
@@ -66,3 +68,18 @@ def shortfall_json(short: Shortfall) -> dict:
         "requested": short.requested,
         "kept": short.kept,
     }
+
+
+def moment_json(moment: Moment) -> dict:
+    """The cart as it was at a moment: which revision held then, and its lines at today's
+    prices and availability."""
+    return {
+        "at": moment.at.isoformat(),
+        "revision": moment.revision,
+        "cart": cart_json(moment.cart),
+    }
+
+
+def saved_json(item: SavedView) -> dict:
+    """A line saved for later, at today's price and availability."""
+    return {"saved_id": item.id, **line_json(item.line)}

@@ -19,10 +19,12 @@ from storefront.checkout.models import CheckoutDetails, PaymentAttempt
 from storefront.crypto import KEY_ID_BYTES
 from storefront.database import begin_write
 from storefront.extensions import db
+from storefront.handoff.models import HandoffCode
 from storefront.mail.models import OutboxMessage
 from storefront.mail.outbox import aad as outbox_aad
 from storefront.orders.models import Order
 from storefront.orders.services import attempt_aad, order_aad
+from storefront.saved.models import SavedLine
 
 BATCH = 500
 
@@ -55,6 +57,8 @@ TARGETS = (
     Sealed(PaymentAttempt, "snapshot", ("id",), lambda r: attempt_aad(r.id)),
     Sealed(Order, "sealed", ("id",), lambda r: order_aad(r.number)),
     Sealed(OutboxMessage, "sealed", ("id",), lambda r: outbox_aad(r.message_id)),
+    Sealed(SavedLine, "sealed", ("id",), lambda r: aad("saved", r.cart_id, r.id)),
+    Sealed(HandoffCode, "sealed", ("id",), lambda r: aad("handoff", r.cart_id, r.code_hash.hex())),
 )
 
 

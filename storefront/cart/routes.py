@@ -6,10 +6,12 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_wtf.csrf import generate_csrf
 
 from storefront import realtime, shopper
-from storefront.cart import forms, history, notices, services, views
+from storefront.cart import forms, history, moments, notices, services, views
 from storefront.cart.announce import Announcement, announce
 from storefront.cart.services import Request
 from storefront.cart.types import Change, Owner
+from storefront.errors import InvalidMoment
+from storefront.saved import services as saved_for_later
 from storefront.security import cart_changes
 from storefront.sharing import services as sharing
 from storefront.web import is_htmx, safe_next, whole_number
@@ -54,7 +56,10 @@ def page():
     cart = views.view(owner)
     shown = cart.line_count if request.args.get("rows") == "all" else ROWS
     sharing_now = sharing.sharing_of(owner)
-    return render_template("cart/page.html", cart=cart, start=0, stop=shown, sharing=sharing_now)
+    saved = saved_for_later.saved_list(owner)
+    return render_template(
+        "cart/page.html", cart=cart, start=0, stop=shown, sharing=sharing_now, saved=saved
+    )
 
 
 @bp.get("/cart/rows")
@@ -158,18 +163,42 @@ def history_page():
     before_version = whole_number(before, 10)
     entries = history.timeline(shopper.current_owner(), before=before_version, limit=PAGE)
     older = entries[-1].revision if len(entries) == PAGE else None
-    return render_template("cart/history.html", entries=entries, older=older)
+    moment, moment_error, status = None, None, 200
+    if request.args.get("at"):
+        try:
+            at = moments.check_in_window(moments.parse_local(request.args["at"]))
+            moment = moments.cart_at(shopper.current_owner(), at)
+        except InvalidMoment as exc:
+            moment_error, status = exc.message, 422
+    page = render_template(
+        "cart/history.html",
+        entries=entries,
+        older=older,
+        moment=moment,
+        moment_local=moment and f"{moment.at.astimezone(moments.shop_zone()):%Y-%m-%dT%H:%M:%S}",
+        moment_error=moment_error,
+        window=moments.window_for_form(),
+    )
+    return page, status
 
 
 @bp.post("/cart/restore")
 @cart_changes
 def restore():
     owner = shopper.current_owner()
-    revision = request.form.get("revision", "")
-    revision_number = whole_number(revision, 10)
-    revision_number = -1 if revision_number is None else revision_number
-    result = services.restore(_request(owner), revision_number)
+    if "at" in request.form:
+        result = services.restore_at(_request(owner), moments.parse(request.form["at"]))
+        revision_number = _restored_revision(result.change)
+    else:
+        revision = request.form.get("revision", "")
+        revision_number = whole_number(revision, 10)
+        revision_number = -1 if revision_number is None else revision_number
+        result = services.restore(_request(owner), revision_number)
     _announce(owner, result.change)
     names = views.names_for({short.sku for short in result.unrestored})
     flash(notices.restore_notice(revision_number, result.unrestored, names))
     return redirect(url_for("cart.page"))
+
+
+def _restored_revision(change: Change) -> int:
+    return getattr(change.op, "restored", change.version)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 
 from storefront.analytics import events
 from storefront.analytics.kinds import EventKind, device_kind
-from storefront.cart import history, state, store, views
+from storefront.cart import history, moments, state, store, views
 from storefront.cart.state import (
     AddLine,
     Cart,
@@ -31,6 +32,7 @@ from storefront.catalog import services as catalog
 from storefront.catalog.options import InvalidOptionError, normalise
 from storefront.catalog.services import ProductFacts, ProductToAdd
 from storefront.errors import InvalidOption, NotFound, UnknownSku
+from storefront.saved import store as saved_store
 
 LINE_ID_BYTES = 12
 MAX_LINE_ID_LENGTH = 64
@@ -144,11 +146,23 @@ class MergeResult:
 
 def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
     """Sign-in: move the guest's cart into the account's, as one revision (or none if empty)."""
+    return merge_carts(Owner.user(user_id), guest, device)
+
+
+def merge_carts(
+    into: Owner, guest: Owner, device: int, *, before: Callable[[], None] | None = None
+) -> MergeResult:
+    """Move the guest's cart, and the lines it saved for later, into ``into``'s cart, as one
+    revision (or none if the guest's cart is empty). ``before`` runs first under ``into``'s
+    lock, in the same transaction (a handoff claims its code there)."""
     report = state.MergeReport()
+    guest_cart_id = store.read(guest).cart_id
     took = False
 
     def decide(account: Cart):
         nonlocal report, took
+        if before is not None:
+            before()
         guest_cart = store.take_guest_cart(guest)
         if not guest_cart.lines:
             return None, account
@@ -157,13 +171,15 @@ def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
         merged, report = state.merge(account, guest_cart, limits)
         return (MergeIn(report.merged) if report.merged else None), merged
 
-    def record_merge(change: Change) -> None:
+    def also(change: Change) -> None:
+        if guest_cart_id is not None and guest_cart_id != change.cart_id:
+            saved_store.move_all(guest_cart_id, change.cart_id)
         # Even when nothing could come over (all sold out): the guest's cart is closed, and
-        # the guest is this account's shopper from now on, for the funnel.
+        # the guest is this shopper from now on, for the funnel.
         if took:
             events.record(
                 EventKind.MERGED,
-                Owner.user(user_id).channel,
+                into.channel,
                 peer_channel=guest.channel,
                 device=device_kind(device),
                 at=change.at,
@@ -171,9 +187,7 @@ def merge_guest_cart(guest: Owner, user_id: int, device: int) -> MergeResult:
                 cart_units=change.after.item_count,
             )
 
-    change = _write(
-        Request(Owner.user(user_id), device), decide, source=Source.MERGE, also=record_merge
-    )
+    change = _write(Request(into, device), decide, source=Source.MERGE, also=also)
     return MergeResult(change, report)
 
 
@@ -211,16 +225,40 @@ def restore(
     written in the same transaction (support's audit row)."""
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         raise NotFound("There is no such revision of this cart.")
+
+    def pick(cart_id: int) -> int:
+        if not history.restorable(cart_id, revision):
+            raise NotFound("That revision is not in this cart's history (or is too old).")
+        return revision
+
+    return _restore(req, pick, source=source, also=also)
+
+
+def restore_at(req: Request, at: datetime) -> RestoreResult:
+    """Bring the cart back as it was at the moment ``at`` (checked against the window here):
+    the revision that held then, even one older than the window whose state lasted into it."""
+    moments.check_in_window(at)
+    return _restore(req, lambda cart_id: moments.version_at(cart_id, at))
+
+
+def _restore(
+    req: Request,
+    pick: Callable[[int], int],
+    *,
+    source: Source = Source.RESTORE,
+    also: Callable[[RestoreResult], None] | None = None,
+) -> RestoreResult:
     snap = store.read(req.owner)
     cart_id = snap.cart_id
-    # A shared cart's member may not bring back what the cart held before they joined.
-    if cart_id is None or revision < snap.visible_from:
+    if cart_id is None:
         raise NotFound("That revision is not in this cart's history (or is too old).")
     unrestored: tuple[Shortfall, ...] = ()
 
     def decide(cart: Cart):
         nonlocal unrestored
-        if not history.restorable(cart_id, revision):
+        revision = pick(cart_id)  # under the cart's lock: no change slips in between
+        # A shared cart's member may not bring back what the cart held before they joined.
+        if revision < snap.visible_from:
             raise NotFound("That revision is not in this cart's history (or is too old).")
         target = store.state_at(cart_id, revision)
         facts = catalog.facts_for(line.sku for line in target.lines)
@@ -233,3 +271,10 @@ def restore(
 
     change = _write(req, decide, source=source, create=False, also=also and write_also)
     return RestoreResult(change, unrestored)
+
+
+# The same write path, limits and line-id check for use cases built on the cart's own
+# (saved for later): one home for these rules.
+write = _write
+limits_for = _limits
+check_line_id = _check_line_id

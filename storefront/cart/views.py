@@ -137,6 +137,11 @@ def _line_views(
     return tuple(views)
 
 
+def line_views(lines: Iterable[Line]) -> tuple[LineView, ...]:
+    """Lines (a past cart's, a saved list's) with live catalog prices and availability."""
+    return _line_views(lines)
+
+
 def _kept_until(owner: Owner, changed_at: datetime | None) -> datetime | None:
     if not owner.is_guest or changed_at is None:
         return None

@@ -1,0 +1,1 @@
+"""Saved for later: lines moved out of the cart, kept with it, and moved back."""
