@@ -10,10 +10,10 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storefront import clock, cooperative
+from storefront import clock, cooperative, database
 from storefront.accounts.models import AuthSession, User
 from storefront.cart import store as cart_store
 from storefront.cart.types import Owner
@@ -142,18 +142,27 @@ def resume_session(token: str, *, renew: bool) -> User | None:
     if record is None:
         return None
     now = clock.now()
+    key = record.token_hash
     if now > _deadline(record):
-        db.session.delete(record)
-        db.session.commit()
+        _write_session(delete(AuthSession).where(AuthSession.token_hash == key))
         return None
     user = db.session.get(User, record.user_id)
     if user is None:
         return None
     if renew and now - record.last_seen_at >= SEEN_RESOLUTION:
-        record.last_seen_at = now
-        db.session.commit()
+        _write_session(
+            update(AuthSession).where(AuthSession.token_hash == key).values(last_seen_at=now)
+        )
     user.session_token = token
     return user
+
+
+def _write_session(statement) -> None:
+    """A session's renewal or end, as a write transaction of its own, begun as one: the
+    reads before it ran in a plain transaction, and SQLite cannot turn that into a writer once
+    another process has written since it began ("database is locked", seen with two
+    instances on one file). Rare (twice a minute per device at most), so its cost is no matter."""
+    database.write(lambda: db.session.execute(statement))
 
 
 def session_key(token: str) -> str:
@@ -162,10 +171,8 @@ def session_key(token: str) -> str:
 
 
 def renew_session(token: str) -> None:
-    record = db.session.get(AuthSession, _token_hash(token))
-    if record is not None:
-        record.last_seen_at = clock.now()
-        db.session.commit()
+    statement = update(AuthSession).where(AuthSession.token_hash == _token_hash(token))
+    _write_session(statement.values(last_seen_at=clock.now()))
 
 
 def _user_by_email(email: object) -> User:
