@@ -17,9 +17,7 @@ depends_on = None
 def upgrade():
     op.create_table(
         "commerce_events",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.SmallInteger(), nullable=False),
         sa.Column("shopper", sa.LargeBinary(16), nullable=False),
@@ -33,7 +31,13 @@ def upgrade():
     )
     op.create_index("ix_commerce_events_at", "commerce_events", ["at"])
     op.create_index("ix_commerce_events_kind_at", "commerce_events", ["kind", "at"])
-    op.create_index("ix_commerce_events_order_number", "commerce_events", ["order_number"])
+    op.create_index(
+        "ix_commerce_events_order_number",
+        "commerce_events",
+        ["order_number"],
+        sqlite_where=sa.text("order_number IS NOT NULL"),
+        postgresql_where=sa.text("order_number IS NOT NULL"),
+    )
 
 
 def downgrade():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storefront.dbtypes import UTCDateTime
@@ -17,8 +17,14 @@ class CommerceEvent(db.Model):
     __tablename__ = "commerce_events"
     __table_args__ = (
         Index("ix_commerce_events_kind_at", "kind", "at"),
-        # Revenue asks, for each order placed in a range, whether it was paid.
-        Index("ix_commerce_events_order_number", "order_number"),
+        # Revenue asks, for each order placed in a range, whether it was paid. Partial: the
+        # cart events (most of them, on the add's path) have no order and skip the index.
+        Index(
+            "ix_commerce_events_order_number",
+            "order_number",
+            sqlite_where=text("order_number IS NOT NULL"),
+            postgresql_where=text("order_number IS NOT NULL"),
+        ),
     )
 
     # 64-bit on PostgreSQL (a busy shop writes many events a day); SQLite's INTEGER primary

@@ -38,7 +38,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
 
 from storefront import clock
 from storefront.analytics import days as local
@@ -107,26 +107,35 @@ class Report:
 
 
 def compute(start: date, end: date) -> Report:
-    """The analytics from ``start`` to ``end`` inclusive, days in STOREFRONT_TIME_ZONE."""
+    """The analytics from ``start`` to ``end`` inclusive, days in STOREFRONT_TIME_ZONE, from
+    the events committed when it starts (read on a connection of its own: events the caller's
+    session has not committed yet are not seen)."""
     if end < start:
         raise ValueError("the range ends before it starts")
     zone = ZoneInfo(current_app.config["TIME_ZONE"])
-    query = _Query(start, end, zone)
-    per_day = {day: _DayCounts() for day in local.days_between(start, end)}
-    for day, kind, count, units in query.counts():
-        per_day[day].add(kind, count, units)
-    for day, revenue in query.revenue():
-        per_day[day].revenue_cents = revenue
-    for day, count in query.abandoned():
-        per_day[day].abandoned_carts = count
+    # Every query of the report reads one snapshot of the events, whatever is committed while
+    # it runs (its own connection, so the caller's session and transaction are left alone):
+    # SQLite's read transaction is one already; PostgreSQL's default would see new commits.
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        query = _Query(start, end, zone, connection)
+        per_day = {day: _DayCounts() for day in local.days_between(start, end)}
+        for day, kind, count, units in query.counts():
+            per_day[day].add(kind, count, units)
+        for day, revenue in query.revenue():
+            per_day[day].revenue_cents = revenue
+        for day, count in query.abandoned():
+            per_day[day].abandoned_carts = count
+        funnel, top_products = query.funnel(), query.top_products()
     days = tuple(counts.day(day) for day, counts in per_day.items())
     totals = {name: sum(getattr(d, name) for d in days) for name in _DAY_FIGURES}
     return Report(
         start=start,
         end=end,
         **totals,
-        funnel=query.funnel(),
-        top_products=query.top_products(),
+        funnel=funnel,
+        top_products=top_products,
         days=days,
         orders_cancelled=sum(c.kinds.get(K.ORDER_CANCELLED, 0) for c in per_day.values()),
         orders_refunded=sum(c.kinds.get(K.ORDER_REFUNDED, 0) for c in per_day.values()),
@@ -188,18 +197,19 @@ _ADDS = or_(_E.c.kind == K.LINE_ADDED, and_(_E.c.kind == K.QUANTITY_CHANGED, _E.
 class _Query:
     """The report's queries over one range: every count grouped in the database."""
 
-    def __init__(self, start: date, end: date, zone: ZoneInfo) -> None:
+    def __init__(self, start: date, end: date, zone: ZoneInfo, connection: Connection) -> None:
         self.lo = local.midnight(start, zone)
         self.hi = local.midnight(end + local.DAY, zone)
         self.cut = local.segments(start, end, zone)
-        self.dialect = db.session.get_bind().dialect.name
+        self.connection = connection
+        self.dialect = connection.dialect.name
         self.in_range = and_(_E.c.at >= self.lo, _E.c.at < self.hi)
 
     def _day(self, instant):
         return local.local_day(instant, self.cut, self.dialect)
 
     def _rows(self, stmt):
-        return db.session.execute(stmt).all()
+        return self.connection.execute(stmt).all()
 
     def counts(self):
         """(day, kind, events, units added) for every kind that happened."""
