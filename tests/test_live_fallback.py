@@ -163,6 +163,16 @@ def test_the_stream_takes_the_pages_own_origin(live):
     stream.close()
 
 
+def test_the_stream_sends_keep_alives_while_nothing_happens(live, monkeypatch):
+    """Proxies close a stream that stays silent; the page's watchdog counts on these."""
+    monkeypatch.setattr(fallback, "KEEPALIVE_SECONDS", 0.05)
+    stream = EventStream(live, HttpShopper(live).cookie, SAME_ORIGIN)
+    stream.until("hello")
+    lines = [stream.response.readline().decode() for _ in range(6)]
+    assert lines.count("event: ping\n") >= 2, lines
+    stream.close()
+
+
 def test_the_stream_closes_when_the_signed_in_session_times_out(app, live, monkeypatch):
     monkeypatch.setattr(fallback, "KEEPALIVE_SECONDS", 0.1)
     shopper = HttpShopper(live)
