@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import secrets
 import threading
 import time
 import urllib.request
@@ -63,6 +64,24 @@ class EventStream:
             if got_kind == kind and re.search(pattern, data):
                 return data
         raise AssertionError(f"no {kind} event matching {pattern!r}")
+
+    def events_within(self, seconds: float) -> list[str]:
+        """The data of the events (pings aside) that come within ``seconds``: the server's
+        keep-alives must come more often than that, so that reading never blocks longer."""
+        found, data, ping = [], [], False
+        deadline = time.monotonic() + seconds
+        while True:
+            line = self.response.readline().decode().rstrip("\n")
+            if line == "event: ping":
+                ping = True
+            elif line.startswith("data:"):
+                data.append(line.removeprefix("data:").removeprefix(" "))
+            elif line == "":  # the end of an event: only there may reading stop
+                if data and not ping:
+                    found.append("\n".join(data))
+                data, ping = [], False
+                if time.monotonic() >= deadline:
+                    return found
 
     def close(self) -> None:
         self.connection.close()
@@ -160,6 +179,16 @@ def test_the_stream_takes_the_pages_own_origin(live):
     # This client sends "Host: 127.0.0.1:<port>"; a browser's Origin names the same.
     stream = EventStream(live, shopper.cookie, {"Origin": live})
     assert stream.status == 200 and "hello" in stream.until("hello")
+    stream.close()
+
+
+def test_the_stream_sends_keep_alives_while_nothing_happens(live, monkeypatch):
+    """Proxies close a stream that stays silent; the page's watchdog counts on these."""
+    monkeypatch.setattr(fallback, "KEEPALIVE_SECONDS", 0.05)
+    stream = EventStream(live, HttpShopper(live).cookie, SAME_ORIGIN)
+    stream.until("hello")
+    lines = [stream.response.readline().decode() for _ in range(6)]
+    assert lines.count("event: ping\n") >= 2, lines
     stream.close()
 
 
@@ -322,3 +351,40 @@ def test_the_live_addresses_only_answer_get(browser, method):
         response = browser.client.open(path, method=method, headers=SAME_ORIGIN)
         assert response.status_code == 405, (path, response.status_code)
         assert refused(response)["code"] == "bad_request"
+
+
+def test_a_stream_on_one_instance_hears_a_change_made_on_another(
+    database_url, tmp_path, monkeypatch
+):
+    """Two instances of one shop (one database, one Redis prefix): the fallback's feed is the
+    same fan-out as the socket's."""
+    from storefront import create_app
+    from tests.conftest import app_settings
+    from tests.test_realtime import REDIS_URL
+
+    monkeypatch.setattr(fallback, "KEEPALIVE_SECONDS", 0.05)  # reads never wait long
+    prefix = f"sftest-{secrets.token_hex(4)}"
+    one, two = (
+        create_app(
+            app_settings(
+                database_url,
+                str(tmp_path / name),
+                STOREFRONT_REDIS_URL=REDIS_URL,
+                STOREFRONT_REDIS_PREFIX=prefix,
+            )
+        )
+        for name in ("one", "two")
+    )
+    with serve(one) as first, serve(two) as second:
+        writer = HttpShopper(first)
+        reader = EventStream(second, writer.cookie, SAME_ORIGIN)  # the same shopper, elsewhere
+        reader.until("hello")
+        heard: list[str] = []
+        deadline = time.monotonic() + 10
+        # Until the second instance's Redis subscriber is up (it starts with the stream).
+        while not heard and time.monotonic() < deadline:
+            status, body = writer.call("POST", "/cart/lines", {"sku": "DEMO-0030", "quantity": 1})
+            assert status == 200, body
+            heard = reader.events_within(1.0)
+        assert heard and 'data-sku="DEMO-0030"' in heard[0]
+        reader.close()
