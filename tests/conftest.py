@@ -8,7 +8,7 @@ from flask_migrate import upgrade
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
-from storefront import clock, create_app
+from storefront import clock, create_app, realtime
 from storefront.catalog.demo import load_demo
 from storefront.checkout import setup as selling
 from storefront.extensions import db
@@ -174,6 +174,18 @@ def staff(app):
     assert result.exit_code == 0, result.output
     staff_browser.page("/admin")
     return staff_browser
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[tuple[str, str]]:
+    """What the app publishes to open pages, as (channel, html), instead of publishing it."""
+    sent: list[tuple[str, str]] = []
+
+    def publish(channel: str, html: str, **_timing) -> None:
+        sent.append((channel, html))
+
+    monkeypatch.setattr(realtime, "publish", publish)
+    return sent
 
 
 @pytest.fixture

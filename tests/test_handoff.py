@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storefront import clock, realtime
+from storefront import clock
 from storefront.extensions import db
 from storefront.handoff import codes
 from storefront.handoff.models import HandoffCode
@@ -22,13 +22,6 @@ CODE = re.compile(r'data-testid="handoff-code"[^>]*>([^<]+)<')
 @pytest.fixture
 def settings():
     return {"STOREFRONT_PAYMENT_PROVIDERS": "test,manual"}
-
-
-@pytest.fixture
-def published(monkeypatch):
-    sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(realtime, "publish", lambda channel, html: sent.append((channel, html)))
-    return sent
 
 
 def new_browser(app) -> Browser:

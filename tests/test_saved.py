@@ -9,7 +9,6 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from storefront import realtime
 from storefront.catalog.models import Product
 from storefront.extensions import db
 from storefront.saved.models import SavedLine
@@ -17,13 +16,6 @@ from tests.helpers import Browser
 
 EMAIL = "ada@example.com"
 SAVED = re.compile(r'data-testid="saved-line" data-sku="([^"]+)" data-saved-id="([^"]+)"')
-
-
-@pytest.fixture
-def published(monkeypatch):
-    sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(realtime, "publish", lambda channel, html: sent.append((channel, html)))
-    return sent
 
 
 def save(browser, sku: str, **kwargs):

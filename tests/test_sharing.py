@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, select, update
 
-from storefront import clock, realtime
+from storefront import clock
 from storefront.accounts.models import User
 from storefront.cart import models as cart_models
 from storefront.cart.types import CartStatus
@@ -60,13 +60,6 @@ def third(app):
     browser = Browser(app.test_client())
     browser.register(THIRD)
     return browser
-
-
-@pytest.fixture
-def published(monkeypatch):
-    sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(realtime, "publish", lambda channel, html: sent.append((channel, html)))
-    return sent
 
 
 def invite(browser) -> str:
@@ -178,6 +171,32 @@ def test_the_history_says_who_did_what_and_hides_what_came_before_sharing(
     refused = member.api("POST", "/cart/restore", json={"revision": revisions_before})
     assert refused.status_code == 404
     assert refused.json["error"]["code"] == "not_found"
+
+
+def test_the_member_cannot_see_or_restore_the_cart_as_it_was_before_they_joined(
+    owner, member, make_products
+):
+    before, mug = make_products(2)
+    start = clock.now().replace(microsecond=0)
+    clock.freeze(start)
+    owner.add(before, 3)
+    clock.advance(timedelta(minutes=5))
+    shared(owner, member)
+    clock.advance(timedelta(minutes=5))
+    member.add(mug)
+    earlier = (start + timedelta(minutes=2)).isoformat()
+    at_earlier = f"/cart/history?at={urllib.parse.quote(earlier)}"
+    assert [line["sku"] for line in owner.api("GET", at_earlier).json["cart"]["lines"]] == [before]
+    for answer in (
+        member.api("GET", at_earlier),
+        member.api("POST", "/cart/restore", json={"at": earlier}),
+    ):
+        assert answer.status_code == 422, answer.json
+        assert "before you joined" in answer.json["error"]["message"]
+    later = urllib.parse.quote((start + timedelta(minutes=10)).isoformat())
+    after = member.api("GET", f"/cart/history?at={later}")
+    assert after.status_code == 200, after.json
+    assert {line["sku"] for line in after.json["cart"]["lines"]} == {before, mug}
 
 
 def test_each_change_reaches_both_accounts_naming_who_made_it(

@@ -117,9 +117,13 @@ def version_at(cart_id: int, at: datetime) -> int:
 
 def cart_at(owner: Owner, at: datetime) -> Moment:
     """The owner's cart as it was at ``at`` (already checked), described at today's prices."""
-    cart_id = store.read(owner).cart_id
+    snap = store.read(owner)
+    cart_id = snap.cart_id
     if cart_id is None:
         return Moment(at, 0, views.CartView(None, 0, ()))
     revision = version_at(cart_id, at)
+    if revision < snap.visible_from:
+        # A shared cart's member sees it from when they joined, never the owner's cart before.
+        raise InvalidMoment("That moment is before you joined this cart.")
     past = store.state_at(cart_id, revision)
     return Moment(at, revision, views.CartView(cart_id, revision, views.line_views(past.lines)))

@@ -31,7 +31,7 @@ from storefront.cart.types import Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
 from storefront.catalog.options import InvalidOptionError, normalise
 from storefront.catalog.services import ProductFacts, ProductToAdd
-from storefront.errors import InvalidOption, NotFound, UnknownSku
+from storefront.errors import InvalidMoment, InvalidOption, NotFound, UnknownSku
 from storefront.saved import store as saved_store
 
 LINE_ID_BYTES = 12
@@ -238,7 +238,15 @@ def restore_at(req: Request, at: datetime) -> RestoreResult:
     """Bring the cart back as it was at the moment ``at`` (checked against the window here):
     the revision that held then, even one older than the window whose state lasted into it."""
     moments.check_in_window(at)
-    return _restore(req, lambda cart_id: moments.version_at(cart_id, at))
+    visible_from = store.read(req.owner).visible_from
+
+    def pick(cart_id: int) -> int:
+        revision = moments.version_at(cart_id, at)
+        if revision < visible_from:
+            raise InvalidMoment("That moment is before you joined this cart.")
+        return revision
+
+    return _restore(req, pick)
 
 
 def _restore(
