@@ -130,7 +130,7 @@ def test_a_moment_and_a_revision_or_paging_together_are_refused(browser, timelin
     both = browser.api("POST", "/cart/restore", json={"at": one.isoformat(), "revision": 1})
     assert both.status_code == 400 and browser.cart()["version"] == 2
     paged = browser.api("GET", f"/cart/history?at={quote(one.isoformat())}&limit=5")
-    assert paged.status_code == 400 and "before" in paged.json["error"]["message"]
+    assert paged.status_code == 422 and "before" in paged.json["error"]["message"]
 
 
 def test_restoring_a_moment_needs_the_csrf_token(browser, timeline):

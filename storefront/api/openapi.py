@@ -21,6 +21,7 @@ ERROR_CODES = [
     "invalid_option",
     "idempotency_key_reused",
     "rate_limited",
+    "invalid_moment",  # the cart at a moment: unreadable, naive, future or before the window
     # Checkout and orders.
     "payment_declined",
     "empty_cart",
@@ -689,8 +690,11 @@ def document() -> dict:
                                 }
                             },
                         },
-                        "400": _error("before or limit out of range, or at with either."),
-                        "422": _error("at unreadable, without its offset, or outside the window."),
+                        "400": _error("before or limit out of range."),
+                        "422": _error(
+                            "at unreadable, without its offset, outside the window, or given "
+                            "with before or limit."
+                        ),
                     },
                 }
             },

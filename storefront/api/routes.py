@@ -18,7 +18,7 @@ from storefront.cart.announce import announce
 from storefront.cart.services import Request
 from storefront.cart.types import Change, Owner
 from storefront.cart.views import CartView, ChangeView
-from storefront.errors import BadRequest
+from storefront.errors import BadRequest, InvalidMoment
 from storefront.security import cart_changes
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -126,7 +126,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
 def cart_history():
     if "at" in request.args:
         if request.args.keys() - {"at"}:
-            raise BadRequest('"at" asks for one moment: it takes no "before" or "limit".')
+            raise InvalidMoment('"at" asks for one moment: it takes no "before" or "limit".')
         at = moments.check_in_window(moments.parse(request.args["at"]))
         return jsonify(moment_json(moments.cart_at(shopper.current_owner(), at)))
     before = _int_arg("before", None, 1, 2**31 - 1)

@@ -52,11 +52,10 @@ def _fragment_answer(template: str, news: Announcement):
 
 @bp.get("/cart")
 def page():
-    owner = shopper.current_owner()
-    cart = views.view(owner)
+    cart = views.view(shopper.current_owner())
     shown = cart.line_count if request.args.get("rows") == "all" else ROWS
     sharing_now = sharing.sharing_of(owner)
-    saved = saved_for_later.saved_list(owner)
+    saved = saved_for_later.saved_in(cart.cart_id)
     return render_template(
         "cart/page.html", cart=cart, start=0, stop=shown, sharing=sharing_now, saved=saved
     )

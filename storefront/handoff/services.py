@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Row, delete, exists, select, update
 
 from storefront import clock
 from storefront.cart import models as cart_models
@@ -28,6 +28,15 @@ VALID_FOR = timedelta(minutes=10)
 # cleared by the next code issued anywhere.
 KEEP_SPENT = timedelta(days=1)
 NEW_CODE_TRIES = 5
+_COLUMNS = (
+    HandoffCode.id,
+    HandoffCode.code_hash,
+    HandoffCode.cart_id,
+    HandoffCode.cart_version,
+    HandoffCode.sealed,
+    HandoffCode.expires_at,
+    HandoffCode.used_at,
+)
 
 
 @dataclass(frozen=True)
@@ -99,9 +108,11 @@ def redeem(typed: object, *, guest_token: str | None, device: int) -> Joined:
             reason="signed_in",
         )
     code = codes.normalise(typed)
-    found = db.session.scalar(
-        select(HandoffCode).where(HandoffCode.code_hash == codes.code_hash(code))
-    )
+    # Plain values, not an ORM object: a newer code may delete this row at any moment, and an
+    # expired object refreshed after that would fail with a 500 instead of a refusal.
+    found = db.session.execute(
+        select(*_COLUMNS).where(HandoffCode.code_hash == codes.code_hash(code))
+    ).first()
     db.session.commit()
     if found is None:
         raise NotFound(
@@ -141,7 +152,7 @@ def redeem(typed: object, *, guest_token: str | None, device: int) -> Joined:
     return Joined(token, merge)
 
 
-def _check_unspent(found: HandoffCode) -> None:
+def _check_unspent(found: Row) -> None:
     if found.used_at is not None:
         raise HandoffRefused(
             "That code has already been used: each code works once. "

@@ -36,7 +36,13 @@ class Moved:
 
 def saved_list(owner: Owner) -> list[SavedView]:
     """The owner's saved lines at today's prices and availability, newest first."""
-    found = saved_store.saved_lines(store.read(owner).cart_id)
+    return saved_in(store.read(owner).cart_id)
+
+
+def saved_in(cart_id: int | None) -> list[SavedView]:
+    """The saved lines of this cart (a page that has read the cart already knows its id):
+    one indexed query, and none of the catalog when nothing is saved."""
+    found = saved_store.saved_lines(cart_id)
     lines = views.line_views(item.line for item in found)
     return [SavedView(item.id, line) for item, line in zip(found, lines, strict=True)]
 
