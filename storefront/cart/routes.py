@@ -52,7 +52,8 @@ def _fragment_answer(template: str, news: Announcement):
 
 @bp.get("/cart")
 def page():
-    cart = views.view(shopper.current_owner())
+    owner = shopper.current_owner()
+    cart = views.view(owner)
     shown = cart.line_count if request.args.get("rows") == "all" else ROWS
     sharing_now = sharing.sharing_of(owner)
     saved = saved_for_later.saved_in(cart.cart_id)
