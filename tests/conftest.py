@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 
 import pytest
 from flask_migrate import upgrade
@@ -52,9 +53,15 @@ def prepare_schema(database_url: str, instance: str) -> None:
         if not dbs.POSTGRES_URL:
             # Each test copies the template's file alone: what is still in its WAL (the demo,
             # under load, when the background checkpointer has not run yet) must be in it.
+            # The app's own background checkpointer may be mid-checkpoint (SQLite answers a
+            # second one "busy" at once, without waiting): try again for up to 10 s.
             raw = db.engine.raw_connection()
             try:
-                busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                for _ in range(100):
+                    busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                    if busy == 0:
+                        break
+                    time.sleep(0.1)
                 assert busy == 0, "the test database template could not be checkpointed"
             finally:
                 raw.close()
