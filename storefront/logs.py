@@ -75,8 +75,9 @@ def _shopper() -> str:
 
 
 # Path parts that are secrets in themselves (a reset link's token, a reminder's or an
-# unsubscribe link's signature): the log shows the route's pattern instead.
-SECRET_PARTS = ("token",)
+# unsubscribe link's signature, a handoff code that opens a cart for ten minutes): the log
+# shows the route's pattern instead.
+SECRET_PARTS = ("token", "code")
 
 
 def _loggable_path() -> str:

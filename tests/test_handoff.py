@@ -3,13 +3,15 @@ single use, ten minutes, rate limited, stored hashed; every refusal clear and ha
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storefront import clock
+from storefront.cart.models import Cart as CartRow
 from storefront.extensions import db
 from storefront.handoff import codes
 from storefront.handoff.models import HandoffCode
@@ -61,6 +63,26 @@ def test_the_page_shows_a_short_code_and_a_qr_code_of_its_link(browser, make_pro
     assert 'role="img"' in svg and f"/h/{code}" in svg  # its name says where it leads
     assert f'href="http://localhost/h/{code}"' in html
     assert "ten minutes" in html
+
+
+def test_an_empty_cart_gets_no_code_and_a_visit_makes_no_cart(app, browser):
+    page = browser.page("/cart/handoff")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-testid="handoff-empty"' in html and 'data-testid="handoff-code"' not in html
+    assert 'name="code"' in html  # joining another device's cart still works from here
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(HandoffCode)) == 0
+        assert db.session.scalar(select(func.count()).select_from(CartRow)) == 0
+
+
+def test_a_code_never_reaches_the_access_log(app, browser, make_product, caplog):
+    browser.add(make_product())
+    code, _ = show_code(browser)
+    with caplog.at_level(logging.INFO):
+        assert new_browser(app).page(f"/h/{code}").status_code == 200
+    lines = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
+    assert "/h/<code>" in lines and code not in lines
 
 
 def test_the_qr_link_asks_first_and_joins_only_when_confirmed(app, browser, make_product):

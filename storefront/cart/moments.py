@@ -115,15 +115,22 @@ def version_at(cart_id: int, at: datetime) -> int:
     return db.session.scalar(boundary) or 0
 
 
+def visible_version_at(cart_id: int, at: datetime, visible_from: int) -> int:
+    """``version_at`` for a shopper who sees the cart's history from ``visible_from`` on (a
+    shared cart's member): the state the cart had when they joined is theirs to see, the
+    owner's cart before it is not."""
+    revision = version_at(cart_id, at)
+    if revision < visible_from - 1:
+        raise InvalidMoment("That moment is before you joined this cart.")
+    return revision
+
+
 def cart_at(owner: Owner, at: datetime) -> Moment:
     """The owner's cart as it was at ``at`` (already checked), described at today's prices."""
     snap = store.read(owner)
     cart_id = snap.cart_id
     if cart_id is None:
         return Moment(at, 0, views.CartView(None, 0, ()))
-    revision = version_at(cart_id, at)
-    if revision < snap.visible_from:
-        # A shared cart's member sees it from when they joined, never the owner's cart before.
-        raise InvalidMoment("That moment is before you joined this cart.")
+    revision = visible_version_at(cart_id, at, snap.visible_from)
     past = store.state_at(cart_id, revision)
     return Moment(at, revision, views.CartView(cart_id, revision, views.line_views(past.lines)))

@@ -31,7 +31,7 @@ from storefront.cart.types import Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
 from storefront.catalog.options import InvalidOptionError, normalise
 from storefront.catalog.services import ProductFacts, ProductToAdd
-from storefront.errors import InvalidMoment, InvalidOption, NotFound, UnknownSku
+from storefront.errors import InvalidOption, NotFound, UnknownSku
 from storefront.saved import store as saved_store
 
 LINE_ID_BYTES = 12
@@ -226,8 +226,11 @@ def restore(
     if isinstance(revision, bool) or not isinstance(revision, int) or not 0 <= revision < 2**31:
         raise NotFound("There is no such revision of this cart.")
 
+    # A shared cart's member may not bring back what the cart held before they joined.
+    visible_from = store.read(req.owner).visible_from
+
     def pick(cart_id: int) -> int:
-        if not history.restorable(cart_id, revision):
+        if revision < visible_from or not history.restorable(cart_id, revision):
             raise NotFound("That revision is not in this cart's history (or is too old).")
         return revision
 
@@ -239,14 +242,7 @@ def restore_at(req: Request, at: datetime) -> RestoreResult:
     the revision that held then, even one older than the window whose state lasted into it."""
     moments.check_in_window(at)
     visible_from = store.read(req.owner).visible_from
-
-    def pick(cart_id: int) -> int:
-        revision = moments.version_at(cart_id, at)
-        if revision < visible_from:
-            raise InvalidMoment("That moment is before you joined this cart.")
-        return revision
-
-    return _restore(req, pick)
+    return _restore(req, lambda cart_id: moments.visible_version_at(cart_id, at, visible_from))
 
 
 def _restore(
@@ -256,8 +252,7 @@ def _restore(
     source: Source = Source.RESTORE,
     also: Callable[[RestoreResult], None] | None = None,
 ) -> RestoreResult:
-    snap = store.read(req.owner)
-    cart_id = snap.cart_id
+    cart_id = store.read(req.owner).cart_id
     if cart_id is None:
         raise NotFound("That revision is not in this cart's history (or is too old).")
     unrestored: tuple[Shortfall, ...] = ()
@@ -265,9 +260,6 @@ def _restore(
     def decide(cart: Cart):
         nonlocal unrestored
         revision = pick(cart_id)  # under the cart's lock: no change slips in between
-        # A shared cart's member may not bring back what the cart held before they joined.
-        if revision < snap.visible_from:
-            raise NotFound("That revision is not in this cart's history (or is too old).")
         target = store.state_at(cart_id, revision)
         facts = catalog.facts_for(line.sku for line in target.lines)
         restored, report = state.merge(state.EMPTY, target, _limits(facts))
@@ -275,9 +267,14 @@ def _restore(
         return Replace(restored.lines, revision), restored
 
     def write_also(change: Change) -> None:
-        also(RestoreResult(change, unrestored))
+        if change.cart_id != cart_id:
+            # The shopper's cart changed between the read and the lock (sharing began or
+            # ended): another cart's past must not be written into this one.
+            raise NotFound("That revision is not in this cart's history (or is too old).")
+        if also is not None:
+            also(RestoreResult(change, unrestored))
 
-    change = _write(req, decide, source=source, create=False, also=also and write_also)
+    change = _write(req, decide, source=source, create=False, also=write_also)
     return RestoreResult(change, unrestored)
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 
 from storefront import realtime, shopper
-from storefront.cart import notices, views
+from storefront.cart import notices, store, views
 from storefront.cart.announce import announce
 from storefront.cart.state import MergeReport
 from storefront.cart.types import Owner
@@ -35,7 +35,12 @@ def _signed_in() -> bool:
 def page():
     if _signed_in():
         return render_template("handoff/page.html", issued=None), 200, PRIVATE
-    issued = services.issue(shopper.guest_token())
+    token = shopper.guest_token()
+    if store.read(Owner.guest(token)).cart_id is None:
+        # Nothing to continue yet, and a visit makes no cart (a cart is made by its first
+        # add): no code for an empty cart, so crawlers and scripts write nothing here.
+        return render_template("handoff/page.html", issued=None, empty=True), 200, PRIVATE
+    issued = services.issue(token)
     shopper.changed_cart()
     link = url_for("handoff.confirm", code=issued.code, _external=True)
     qr = qr_svg(link, f"QR code: opens {link} to continue this cart on another device")

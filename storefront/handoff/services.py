@@ -66,7 +66,7 @@ def _unused_code() -> tuple[str, bytes]:
 
 
 def issue(guest_token: str) -> Issued:
-    """A new code for this guest's cart (made now if it has none yet). The cart's earlier
+    """A new code for this guest's cart (NotFound when it has none). The cart's earlier
     unused codes stop working: one live code per cart at a time."""
     now = clock.now()
     issued: list[Issued] = []
@@ -93,7 +93,7 @@ def issue(guest_token: str) -> Issued:
         db.session.flush()
         issued.append(Issued(code, now + VALID_FOR))
 
-    store.write(Owner.guest(guest_token), lambda held: (None, held), also=write_code)
+    store.write(Owner.guest(guest_token), lambda held: (None, held), create=False, also=write_code)
     return issued[0]
 
 
