@@ -253,15 +253,20 @@ def test_sharing_shows_the_member_none_of_the_owners_orders_addresses_or_account
 
 
 def test_an_order_placed_by_the_member_is_theirs_and_empties_the_shared_cart(
-    owner, member, make_product
+    app, owner, member, make_product, published
 ):
     sku = make_product()
     owner.add(sku, 2)
     shared(owner, member)
     member.api("PUT", "/checkout", json={"address": ADDRESS, "shipping_method": "standard"})
     pay = {"payment": {"provider": "test", "token": "tok_ok"}}
+    published.clear()
     placed = member.api("POST", "/checkout/complete", json=pay)
     assert placed.status_code == 201, placed.json
+    # The owner's open checkout is told the cart was ordered, not only the member's pages.
+    owner_channel = f"user:{user_id(app, OWNER)}"
+    told = "".join(html for channel, html in published if channel == owner_channel)
+    assert placed.json["order"]["number"] in told
     assert owner.cart()["lines"] == []
     assert [o["number"] for o in member.api("GET", "/orders").json["orders"]] == [
         placed.json["order"]["number"]
@@ -539,3 +544,17 @@ def test_accepting_and_stopping_update_the_other_accounts_open_pages(
     to_owner = "".join(html for channel, html in published if channel == owner_channel)
     assert "Alex left your shared cart" in to_owner
     assert 'data-testid="share-invite"' in to_owner
+
+
+def test_a_line_saved_for_later_reaches_both_accounts_saved_lists(
+    app, owner, member, make_product, published
+):
+    sku = make_product(name="Blue Mug")
+    shared(owner, member)
+    member.add(sku)
+    published.clear()
+    saved = member.form(f"/cart/lines/{member.line_id(sku)}/save", {})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    owner_channel = f"user:{user_id(app, OWNER)}"
+    told = "".join(html for channel, html in published if channel == owner_channel)
+    assert 'data-testid="saved-line"' in told and sku in told

@@ -16,9 +16,11 @@ from storefront.checkout.placing import Placed
 def announce_order(owner: Owner, placed: Placed, *, origin: str) -> Announcement | None:
     order = placed.order
     notice = Markup(render_template("orders/_placed_elsewhere.html", order=order))
-    realtime.publish(
-        owner.channel, render_template("checkout/_ordered_elsewhere.html", order=order)
-    )
+    ordered = render_template("checkout/_ordered_elsewhere.html", order=order)
+    # A shared cart: the other account's open checkout is told too, not only this shopper's.
+    shared = placed.change.channels if placed.change is not None else ()
+    for channel in shared or (owner.channel,):
+        realtime.publish(channel, ordered)
     if placed.change is None:
         return None
     return announce(owner, placed.change, origin=origin, seen=None, elsewhere=notice)
