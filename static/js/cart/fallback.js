@@ -104,8 +104,18 @@ function openStream() {
   };
   es.addEventListener("ping", () => { if (source === es) { arm(QUIET_MS); markSynced(); } });
   // The server ended this page's stream (its session changed): listen again as who it is now.
-  es.addEventListener("close", () => { if (source === es) { closeStream(); openStream(); } });
+  // After a jittered pause: a server shutting down closes every new stream at once, and a
+  // page must not hammer it in a tight loop meanwhile.
+  es.addEventListener("close", () => {
+    if (source !== es) return;
+    closeStream();
+    timer = setTimeout(openStream, reconnectPause());
+  });
   es.onerror = () => { if (source === es) streamFailed(); };
+}
+
+function reconnectPause() {
+  return 500 + Math.random() * 1000;
 }
 
 function arm(ms) {
@@ -163,7 +173,7 @@ function poll(asOf) {
       if (!live) connectedNow();
       body.messages.forEach(deliver);
       if (body.reconnect) live = false; // the next poll asks for the hello, as who we are now
-      timer = setTimeout(() => poll(asOf), 0);
+      timer = setTimeout(() => poll(asOf), body.reconnect ? reconnectPause() : 0);
     })
     .catch(() => {
       if (asOf !== generation) return;
