@@ -89,6 +89,9 @@ def add_to_cart(page: Page, sku: str, quantity: int = 1, **options: str) -> Prod
     page.get_by_test_id("add-quantity").fill(str(quantity))
     page.get_by_test_id("add-to-cart").click()
     expect(badge(page)).to_have_text(str(before + quantity))
+    # The page shows an add at once, marked pending, before the server has it (optimistic.js):
+    # a shopper who moves on now may still lose it, so wait for the server's answer.
+    expect(badge(page)).not_to_have_attribute("aria-busy", "true")
     return product
 
 
