@@ -12,6 +12,7 @@ import pytest
 import simple_websocket
 
 from storefront.realtime.broker import RedisBroker
+from storefront.realtime.presence import CountersFile
 from storefront.realtime.registry import RESYNC, Close, Registry, Subscription
 from storefront.realtime.siblings import SiblingsBroker
 from tests.live import HttpShopper, handshake_status, serve
@@ -113,6 +114,109 @@ def test_sibling_workers_reach_each_other_through_the_instance_folder(tmp_path):
     sibling.stop()
     publisher.publish("user:7", {"html": "after"})
     assert theirs.inbox.empty() and len(list(folder.glob("*.sock"))) == 1
+
+
+def test_the_registry_tells_its_watchers_when_a_channel_gains_its_first_page_or_loses_its_last():
+    registry, told = Registry(), []
+    registry.watch(told.append)
+    first, second = Subscription("user:1", also=("catalog",)), Subscription("user:1")
+    registry.add(first)
+    registry.add(second)  # not the first page of user:1
+    assert told == ["user:1", "catalog"] and registry.holds("user:1")
+    registry.remove(first)
+    assert told == ["user:1", "catalog", "catalog"] and registry.holds("user:1")
+    registry.remove(second)
+    assert told[-1] == "user:1" and not registry.holds("user:1")
+
+
+def test_sibling_workers_know_which_channels_have_a_page_open(tmp_path):
+    """A publisher learns from its siblings' counters whether any page listens, without
+    sending anything; a page that closes stops counting, and so does a worker that stops."""
+    folder = tmp_path / "live"
+    here, there = Registry(), Registry()
+    publisher, sibling = SiblingsBroker(here, folder), SiblingsBroker(there, folder)
+    publisher.start()
+    assert not publisher.listening("user:7")
+    page = Subscription("user:7")
+    there.add(page)  # before the sibling listens: counted once it starts
+    sibling.start()
+    assert publisher.listening("user:7") and not publisher.listening("user:8")
+    there.remove(page)
+    assert not publisher.listening("user:7")
+    there.add(page)
+    assert publisher.listening("user:7")
+    sibling.stop()
+    assert not publisher.listening("user:7")
+    own = Subscription("user:9")
+    here.add(own)
+    assert publisher.listening("user:9")  # its own pages count without any file
+
+
+def test_a_dead_siblings_counters_only_ever_say_yes_until_it_is_found_gone(tmp_path):
+    folder = tmp_path / "live"
+    publisher = SiblingsBroker(Registry(), folder)
+    publisher.start()
+    # A worker that died with a page open on user:7, without cleaning up: its files stay.
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dead.bind(str(folder / "999999-dead.sock"))
+    dead.close()
+    counters = CountersFile(lambda channel: True)
+    counters.open(folder / "999999-dead.presence", ["user:7"])
+    assert publisher.listening("user:7") and not publisher.listening("user:8")
+    publisher.publish("user:7", {"html": "x"})  # refused: the sibling is forgotten
+    assert not publisher.listening("user:7")
+    assert sorted(f.name for f in folder.iterdir() if "999999" in f.name) == []
+
+
+def test_redis_keeps_which_channels_have_a_page_open_on_any_instance():
+    prefix = f"sftest-{secrets.token_hex(4)}"
+    theirs, ours = Registry(), Registry()
+    instance, publisher = (
+        RedisBroker(theirs, REDIS_URL, prefix),
+        RedisBroker(ours, REDIS_URL, prefix),
+    )
+    instance.start()
+    assert not publisher.listening("user:7")
+    page = Subscription("user:7")
+    theirs.add(page)
+    assert publisher.listening("user:7") and not publisher.listening("user:8")
+    assert not RedisBroker(Registry(), REDIS_URL, prefix + "-x").listening("user:7")
+    ttl = instance.client.ttl(f"{prefix}:listening:user:7")
+    assert 0 < ttl <= 60  # a process that dies stops counting within a minute
+    theirs.remove(page)
+    assert not publisher.listening("user:7")
+
+
+def test_a_change_nobody_is_watching_is_neither_rendered_nor_sent(
+    app, browser, make_product, monkeypatch
+):
+    from storefront import realtime
+    from storefront.cart import announce
+    from storefront.cart.types import Owner
+
+    sku = make_product(stock=50)
+    rendered, sent = [], []
+    real_fragment = announce._fragment
+    monkeypatch.setattr(
+        announce, "_fragment", lambda *a, **k: rendered.append(1) or real_fragment(*a, **k)
+    )
+    with app.app_context():
+        broker = realtime.broker()
+        monkeypatch.setattr(broker, "publish", lambda channel, envelope: sent.append(channel))
+    assert browser.add(sku).status_code == 200
+    assert rendered == [] and sent == []
+    with browser.client.session_transaction() as session:
+        channel = Owner.guest(session["guest"]).channel
+    # A page of this shopper open in a sibling worker: the next change is built and sent.
+    with app.app_context():
+        sibling = SiblingsBroker(Registry(), broker.directory)
+    sibling.registry.add(Subscription(channel))
+    sibling.start()
+    try:
+        assert browser.add(sku).status_code == 200
+        assert rendered == [1] and sent == [channel]
+    finally:
+        sibling.stop()
 
 
 def test_publishing_without_redis_does_not_fail_the_change():

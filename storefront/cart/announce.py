@@ -1,14 +1,16 @@
 """The cart announces its own changes: after the commit, one call describes the change, words
 it, renders it once as out-of-band HTML of only what changed (session-agnostic: no CSRF token,
 no flash) and publishes it on the shopper's channel. The sender's own page gets the same
-fragment in its response. Also: who a live page's socket listens as.
+fragment in its response. The fragment is rendered only when someone needs it: a page listening
+on a channel it goes to, or the sender's page asking for it (rendering it was about a quarter of
+an add through the API, issue 10). Also: who a live page's socket listens as.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable
+from functools import cached_property, partial
 
 from flask import render_template
 from markupsafe import Markup
@@ -27,11 +29,17 @@ from storefront.sharing import words
 MAX_LINES_IN_EVENT = 50
 
 
-@dataclass(frozen=True)
 class Announcement:
-    view: views.ChangeView
-    fragment: Markup  # the change's out-of-band pieces, for the sender's own response
-    message: str  # what the change did, in words, for the sender
+    def __init__(self, view: views.ChangeView, render: Callable[[], str], message: str):
+        self.view = view
+        self.message = message  # what the change did, in words, for the sender
+        self._render = render
+
+    @cached_property
+    def fragment(self) -> Markup:
+        """The change's out-of-band pieces, for the sender's own response (and for the pages
+        listening), rendered on first use."""
+        return Markup(self._render())
 
 
 def announce(
@@ -49,15 +57,19 @@ def announce(
     committed = time.time()  # the change was committed just before: its push starts here
     view = views.view_change(owner, change, whole_cart=whole_cart)
     names = views.names_for(notices.skus_named_by(change), view.touched)
-    fragment = _fragment(change, view, origin=origin, seen=seen)
+    news = Announcement(
+        view,
+        partial(_fragment, change, view, origin=origin, seen=seen),
+        notices.change_notice(change, names),
+    )
     if not change.replayed:
         elsewhere = elsewhere or notices.change_notice_elsewhere(change, names)
         if change.channels:
-            _publish_shared(change, names, elsewhere, fragment, origin, committed)
-        else:
+            _publish_shared(change, names, elsewhere, news, origin, committed)
+        elif realtime.listening(owner.channel):
             notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
-            realtime.publish(owner.channel, notice + fragment, since=committed)
-    return Announcement(view, Markup(fragment), notices.change_notice(change, names))
+            realtime.publish(owner.channel, notice + news.fragment, since=committed)
+    return news
 
 
 def _fragment(change: Change, view: views.ChangeView, *, origin: str, seen: int | None) -> str:
@@ -93,15 +105,22 @@ def _fragment(change: Change, view: views.ChangeView, *, origin: str, seen: int 
 
 
 def _publish_shared(
-    change: Change, names, elsewhere: str, fragment: str, origin: str, since: float
+    change: Change, names, elsewhere: str, news: Announcement, origin: str, since: float
 ) -> None:
     """A shared cart: both accounts' pages get the change; the other account's are told who
     made it ("Sam changed Blue Mug to 3."), the actor's own other devices as before."""
+    listened = [
+        (user_id, channel)
+        for user_id, channel in zip(change.sharers, change.channels, strict=True)
+        if realtime.listening(channel)
+    ]
+    if not listened:
+        return
     who = sharing.names_of([change.actor]).get(change.actor, "") if change.actor else ""
-    for user_id, channel in zip(change.sharers, change.channels, strict=True):
+    for user_id, channel in listened:
         text = elsewhere if user_id == change.actor else words.by_whom(who, change, names)
         notice = _notice_elsewhere(text, origin) if text else ""
-        realtime.publish(channel, notice + fragment, since=since)
+        realtime.publish(channel, notice + news.fragment, since=since)
 
 
 def _notice_elsewhere(text: str, origin: str) -> str:

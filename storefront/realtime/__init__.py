@@ -80,6 +80,12 @@ def requesting_page() -> str:
     return value if PAGE_ID.match(value) else ""
 
 
+def listening(channel: str) -> bool:
+    """Whether any open page, in any process, listens on ``channel``: a publisher may skip
+    building a message nobody would get. Errs towards yes."""
+    return broker().listening(channel)
+
+
 def publish(channel: str, html: str, *, since: float | None = None) -> None:
     """To every page listening on ``channel``, in every process. Call after the commit;
     ``since``: when the change was announced (``time.time()``), for the push's latency."""

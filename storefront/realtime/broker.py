@@ -4,7 +4,9 @@ Between one machine's workers (``siblings.py``, the default), or with STOREFRONT
 across machines: Redis pub/sub under
 STOREFRONT_REDIS_PREFIX, one subscriber thread per process fanning out to that process's
 sockets. Publishing never fails a cart request: if Redis is away the event is lost, pages
-revalidate, and when the subscriber reconnects it tells every socket here to resync.
+revalidate, and when the subscriber reconnects it tells every socket here to resync. Which
+channels have a page listening anywhere is kept in Redis too (``presence.py``), so a change
+nobody is watching is neither rendered nor published.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import json
 import logging
 import os
 import random
+import secrets
+import socket
 import threading
 import time
 
 from storefront import metrics
+from storefront.realtime.presence import RedisMarks
 from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,21 @@ class RedisBroker:
         self._listener: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._prefix = prefix
+        self._presence: RedisMarks | None = None
+        registry.watch(self._sync_presence)
+
+    def listening(self, channel: str) -> bool:
+        """Whether a page of any instance listens on ``channel`` (see presence.py)."""
+        if self.registry.holds(channel):
+            return True
+        if self._presence is None or self._pid != os.getpid():
+            self._ensure_listening()
+        return self._presence.anyone(channel)
+
+    def _sync_presence(self, channel: str) -> None:
+        if self._presence is not None and self._pid == os.getpid():
+            self._presence.sync(channel)
 
     def publish(self, channel: str, envelope: dict) -> None:
         self._ensure_listening()
@@ -57,7 +77,11 @@ class RedisBroker:
             return
         with self._lock:
             if self._listener is None or self._pid != os.getpid():
+                process = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+                self._presence = RedisMarks(self.registry.holds, self.client, self._prefix, process)
                 self._pid = os.getpid()
+                for channel in self.registry.channels():
+                    self._presence.sync(channel)
                 self._listener = threading.Thread(
                     target=self._listen, name="redis-cart", daemon=True
                 )
@@ -80,6 +104,7 @@ class RedisBroker:
                     self.registry.broadcast(RESYNC)
                 failures = 0
                 while True:
+                    self._presence.refresh_if_due()
                     message = pubsub.get_message(timeout=5.0)
                     if message is not None and message["type"] == "pmessage":
                         channel = message["channel"].decode()[len(self.prefix) :]

@@ -72,7 +72,7 @@ def events():
 
     def stream():
         with Feed(listener) as feed:
-            yield f"retry: {RETRY_MS}\n" + _event(listener.hello)
+            yield f"retry: {RETRY_MS}\n" + _event(feed.hello())
             while True:
                 message = feed.next(KEEPALIVE_SECONDS)
                 if message is None or message == PING:

@@ -42,6 +42,14 @@ class Feed:
         realtime.registry().remove(self.subscription)
         db.session.remove()
 
+    def hello(self) -> str:
+        """What the page should show, read once this feed listens: a change committed meanwhile
+        is either in it or on its way to the inbox (the listener's own hello, read before, may
+        miss one committed in between). Socket transports greet with this."""
+        hello = realtime.listener().hello
+        db.session.remove()
+        return hello
+
     def next(self, timeout: float) -> str | Close | None:
         """The next message, None if none came within ``timeout`` seconds, or a Close once the
         page must reconnect (told so, or its signed-in session has ended)."""

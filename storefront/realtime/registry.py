@@ -85,18 +85,40 @@ class Registry:
         self._lock = threading.Lock()
         self._channels: dict[str, set[Subscription]] = defaultdict(set)
         self._closing: Close | None = None
+        self._watchers: list[Callable[[str], None]] = []
+
+    def watch(self, watcher: Callable[[str], None]) -> None:
+        """``watcher(channel)`` after a channel gains its first socket here or loses its last
+        (outside the lock: a watcher may talk to Redis; it asks ``holds`` for the truth)."""
+        self._watchers.append(watcher)
+
+    def holds(self, channel: str) -> bool:
+        """Whether a socket of this process listens on ``channel``."""
+        return channel in self._channels
+
+    def channels(self) -> list[str]:
+        with self._lock:
+            return list(self._channels)
+
+    def _tell(self, channels: list[str]) -> None:
+        for channel in channels:
+            for watcher in self._watchers:
+                watcher(channel)
 
     def add(self, subscription: Subscription) -> None:
         with self._lock:
+            first = [c for c in subscription.channels if c not in self._channels]
             for channel in subscription.channels:
                 self._channels[channel].add(subscription)
             closing = self._closing
+        self._tell(first)
         if closing is not None:
             # A socket opened after shutdown began (the worker accepts for up to a second
             # more) would otherwise hold the worker for its whole graceful timeout, then drop.
             subscription.put(closing)
 
     def remove(self, subscription: Subscription) -> None:
+        emptied = []
         with self._lock:
             for channel in subscription.channels:
                 members = self._channels.get(channel)
@@ -104,6 +126,8 @@ class Registry:
                     members.discard(subscription)
                     if not members:
                         del self._channels[channel]
+                        emptied.append(channel)
+        self._tell(emptied)
 
     def _members(self, channel: str | None = None) -> list[Subscription]:
         with self._lock:

@@ -5,7 +5,9 @@ Each worker that serves sockets binds a Unix datagram socket in a folder of the 
 to every other socket in the folder. Nothing to run or configure: this is what lets the
 embedded default serve with one worker per core. A worker that died leaves its socket file
 behind; the first send that is refused removes it. Datagrams are bounded: an event too large
-for one goes out as "resync" (the pages fetch the cart once).
+for one goes out as "resync" (the pages fetch the cart once). Beside its socket each worker
+keeps a file of counters of the channels its sockets listen on (``presence.py``), so a change
+nobody is watching is neither rendered nor sent.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 from pathlib import Path
 
 from storefront import metrics
+from storefront.realtime.presence import SUFFIX, CountersFile
 from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,14 @@ class SiblingsBroker:
         self._address = ""
         self._pid = 0
         self._lock = threading.Lock()
+        self._presence = CountersFile(registry.holds)
+        registry.watch(self._presence.sync)
+
+    def listening(self, channel: str) -> bool:
+        """Whether a page of this machine listens on ``channel`` (see presence.py)."""
+        if self.registry.holds(channel):
+            return True
+        return self._presence.anyone(channel, self._entries(SUFFIX))
 
     def publish(self, channel: str, envelope: dict) -> None:
         self.registry.deliver(channel, envelope)  # this process's pages, at once
@@ -55,14 +66,25 @@ class SiblingsBroker:
                 if exc.errno in GONE:  # a worker that is gone: forget its address
                     with contextlib.suppress(OSError):
                         os.unlink(sibling)
+                    with contextlib.suppress(OSError):
+                        os.unlink(sibling.removesuffix(".sock") + SUFFIX)
 
     def _siblings(self) -> list[str]:
+        return self._entries(".sock")
+
+    def _entries(self, suffix: str) -> list[str]:
+        """Other workers' files of this kind in the folder."""
         try:
             entries = os.scandir(self.directory)
         except FileNotFoundError:
             return []
+        own = self._address.removesuffix(".sock")
         with entries:
-            return [e.path for e in entries if e.name.endswith(".sock") and e.path != self._address]
+            return [
+                e.path
+                for e in entries
+                if e.name.endswith(suffix) and e.path.removesuffix(suffix) != own
+            ]
 
     def start(self) -> None:
         """Listen (once per process: a listener does not survive into a forked worker)."""
@@ -73,7 +95,10 @@ class SiblingsBroker:
                 return
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.directory.parent.chmod(0o700)
-            address = str(self.directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock")
+            stem = self.directory / f"{os.getpid()}-{secrets.token_hex(4)}"
+            # The counters first: a page counted there gets its hello only afterwards.
+            self._presence.open(Path(f"{stem}{SUFFIX}"), self.registry.channels())
+            address = f"{stem}.sock"
             inbox = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             inbox.bind(address)
             self._inbox, self._address, self._pid = inbox, address, os.getpid()
@@ -95,6 +120,7 @@ class SiblingsBroker:
         if self._inbox is not None and self._pid == os.getpid():
             with contextlib.suppress(OSError):
                 os.unlink(self._address)
+            self._presence.close()
             self._inbox.close()
             self._inbox = None
 

@@ -33,9 +33,8 @@ def check_handshake():
 
 @sock.route("/ws", bp=bp)
 def page_socket(ws):
-    listener = realtime.listener()
-    with Feed(listener) as feed:
-        ws.send(listener.hello)
+    with Feed(realtime.listener()) as feed:
+        ws.send(feed.hello())
         while ws.connected:
             message = feed.next(KEEPALIVE_SECONDS) or PING
             if isinstance(message, Close):
