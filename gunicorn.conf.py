@@ -48,6 +48,9 @@ timeout = 60
 graceful_timeout = 20
 # The app writes its own access lines (JSON, without query strings, shoppers as keyed hashes).
 accesslog = None
+# gunicorn's runtime control socket is not used here, and every instance on a machine would
+# share its default path ($HOME/.gunicorn/gunicorn.ctl): one instance fewer thing to manage.
+control_socket_disable = True
 
 
 def on_starting(server):
