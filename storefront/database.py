@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -41,7 +41,14 @@ def init_app(app: Flask, *, migrations: Path) -> None:
     db.init_app(app)
     with app.app_context():
         configure(db.engine)
+        app.extensions["storefront.dialect"] = db.engine.dialect.name
     migrate.init_app(app, db, directory=str(migrations))
+
+
+def dialect_name() -> str:
+    """The database kind ("sqlite", "postgresql"), known from start-up: resolving the session's
+    bind to ask it took about 2 % of a cart add (issue 10)."""
+    return current_app.extensions["storefront.dialect"]
 
 
 def configure(engine: Engine) -> None:

@@ -29,7 +29,7 @@ from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring, opened_carts
 from storefront.cart.state import EMPTY, Cart, Op, replay
 from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Source
-from storefront.database import begin_write
+from storefront.database import begin_write, dialect_name
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
 
@@ -178,7 +178,7 @@ def _insert_for(dialect: str, table):
 
 
 def _insert(table):
-    return _insert_for(db.session.get_bind().dialect.name, table)
+    return _insert_for(dialect_name(), table)
 
 
 @cache
@@ -189,7 +189,7 @@ def _insert_cart_statement(dialect: str):
 
 def _insert_cart(owner: Owner) -> None:
     now = clock.now()
-    stmt = _insert_cart_statement(db.session.get_bind().dialect.name)
+    stmt = _insert_cart_statement(dialect_name())
     _execute(
         stmt,
         {

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 
 from storefront.cart.state import Cart, Op
 
@@ -43,7 +44,7 @@ class Owner:
 
     @classmethod
     def guest(cls, token: str) -> Owner:
-        return cls(guest_key=hashlib.sha256(token.encode()).digest())
+        return _guest_owner(token)
 
     @classmethod
     def user(cls, user_id: int) -> Owner:
@@ -59,6 +60,13 @@ class Owner:
         if self.user_id is not None:
             return f"user:{self.user_id}"
         return f"guest:{self.guest_key.hex()}"
+
+
+@lru_cache(maxsize=4096)
+def _guest_owner(token: str) -> Owner:
+    # A request names its shopper several times (the change, the rate limit, the log line):
+    # the hash once. Owners are immutable, so one may be shared.
+    return Owner(guest_key=hashlib.sha256(token.encode()).digest())
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from storefront.catalog.options import (
     specs_from_json,
     specs_to_json,
 )
+from storefront.database import dialect_name
 from storefront.extensions import db
 
 PAGE_SIZE = 24
@@ -126,7 +127,7 @@ def _statements(dialect: str):
 
 
 def _dialect() -> str:
-    return db.session.get_bind().dialect.name
+    return dialect_name()
 
 
 @cache
