@@ -49,6 +49,9 @@ class FixedHeadersTalisman(Talisman):
         if self.content_security_policy_nonce_in or self.force_https:
             raise ValueError("FixedHeadersTalisman takes no nonces and no HTTPS redirect")
 
+    def _make_nonce(self):
+        pass  # no nonces (refused above)
+
     def _force_https(self):
         # Nothing to do without force_https (refused above) or session_cookie_secure; a view
         # may not turn it on (checked when its headers are first worked out).

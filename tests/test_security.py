@@ -41,6 +41,11 @@ def test_https_responses_send_hsts_and_secure_cookies(app):
     response = client.get("/", base_url="https://shop.example")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert "Secure" in response.headers["Set-Cookie"]
+    # The headers are worked out once per view and scheme: the same view over plain HTTP
+    # afterwards must not inherit HSTS, nor HTTPS lose it.
+    assert "Strict-Transport-Security" not in app.test_client().get("/").headers
+    again = app.test_client().get("/", base_url="https://shop.example")
+    assert "Strict-Transport-Security" in again.headers
 
 
 def test_pages_have_no_inline_script(browser, make_product):
