@@ -269,6 +269,7 @@ def test_a_socket_gets_the_current_cart_at_once_then_every_change(live, make_pro
     assert 'data-cart-version="2"' in event
     assert re.search(r'data-testid="cart-count"[^>]*>3<', event)
     assert "added on another device" in event
+    assert "&lt;" not in event and "&#34;" not in event  # markup, not text about markup
     assert f'data-sku="{second}"' in event and f'data-sku="{first}"' not in event
     assert "csrf_token" not in event
     ws.close()

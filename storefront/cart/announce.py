@@ -36,10 +36,14 @@ class Announcement:
         self._render = render
 
     @cached_property
+    def html(self) -> str:
+        """The change's out-of-band pieces, rendered on first use: what listening pages get."""
+        return self._render()
+
+    @property
     def fragment(self) -> Markup:
-        """The change's out-of-band pieces, for the sender's own response (and for the pages
-        listening), rendered on first use."""
-        return Markup(self._render())
+        """The same, for the sender's own response (a template inserts it as it is)."""
+        return Markup(self.html)
 
 
 def announce(
@@ -68,7 +72,7 @@ def announce(
             _publish_shared(change, names, elsewhere, news, origin, committed)
         elif realtime.listening(owner.channel):
             notice = _notice_elsewhere(elsewhere, origin) if elsewhere else ""
-            realtime.publish(owner.channel, notice + news.fragment, since=committed)
+            realtime.publish(owner.channel, notice + news.html, since=committed)
     return news
 
 
@@ -120,7 +124,7 @@ def _publish_shared(
     for user_id, channel in listened:
         text = elsewhere if user_id == change.actor else words.by_whom(who, change, names)
         notice = _notice_elsewhere(text, origin) if text else ""
-        realtime.publish(channel, notice + news.fragment, since=since)
+        realtime.publish(channel, notice + news.html, since=since)
 
 
 def _notice_elsewhere(text: str, origin: str) -> str:
