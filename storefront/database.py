@@ -18,6 +18,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import TypeVar
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 from storefront import cooperative, writers
@@ -35,6 +37,8 @@ T = TypeVar("T")
 WRITE = {"storefront_write": True}
 CHECKPOINT_SECONDS = 1.0
 HOLDS_WRITE_LOCK = "storefront_holds_write_lock"
+IDLE_SINCE = "storefront_idle_since"
+IDLE_PING_SECONDS = 5.0
 
 
 def init_app(app: Flask, *, migrations: Path) -> None:
@@ -53,6 +57,7 @@ def dialect_name() -> str:
 
 def configure(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
+        _ping_when_idle(engine)
         return
 
     @event.listens_for(engine, "connect")
@@ -80,6 +85,34 @@ def configure(engine: Engine) -> None:
         # Straight to sqlite3: three transactions an add, and SQLAlchemy's execution of a
         # statement costs several times what SQLite takes to begin one.
         connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A connection back from the pool is pinged first if it sat unused for IDLE_PING_SECONDS:
+    one the server dropped meanwhile (a restart, a failover, an idle timeout) is replaced
+    before a request uses it. One just used is not: pinging each checkout (pool_pre_ping)
+    cost every cart change two round trips. Should the server drop a busy connection, the
+    request using it fails and the connection is discarded; the shopper's retry (the same
+    idempotency key) then applies the change once."""
+
+    @event.listens_for(engine, "checkin")
+    def checked_in(_dbapi_connection, record):
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checked_out(dbapi_connection, record, _proxy):
+        since = record.info.get(IDLE_SINCE)
+        if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:
+            # The pool discards this connection and checks out a fresh one.
+            raise DisconnectionError(f"stale connection: {type(exc).__name__}") from exc
 
 
 def begin_write() -> None:

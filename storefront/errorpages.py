@@ -6,7 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from storefront import metrics
+from storefront import metrics, security
 from storefront.errors import DomainError
 from storefront.web import is_htmx
 
@@ -109,7 +109,10 @@ def register(app: Flask) -> None:
         code = {404: "not_found", 429: "rate_limited"}.get(
             status, "bad_request" if status < 500 else "internal_error"
         )
-        return refusal(status, code, message, _protocol_headers(exc))
+        headers = _protocol_headers(exc)
+        if status == 429:
+            headers.update(security.refused_headers())
+        return refusal(status, code, message, headers)
 
 
 def _protocol_headers(exc: HTTPException) -> dict[str, str]:

@@ -63,10 +63,15 @@ def settings():
 def test_cart_changes_are_rate_limited_per_shopper(browser, other_browser, make_product):
     sku = make_product()
     for _ in range(3):
-        assert browser.add(sku).status_code == 200
+        allowed = browser.add(sku)
+        assert allowed.status_code == 200
+        assert "X-RateLimit-Remaining" not in allowed.headers  # counted, not looked up again
     refused = browser.add(sku)
     assert refused.status_code == 429
-    assert refused.json["error"]["code"] == "rate_limited" and "Retry-After" in refused.headers
+    assert refused.json["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61  # the minute window, whole seconds
+    assert refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
     assert browser.cart()["item_count"] == 3
     page = browser.form("/cart/lines", {"sku": sku, "quantity": "1"})
     assert page.status_code == 429

@@ -351,3 +351,49 @@ def test_sqlite_writers_of_two_processes_take_turns(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def end_backend(engine, pid: int) -> None:
+    """Terminate a server process, and wait until it is gone (the call only signals it)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(500):
+            gone = not conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar()
+            if gone:
+                return
+            threading.Event().wait(0.01)
+    raise AssertionError(f"backend {pid} still there")
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="a database server's connections (the PostgreSQL run)"
+)
+def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(
+    database_url, monkeypatch
+):
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from storefront import database
+
+    engine = create_engine(database_url)
+    database.configure(engine)
+    killer = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        end_backend(killer, first)  # the server ends it while it sits in the pool
+        # Used again at once: not pinged, so that request fails (and the connection goes).
+        with engine.connect() as conn, pytest.raises(OperationalError):
+            conn.execute(text("SELECT 1"))
+        monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0)  # as if idle long enough
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        end_backend(killer, first)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
+    finally:
+        engine.dispose()
+        killer.dispose()
