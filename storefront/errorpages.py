@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from storefront import metrics, security
@@ -36,6 +37,7 @@ STATUS = {
     "invalid_coupon": 422,
     "unknown_payment_provider": 422,
     "payment_unavailable": 502,
+    "service_unavailable": 503,
     "invalid_rule": 422,
     "duplicate_rule": 409,
     "invalid_transition": 409,
@@ -90,6 +92,20 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         return refusal(STATUS.get(exc.code, 400), exc.code, exc.message, detail=exc.detail)
+
+    @app.errorhandler(DBAPIError)
+    def database_connection_lost(exc: DBAPIError):
+        # A pooled connection the database server dropped while it was in use (a restart, a
+        # failover): the transaction never happened, and the pool replaces its connections.
+        # Anything else is a real failure, logged with its traceback as a 500.
+        if not exc.connection_invalidated:
+            raise exc
+        return refusal(
+            503,
+            "service_unavailable",
+            "The shop lost its database connection for a moment; nothing was changed. Try again.",
+            {"Retry-After": "1"},
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -64,8 +64,9 @@ class FixedHeadersTalisman(Talisman):
         key = (request.endpoint, secure)
         headers = self._headers_for.get(key)
         if headers is None:
-            if self._get_local_options()["force_https"]:
-                raise ValueError(f"{request.endpoint}: no HTTPS redirect per view here")
+            options = self._get_local_options()
+            if options["force_https"] or options["content_security_policy_nonce_in"]:
+                raise ValueError(f"{request.endpoint}: no HTTPS redirect or nonce per view here")
             blank = Response()
             before = set(blank.headers.keys())
             super()._set_response_headers(blank)

@@ -9,6 +9,7 @@ import socket
 import time
 
 import pytest
+import redis
 import simple_websocket
 
 from storefront.realtime.broker import RedisBroker
@@ -121,12 +122,14 @@ def test_the_registry_tells_its_watchers_when_a_channel_gains_its_first_page_or_
     registry.watch(told.append)
     first, second = Subscription("user:1", also=("catalog",)), Subscription("user:1")
     registry.add(first)
-    registry.add(second)  # not the first page of user:1
     assert told == ["user:1", "catalog"] and registry.holds("user:1")
+    # A second page is told too: its hello must wait for the first page's mark.
+    registry.add(second)
+    assert told[2:] == ["user:1"]
     registry.remove(first)
-    assert told == ["user:1", "catalog", "catalog"] and registry.holds("user:1")
+    assert told[3:] == ["catalog"] and registry.holds("user:1")  # user:1 still has a page
     registry.remove(second)
-    assert told[-1] == "user:1" and not registry.holds("user:1")
+    assert told[4:] == ["user:1"] and not registry.holds("user:1")
 
 
 def test_sibling_workers_know_which_channels_have_a_page_open(tmp_path):
@@ -166,6 +169,39 @@ def test_a_dead_siblings_counters_only_ever_say_yes_until_it_is_found_gone(tmp_p
     publisher.publish("user:7", {"html": "x"})  # refused: the sibling is forgotten
     assert not publisher.listening("user:7")
     assert sorted(f.name for f in folder.iterdir() if "999999" in f.name) == []
+
+
+def test_a_siblings_counters_without_its_socket_say_nothing(tmp_path):
+    """A worker killed after it wrote its counters but before it bound its socket (or while
+    it removed them) leaves a file that must not make every change look watched forever."""
+    folder = tmp_path / "live"
+    publisher = SiblingsBroker(Registry(), folder)
+    publisher.start()
+    counters = CountersFile(lambda channel: True)
+    counters.open(folder / "999999-orphan.presence", ["user:7"])
+    assert not publisher.listening("user:7")
+
+
+def test_a_mark_lost_while_redis_was_away_is_made_again_when_it_is_back():
+    prefix = f"sftest-{secrets.token_hex(4)}"
+    theirs = Registry()
+    instance = RedisBroker(theirs, REDIS_URL, prefix)
+    publisher = RedisBroker(Registry(), REDIS_URL, prefix)
+    instance.start()
+    marks = instance._presence
+    real_client = marks._client
+    marks._client = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    page = Subscription("user:7")
+    theirs.add(page)  # the mark fails: Redis is "away"
+    assert not publisher.listening("user:7")
+    # While it is away, this process answers at once that someone may listen.
+    started = time.monotonic()
+    assert marks.anyone("user:8") is True and time.monotonic() - started < 0.1
+    marks._client = real_client
+    marks.reconcile()  # what the subscriber does once it is connected again
+    assert publisher.listening("user:7")
+    theirs.remove(page)
+    assert not publisher.listening("user:7")
 
 
 def test_redis_keeps_which_channels_have_a_page_open_on_any_instance():

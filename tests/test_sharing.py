@@ -229,6 +229,25 @@ def test_each_change_reaches_both_accounts_naming_who_made_it(
     assert "Alex" not in to_member[1] and "set to 3 on another device" in to_member[1]
 
 
+def test_a_shared_change_goes_only_to_the_account_with_a_page_open(
+    app, owner, member, make_product, published, monkeypatch
+):
+    from storefront import realtime
+
+    sku = make_product(name="Blue Mug")
+    shared(owner, member)
+    owner_channel = f"user:{user_id(app, OWNER)}"
+    monkeypatch.setattr(realtime, "listening", lambda channel: channel == owner_channel)
+    published.clear()
+    member.add(sku)
+    assert [channel for channel, _ in published] == [owner_channel]
+    assert "Alex added 1 × Blue Mug." in published[0][1]
+    monkeypatch.setattr(realtime, "listening", lambda channel: False)
+    published.clear()
+    member.add(sku)
+    assert published == []
+
+
 def test_sharing_shows_the_member_none_of_the_owners_orders_addresses_or_account(
     owner, member, make_product
 ):

@@ -397,3 +397,36 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(
     finally:
         engine.dispose()
         killer.dispose()
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="a database server's connections (the PostgreSQL run)"
+)
+def test_a_change_whose_connection_the_server_dropped_is_refused_with_503_and_changes_nothing(
+    app, database_url, make_product
+):
+    from sqlalchemy import create_engine
+
+    sku = make_product(stock=10)
+    browser = Browser(app.test_client())
+    assert browser.add(sku).status_code == 200
+    killer = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with killer.connect() as conn:  # every connection the app's pool holds
+            pids = conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            pids = list(pids)
+        for pid in pids:
+            end_backend(killer, pid)
+    finally:
+        killer.dispose()
+    refused = browser.add(sku)  # its connection was used a moment ago: not pinged
+    assert refused.status_code == 503, refused.get_data(as_text=True)
+    assert refused.json["error"]["code"] == "service_unavailable"
+    assert refused.headers["Retry-After"] == "1"
+    assert browser.add(sku).status_code == 200  # the pool has replaced its connections
+    assert browser.cart()["item_count"] == 2

@@ -21,7 +21,7 @@ from storefront.cart import notices, store, views
 from storefront.cart.state import AddLine, Clear, SetQuantity
 from storefront.cart.types import Change, Owner
 from storefront.catalog import changes as catalog_changes
-from storefront.realtime.registry import RESYNC, Listener
+from storefront.realtime.registry import RESYNC, Greeting, Listener
 from storefront.sharing import services as sharing
 from storefront.sharing import words
 
@@ -135,18 +135,22 @@ def listener() -> Listener:
     """A live page listens on its shopper's channel, and on the catalog's (prices, stock);
     a signed-in device's pages stop hearing when that device's session ends."""
     owner = shopper.current_owner()
-    snap = store.read(owner)
-    hello = render_template("cart/_hello.html", cart_id=snap.cart_id or "", version=snap.version)
+    greet = partial(_greeting, owner)
     also = (catalog_changes.CHANNEL,)
-    state = f"{snap.cart_id or ''}:{snap.version}"  # as static/js/cart/fallback.js names it
     token = shopper.session_token()
     if token is None:
-        return Listener(owner.channel, hello, also=also, state=state)
+        return Listener(owner.channel, greet, also=also)
     return Listener(
         owner.channel,
-        hello,
+        greet,
         session=accounts.session_key(token),
         deadline=partial(accounts.session_deadline, token),
         also=also,
-        state=state,
     )
+
+
+def _greeting(owner: Owner) -> Greeting:
+    snap = store.read(owner)
+    hello = render_template("cart/_hello.html", cart_id=snap.cart_id or "", version=snap.version)
+    # The state as static/js/cart/fallback.js names it.
+    return Greeting(hello, f"{snap.cart_id or ''}:{snap.version}")

@@ -78,7 +78,9 @@ class RedisBroker:
         with self._lock:
             if self._listener is None or self._pid != os.getpid():
                 process = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-                self._presence = RedisMarks(self.registry.holds, self.client, self._prefix, process)
+                self._presence = RedisMarks(
+                    self.registry.holds, self.registry.channels, self.client, self._prefix, process
+                )
                 self._pid = os.getpid()
                 for channel in self.registry.channels():
                     self._presence.sync(channel)
@@ -98,6 +100,9 @@ class RedisBroker:
             try:
                 pubsub = self.listen_client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(self.prefix + "*")
+                # Every page here marked before any is told to resync: a mark that failed
+                # while Redis was away would otherwise keep a page's changes from reaching it.
+                self._presence.reconcile()
                 if failures:
                     metrics.redis_reconnected()
                     log.warning("realtime: Redis is back; asking every page here to resync")

@@ -18,7 +18,6 @@ from wtforms.validators import ValidationError
 
 from storefront import metrics, realtime
 from storefront.errorpages import refusal
-from storefront.extensions import db
 from storefront.realtime.feed import Feed
 from storefront.realtime.registry import PING, Close
 
@@ -72,7 +71,7 @@ def events():
 
     def stream():
         with Feed(listener) as feed:
-            yield f"retry: {RETRY_MS}\n" + _event(feed.hello())
+            yield f"retry: {RETRY_MS}\n" + _event(feed.greeting().hello)
             while True:
                 message = feed.next(KEEPALIVE_SECONDS)
                 if message is None or message == PING:
@@ -114,11 +113,7 @@ def poll():
             400, "bad_request", 'state must be what the page shows, "<cart id>:<version>".'
         )
     with Feed(realtime.listener()) as feed:
-        # What the page should show, read once the poll listens: a change committed meanwhile
-        # is either in it or on its way to the inbox (a poll every cycle would otherwise risk
-        # missing one, and the page would only learn of it a whole poll later).
-        now = realtime.listener()
-        db.session.remove()
+        now = feed.greeting()
         if shown != now.state:
             return _answer([now.hello, *feed.waiting()])
         first = feed.next(POLL_SECONDS)

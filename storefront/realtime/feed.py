@@ -9,7 +9,7 @@ import queue
 
 from storefront import clock, metrics, realtime
 from storefront.extensions import db
-from storefront.realtime.registry import RECONNECT, Close, Listener, Subscription
+from storefront.realtime.registry import RECONNECT, Close, Greeting, Listener, Subscription
 
 SIGNED_OUT = Close(RECONNECT, "signed out")
 
@@ -42,13 +42,12 @@ class Feed:
         realtime.registry().remove(self.subscription)
         db.session.remove()
 
-    def hello(self) -> str:
-        """What the page should show, read once this feed listens: a change committed meanwhile
-        is either in it or on its way to the inbox (the listener's own hello, read before, may
-        miss one committed in between). Socket transports greet with this."""
-        hello = realtime.listener().hello
+    def greeting(self) -> Greeting:
+        """What the page should show (its first message), read now that this feed listens: a
+        change committed meanwhile is either in it or on its way to the inbox."""
+        greeting = self.listener.greet()
         db.session.remove()
-        return hello
+        return greeting
 
     def next(self, timeout: float) -> str | Close | None:
         """The next message, None if none came within ``timeout`` seconds, or a Close once the

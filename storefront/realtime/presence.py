@@ -41,24 +41,32 @@ def slot(channel: str) -> int:
     return zlib.crc32(channel.encode()) % SLOTS
 
 
+class _NotOpen(Exception):
+    """Nothing to mark in yet: whoever opens the marks counts what is held then."""
+
+
 class _Marks:
     """The channels this process has marked, kept in step with the registry whatever order
-    sockets open and close in: ``sync`` looks at the registry itself, under one lock."""
+    sockets open and close in: ``sync`` looks at the registry itself, under one lock, so a
+    second page on a channel waits until the first page's mark is in."""
 
     def __init__(self, holds: Callable[[str], bool]):
         self._holds = holds
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self.marked: set[str] = set()
 
     def sync(self, channel: str, mark: Callable[[str], None], unmark: Callable[[str], None]):
-        with self._lock:
+        with self.lock:
             held = self._holds(channel)
-            if held and channel not in self.marked:
-                mark(channel)
-                self.marked.add(channel)
-            elif not held and channel in self.marked:
-                unmark(channel)
-                self.marked.discard(channel)
+            try:
+                if held and channel not in self.marked:
+                    mark(channel)
+                    self.marked.add(channel)
+                elif not held and channel in self.marked:
+                    unmark(channel)
+                    self.marked.discard(channel)
+            except _NotOpen:
+                pass
 
 
 class CountersFile:
@@ -80,24 +88,31 @@ class CountersFile:
             self._own_map = mmap.mmap(fd, SLOTS * 4)
         finally:
             os.close(fd)
-        self._own = memoryview(self._own_map).cast("I")
-        self._path = str(path)
+        with self._marks.lock:
+            self._own = memoryview(self._own_map).cast("I")
+            self._path = str(path)
         for channel in channels:
             self.sync(channel)
 
     def sync(self, channel: str) -> None:
-        if self._own is not None:
-            self._marks.sync(channel, self._add_one, self._take_one)
+        self._marks.sync(channel, self._add_one, self._take_one)
 
+    # Under the marks' lock, as close() is: the file is not unmapped in the middle of a change.
+    # Before open() (or after close()) there is nothing to count in: open() counts what is held.
     def _add_one(self, channel: str) -> None:
+        if self._own is None:
+            raise _NotOpen
         self._own[slot(channel)] += 1
 
     def _take_one(self, channel: str) -> None:
+        if self._own is None:
+            raise _NotOpen
         index = slot(channel)
         self._own[index] = max(0, self._own[index] - 1)
 
     def anyone(self, channel: str, paths: list[str]) -> bool:
-        """Whether a sibling's file (``paths``, as listed just now) counts the channel."""
+        """Whether a sibling's file (``paths``, as listed just now, each beside its worker's
+        socket) counts the channel."""
         index = slot(channel)
         with self._lock:
             for path in paths:
@@ -126,29 +141,55 @@ class CountersFile:
         mapped.close()
 
     def close(self) -> None:
-        if self._own is not None:
-            self._own.release()
-            self._own_map.close()
-            self._own = self._own_map = None
-            with contextlib.suppress(OSError):
-                os.unlink(self._path)
+        with self._marks.lock:
+            if self._own is not None:
+                self._own.release()
+                self._own_map.close()
+                self._own = self._own_map = None
+                self._marks.marked.clear()
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path)
 
 
 class RedisMarks:
-    """``<prefix>:listening:<channel>``: a hash of process ids, expiring unless refreshed."""
+    """``<prefix>:listening:<channel>``: a hash of process ids, expiring unless refreshed.
 
-    def __init__(self, holds: Callable[[str], bool], client, prefix: str, process: str):
+    Redis away: every question is answered yes at once for DOWN_SECONDS (rather than each
+    waiting for the client's timeout), marks are left to ``reconcile``, which runs after the
+    subscriber connects again and every TTL_SECONDS / 3."""
+
+    DOWN_SECONDS = 5.0
+
+    def __init__(
+        self,
+        holds: Callable[[str], bool],
+        held: Callable[[], list[str]],
+        client,
+        prefix: str,
+        process: str,
+    ):
         self._marks = _Marks(holds)
+        self._held = held
         self._client = client
         self._prefix = f"{prefix}:listening:"
         self._process = process
         self._refreshed = 0.0
+        self._down_until = 0.0
+
+    def _down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _failed(self, exc: Exception) -> None:
+        self._down_until = time.monotonic() + self.DOWN_SECONDS
+        log.warning("realtime: Redis presence unavailable (%s)", type(exc).__name__)
 
     def sync(self, channel: str) -> None:
+        if self._down():
+            return
         try:
             self._marks.sync(channel, self._mark, self._unmark)
-        except Exception as exc:  # Redis away: the refresh marks again once it is back
-            log.warning("realtime: could not mark a listener (%s)", type(exc).__name__)
+        except Exception as exc:
+            self._failed(exc)
 
     def _mark(self, channel: str) -> None:
         key = self._prefix + channel
@@ -159,21 +200,31 @@ class RedisMarks:
         self._client.hdel(self._prefix + channel, self._process)
 
     def anyone(self, channel: str) -> bool:
+        if self._down():
+            return True
         try:
             return bool(self._client.exists(self._prefix + channel))
-        except Exception:
+        except Exception as exc:
+            self._failed(exc)
             return True  # unknown: assume someone listens
 
+    def reconcile(self) -> None:
+        """Mark every channel held here and unmark what is no longer held, whatever failed
+        before. Raises if Redis does (the subscriber's loop then reconnects and calls again)."""
+        with self._marks.lock:
+            held = set(self._held())
+            with self._client.pipeline(transaction=False) as pipe:
+                for channel in held:
+                    key = self._prefix + channel
+                    pipe.hset(key, self._process, 1).expire(key, TTL_SECONDS)
+                for channel in self._marks.marked - held:
+                    pipe.hdel(self._prefix + channel, self._process)
+                pipe.execute()
+            self._marks.marked = held
+        self._refreshed = time.monotonic()
+        self._down_until = 0.0
+
     def refresh_if_due(self) -> None:
-        """Called from the subscriber's loop (at least every few seconds): marks again every
-        channel this process holds, before their keys expire."""
-        now = time.monotonic()
-        if now - self._refreshed < TTL_SECONDS / 3:
-            return
-        self._refreshed = now
-        channels = list(self._marks.marked)
-        with self._client.pipeline(transaction=False) as pipe:
-            for channel in channels:
-                key = self._prefix + channel
-                pipe.hset(key, self._process, 1).expire(key, TTL_SECONDS)
-            pipe.execute()
+        """From the subscriber's loop (at least every few seconds): before the keys expire."""
+        if time.monotonic() - self._refreshed >= TTL_SECONDS / 3:
+            self.reconcile()

@@ -10,6 +10,7 @@ when this module is imported.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections import defaultdict
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from storefront import cooperative
+
+log = logging.getLogger(__name__)
 
 # Close codes. 1012 (service restart) makes pages reconnect by themselves, with backoff: used
 # for shutdown and for "your session changed, connect again with your new cookie".
@@ -28,20 +31,27 @@ PING = '<template data-control="ping"></template>'
 
 
 @dataclass(frozen=True)
+class Greeting:
+    hello: str  # the first message: tells the page what the server holds now
+    # What the hello says the page should show, as a polling page names what it shows (see
+    # fallback.py): a page that already shows it needs no hello.
+    state: str
+
+
+@dataclass(frozen=True)
 class Listener:
     """Who a new socket listens as, decided by the app from the handshake's cookies."""
 
     channel: str
-    hello: str  # the first message: tells the page what the server holds now
+    # Read once the page listens (``Feed.greeting``): a change committed meanwhile is then
+    # either in it or on its way to the inbox, never in neither.
+    greet: Callable[[], Greeting]
     session: str | None = None  # the signed-in device session (its sockets close with it)
     # When that session ends unless renewed; asked again only once the answer has passed.
     deadline: Callable[[], datetime | None] | None = None
     # Channels every page hears besides its own (the catalog's changes): one event published
     # there reaches each socket once, the very same string in every inbox.
     also: tuple[str, ...] = ()
-    # What the hello says the page should show, as a polling page names what it shows (see
-    # fallback.py): a page that already shows it needs no hello.
-    state: str = ""
 
 
 class Pushed(str):
@@ -88,8 +98,10 @@ class Registry:
         self._watchers: list[Callable[[str], None]] = []
 
     def watch(self, watcher: Callable[[str], None]) -> None:
-        """``watcher(channel)`` after a channel gains its first socket here or loses its last
-        (outside the lock: a watcher may talk to Redis; it asks ``holds`` for the truth)."""
+        """``watcher(channel)`` after a socket starts listening on a channel here, and after a
+        channel loses its last socket here (outside the lock: a watcher may talk to Redis; it
+        asks ``holds`` for the truth). Told on every socket, not only a channel's first: a
+        second page must not greet before the first page's mark is in."""
         self._watchers.append(watcher)
 
     def holds(self, channel: str) -> bool:
@@ -100,18 +112,20 @@ class Registry:
         with self._lock:
             return list(self._channels)
 
-    def _tell(self, channels: list[str]) -> None:
+    def _tell(self, channels) -> None:
         for channel in channels:
             for watcher in self._watchers:
-                watcher(channel)
+                try:
+                    watcher(channel)
+                except Exception:  # a watcher's failure must not leave a socket half-added
+                    log.exception("realtime: a registry watcher failed")
 
     def add(self, subscription: Subscription) -> None:
         with self._lock:
-            first = [c for c in subscription.channels if c not in self._channels]
             for channel in subscription.channels:
                 self._channels[channel].add(subscription)
             closing = self._closing
-        self._tell(first)
+        self._tell(subscription.channels)
         if closing is not None:
             # A socket opened after shutdown began (the worker accepts for up to a second
             # more) would otherwise hold the worker for its whole graceful timeout, then drop.

@@ -45,10 +45,16 @@ class SiblingsBroker:
         registry.watch(self._presence.sync)
 
     def listening(self, channel: str) -> bool:
-        """Whether a page of this machine listens on ``channel`` (see presence.py)."""
+        """Whether a page of this machine listens on ``channel`` (see presence.py). Only the
+        counters beside a worker's socket count: a file left by a worker killed before it
+        bound its socket, or while it removed it, says nothing."""
         if self.registry.holds(channel):
             return True
-        return self._presence.anyone(channel, self._entries(SUFFIX))
+        sockets = set(self._entries(".sock"))
+        counters = [
+            path for path in self._entries(SUFFIX) if path.removesuffix(SUFFIX) + ".sock" in sockets
+        ]
+        return self._presence.anyone(channel, counters)
 
     def publish(self, channel: str, envelope: dict) -> None:
         self.registry.deliver(channel, envelope)  # this process's pages, at once

@@ -34,7 +34,7 @@ def check_handshake():
 @sock.route("/ws", bp=bp)
 def page_socket(ws):
     with Feed(realtime.listener()) as feed:
-        ws.send(feed.hello())
+        ws.send(feed.greeting().hello)
         while ws.connected:
             message = feed.next(KEEPALIVE_SECONDS) or PING
             if isinstance(message, Close):
