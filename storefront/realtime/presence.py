@@ -9,7 +9,9 @@ page open to receive it. Each broker answers ``listening(channel)`` from its own
   holds a socket on it. A publisher reads its siblings' files: no system call beyond listing the
   folder. Two channels may share a counter; that only costs a push nobody needed.
 - ``RedisMarks``: a hash per channel naming the processes that hold sockets on it, expiring unless
-  refreshed, so a process that died stops counting within ``TTL_SECONDS``.
+  refreshed, so a process that died stops counting within ``TTL_SECONDS``. Each process's Redis
+  subscriber reconciles its marks with its sockets after every (re)connection and every
+  ``TTL_SECONDS / 3``: a mark that failed while Redis was away is made then.
 
 Both err towards "someone is listening": a wrong yes costs a render, a wrong no a lost push.
 A mark is set before the page's socket can receive anything; the page's first message (the
