@@ -105,11 +105,9 @@ def _ping_when_idle(engine: Engine) -> None:
         if since is not None and time.monotonic() - since < IDLE_PING_SECONDS:
             return
         try:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
+            # The dialect's own ping: psycopg's leaves no transaction open behind it (a plain
+            # SELECT would, and the connection could then not change its isolation level).
+            engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             # The pool discards this connection and checks out a fresh one.
             raise DisconnectionError(f"stale connection: {type(exc).__name__}") from exc
