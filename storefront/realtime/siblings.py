@@ -50,9 +50,12 @@ class SiblingsBroker:
         bound its socket, or while it removed it, says nothing."""
         if self.registry.holds(channel):
             return True
-        sockets = set(self._entries(".sock"))
+        others = self._others()
+        sockets = {path for path in others if path.endswith(".sock")}
         counters = [
-            path for path in self._entries(SUFFIX) if path.removesuffix(SUFFIX) + ".sock" in sockets
+            path
+            for path in others
+            if path.endswith(SUFFIX) and path.removesuffix(SUFFIX) + ".sock" in sockets
         ]
         return self._presence.anyone(channel, counters)
 
@@ -76,21 +79,17 @@ class SiblingsBroker:
                         os.unlink(sibling.removesuffix(".sock") + SUFFIX)
 
     def _siblings(self) -> list[str]:
-        return self._entries(".sock")
+        return [path for path in self._others() if path.endswith(".sock")]
 
-    def _entries(self, suffix: str) -> list[str]:
-        """Other workers' files of this kind in the folder."""
+    def _others(self) -> list[str]:
+        """Other workers' files in the folder (sockets and counters), in one listing."""
         try:
             entries = os.scandir(self.directory)
         except FileNotFoundError:
             return []
         own = self._address.removesuffix(".sock")
         with entries:
-            return [
-                e.path
-                for e in entries
-                if e.name.endswith(suffix) and e.path.removesuffix(suffix) != own
-            ]
+            return [e.path for e in entries if os.path.splitext(e.path)[0] != own]
 
     def start(self) -> None:
         """Listen (once per process: a listener does not survive into a forked worker)."""
