@@ -96,14 +96,15 @@ def register(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def database_connection_lost(exc: DBAPIError):
         # A pooled connection the database server dropped while it was in use (a restart, a
-        # failover): the transaction never happened, and the pool replaces its connections.
-        # Anything else is a real failure, logged with its traceback as a 500.
+        # failover): the pool replaces its connections, and a retry with the same idempotency
+        # key applies a change once. Anything else is a real failure, logged with its
+        # traceback as a 500.
         if not exc.connection_invalidated:
             raise exc
         return refusal(
             503,
             "service_unavailable",
-            "The shop lost its database connection for a moment; nothing was changed. Try again.",
+            "The shop lost its database connection for a moment. Try again.",
             {"Retry-After": "1"},
         )
 

@@ -174,6 +174,29 @@ def test_a_server_error_is_logged_with_its_traceback_and_request_id(
     assert error["request_id"] == response.headers["X-Request-Id"]
 
 
+def test_a_database_error_that_is_not_a_lost_connection_stays_a_logged_500(
+    app, browser, monkeypatch, log_lines
+):
+    from sqlalchemy.exc import OperationalError
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr("storefront.cart.routes.views.view", broken)
+    response = browser.page("/cart")
+    assert response.status_code == 500  # not the 503 of a connection the server dropped
+    errors = [
+        e for e in map(json.loads, log_lines.getvalue().splitlines()) if e["level"] == "error"
+    ]
+    assert len(errors) == 1
+    assert "Traceback (most recent call last)" in errors[0]["traceback"]
+    assert (
+        "OperationalError" in errors[0]["traceback"] and "disk I/O error" in errors[0]["traceback"]
+    )
+
+
 def test_a_shopper_can_download_their_data(browser, make_product):
     sku = make_product(name="Honey Mug")
     browser.register(EMAIL, PASSWORD)
