@@ -117,12 +117,12 @@ class CountersFile:
         socket) counts the channel."""
         index = slot(channel)
         with self._lock:
+            for gone in self._theirs.keys() - set(paths):  # workers that stopped
+                self._close_theirs(gone)
             for path in paths:
                 counters = self._open_theirs(path)
                 if counters is None or counters[index]:
                     return True  # unreadable: assume someone listens
-            for gone in self._theirs.keys() - set(paths):
-                self._close_theirs(gone)
         return False
 
     def _open_theirs(self, path: str) -> memoryview | None:
