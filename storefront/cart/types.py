@@ -104,3 +104,8 @@ class Change:
     def channels(self) -> tuple[str, ...]:
         """The live channels of a shared cart's accounts (empty: only the shopper's own)."""
         return tuple(Owner.user(user_id).channel for user_id in self.sharers)
+
+    def audience(self, owner: Owner) -> tuple[str, ...]:
+        """Every channel whose pages show this cart: both accounts of a shared cart, else the
+        shopper's own."""
+        return self.channels or (owner.channel,)

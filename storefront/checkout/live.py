@@ -18,8 +18,8 @@ def announce_order(owner: Owner, placed: Placed, *, origin: str) -> Announcement
     notice = Markup(render_template("orders/_placed_elsewhere.html", order=order))
     ordered = render_template("checkout/_ordered_elsewhere.html", order=order)
     # A shared cart: the other account's open checkout is told too, not only this shopper's.
-    shared = placed.change.channels if placed.change is not None else ()
-    for channel in shared or (owner.channel,):
+    audience = placed.change.audience(owner) if placed.change is not None else (owner.channel,)
+    for channel in audience:
         realtime.publish(channel, ordered)
     if placed.change is None:
         return None

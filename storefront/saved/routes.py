@@ -65,7 +65,7 @@ def _after(owner: Owner, moved: services.Moved, said: str, elsewhere: str):
         "saved/_list.html", saved=services.saved_list(owner), oob=True, pushed=True
     )
     if not change.replayed:
-        for channel in change.channels or (owner.channel,):  # a shared cart: both accounts
+        for channel in change.audience(owner):
             realtime.publish(channel, listing)
     message = said.format(name) if not change.replayed else news.message
     if not is_htmx():
