@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from e2e.conftest import LiveServer
-from e2e.processes import free_port
 from tests import dbs
+from tests.ports import free_port
 
 START_TIMEOUT = 15.0  # seconds for redis-server to answer PING
 # Where the per-run database is created; the run makes and drops its own database there.

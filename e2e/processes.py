@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # Debian's Chromium as root, kept off the network it cannot reach here.
@@ -28,12 +29,6 @@ CHROMIUM_ARGS = [
 ]
 START_TIMEOUT = 30.0  # seconds for gunicorn to answer /healthz
 STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def flask_cli(env: dict[str, str], *args: str, timeout: float = 180) -> None:

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import ARTIFACTS, IN_CI, WAIT_MS, LiveServer
-from e2e.processes import free_port
 from tests.certificates import make_certificate
 from tests.nginx import Nginx, SiteValues, nginx_binary
+from tests.ports import free_port
 
 REDIS_URL = os.environ.get("STOREFRONT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # nginx's access log, as tests read it: status, the upstream that answered ("-": nginx itself)

@@ -3,7 +3,6 @@ started again on the same port (the shop's SMTP server going down and coming bac
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from email import message_from_bytes, policy
@@ -14,11 +13,7 @@ from urllib.parse import quote
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 class Mailbox:
