@@ -26,6 +26,10 @@ from storefront.realtime.registry import RESYNC, Registry
 
 log = logging.getLogger(__name__)
 
+# How long a page's socket waits, in a process that has just started, for the subscriber's
+# first subscription before greeting the page anyway (the subscriber then tells it to resync).
+FIRST_SUBSCRIPTION_WAIT_SECONDS = 3.0
+
 
 class RedisBroker:
     def __init__(self, registry: Registry, url: str, prefix: str):
@@ -43,6 +47,8 @@ class RedisBroker:
         self._lock = threading.Lock()
         self._prefix = prefix
         self._presence: RedisMarks | None = None
+        self._subscribed = threading.Event()  # this process's subscriber has been subscribed
+        self._greeted_unsubscribed = False
         registry.watch(self._sync_presence)
 
     def listening(self, channel: str) -> bool:
@@ -81,6 +87,8 @@ class RedisBroker:
                 self._presence = RedisMarks(
                     self.registry.holds, self.registry.channels, self.client, self._prefix, process
                 )
+                self._subscribed = threading.Event()
+                self._greeted_unsubscribed = False
                 self._pid = os.getpid()
                 for channel in self.registry.channels():
                     self._presence.sync(channel)
@@ -89,7 +97,16 @@ class RedisBroker:
                 )
                 self._listener.start()
 
-    start = _ensure_listening
+    def start(self) -> None:
+        """Before a page's socket is greeted: a change published once its hello is read must
+        reach it, so in a process that has just started (a new worker after a deploy or a
+        reload) the greeting waits until the subscriber is subscribed. Redis slow or away:
+        the page is greeted anyway and told to resync once the subscriber is in."""
+        self._ensure_listening()
+        if not self._subscribed.is_set() and not self._subscribed.wait(
+            FIRST_SUBSCRIPTION_WAIT_SECONDS
+        ):
+            self._greeted_unsubscribed = True
 
     def stop(self) -> None:
         pass  # the subscriber is a daemon thread: it ends with the process
@@ -98,15 +115,18 @@ class RedisBroker:
         failures = 0
         while True:
             try:
-                pubsub = self.listen_client.pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe(self.prefix + "*")
+                pubsub = self.listen_client.pubsub()  # its confirmations are read, not ignored
+                self._subscribe(pubsub)
                 # Every page here marked before any is told to resync: a mark that failed
                 # while Redis was away would otherwise keep a page's changes from reaching it.
                 self._presence.reconcile()
                 if failures:
                     metrics.redis_reconnected()
                     log.warning("realtime: Redis is back; asking every page here to resync")
+                if failures or self._greeted_unsubscribed:
                     self.registry.broadcast(RESYNC)
+                self._greeted_unsubscribed = False
+                self._subscribed.set()
                 failures = 0
                 while True:
                     self._presence.refresh_if_due()
@@ -119,3 +139,14 @@ class RedisBroker:
                 delay = min(10.0, 0.2 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
                 log.warning("realtime: Redis subscriber lost (%s); retrying", type(exc).__name__)
                 time.sleep(delay)
+
+    def _subscribe(self, pubsub) -> None:
+        """Subscribed once Redis has confirmed it: a message published before the confirmation
+        may not reach this process."""
+        pubsub.psubscribe(self.prefix + "*")
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            reply = pubsub.get_message(timeout=1.0)
+            if reply is not None and reply["type"] == "psubscribe":
+                return
+        raise TimeoutError("Redis did not confirm the subscription")
