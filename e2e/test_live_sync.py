@@ -490,6 +490,32 @@ def test_keep_mine_puts_back_a_quantity_another_device_overrode(new_device):
     assert api_contents(b) == {"DEMO-0181": 3}
 
 
+def test_a_quantity_being_typed_survives_a_push_that_replaces_its_line(new_device):
+    """A shopper typing a new quantity when another device's change to that line arrives:
+    the line's total follows the other device, what they are typing stays under their fingers
+    (CI once saw the old value come back mid-typing, and Enter then sent it)."""
+    a = new_device()
+    cup = add_to_cart(a, "DEMO-0182", 1)
+    b = new_device(storage_state=a.context.storage_state())
+    open_live(a, "/cart")
+    open_live(b, "/cart")
+
+    with same_page(a), same_page(b):
+        field = line_quantity(a, "DEMO-0182")
+        field.fill("4")  # typed, not sent
+        set_quantity(b, "DEMO-0182", 3)
+        expect(badge(a)).to_have_text("3")  # the push is in: the line was replaced
+        expect(cart_line(a, "DEMO-0182").locator(".line-total")).to_contain_text(
+            f"{cup.price * 3:,.2f}"
+        )
+        expect(field).to_have_value("4")
+        expect(field).to_be_focused()
+        field.press("Enter")
+        expect_lines(b, {"DEMO-0182": 4})
+        expect_lines(a, {"DEMO-0182": 4})
+    assert api_contents(a) == {"DEMO-0182": 4}
+
+
 def test_a_tab_with_a_stale_security_token_recovers(new_device):
     email = new_email("stale-token")
     owner = new_device()

@@ -13,6 +13,7 @@
 //   sync-controls   "Sync now", and when the page last synced, in words
 //   add-form        the add form's quantity after a burst of adds
 //   checkout-form   what the shopper typed or chose while the checkout was being re-priced
+//   typing          a quantity being typed survives its line being replaced meanwhile
 // Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
 // document order), and before DOMContentLoaded, when htmx starts processing the page.
 import * as addForm from "./add-form.js";
@@ -27,12 +28,16 @@ import * as socket from "./socket.js";
 import { onBeforeSwap } from "./stale-token.js";
 import { showStatus } from "./status.js";
 import { initSyncControls } from "./sync-controls.js";
+import * as typing from "./typing.js";
 import { onlyPresentTargets, onOobBeforeSwap } from "./version-guard.js";
 
 htmx.defineExtension("cart-sync", { transformResponse: (text) => onlyPresentTargets(text) });
 socket.watchSockets(); // before htmx opens the page's socket, at DOMContentLoaded
 
 document.addEventListener("htmx:oobBeforeSwap", onOobBeforeSwap);
+document.addEventListener("htmx:oobBeforeSwap", typing.onOobBeforeSwap);
+document.addEventListener("htmx:oobAfterSwap", typing.onOobAfterSwap);
+document.addEventListener("htmx:beforeRequest", typing.onBeforeRequest);
 document.addEventListener("htmx:wsBeforeMessage", onMessage);
 document.addEventListener("htmx:wsAfterMessage", tell);
 document.addEventListener("click", onKeepMine);
