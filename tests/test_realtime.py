@@ -356,9 +356,13 @@ def test_readyz_reports_redis_when_it_is_configured(database_url, tmp_path):
     assert response.status_code == 503 and response.json["failing"] == ["redis"]
 
 
-def test_a_page_greeted_by_a_process_that_just_started_hears_the_next_change():
+def test_a_page_greeted_by_a_process_that_just_started_hears_the_next_change(monkeypatch):
     """A new worker's first socket: its hello waits for the Redis subscription, so a change
     published right after it is greeted is not lost (seen in CI after a reload)."""
+    subscribe = RedisBroker._subscribe
+    monkeypatch.setattr(  # Redis a little slow to answer: without the wait, the publish wins
+        RedisBroker, "_subscribe", lambda self, pubsub: time.sleep(0.3) or subscribe(self, pubsub)
+    )
     prefix = f"sftest-{secrets.token_hex(4)}"
     theirs = Registry()
     page = Subscription("user:7")
@@ -384,3 +388,11 @@ def test_a_page_greeted_before_redis_answered_is_told_to_resync_once_it_does(mon
     instance = RedisBroker(theirs, REDIS_URL, prefix)
     instance.start()  # greeted without waiting: a change meanwhile may have been missed
     assert drain(page) == RESYNC
+
+
+def test_while_redis_is_away_pages_are_greeted_without_waiting():
+    broker = RedisBroker(Registry(), "redis://127.0.0.1:1/0", "x")
+    broker.start()  # until the subscriber's first attempt has failed
+    started = time.monotonic()
+    broker.start()
+    assert time.monotonic() - started < 0.1

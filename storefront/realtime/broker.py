@@ -135,6 +135,10 @@ class RedisBroker:
                         channel = message["channel"].decode()[len(self.prefix) :]
                         self.registry.deliver(channel, json.loads(message["data"]))
             except Exception as exc:
+                # Redis away: pages are greeted without waiting (each would wait the whole
+                # FIRST_SUBSCRIPTION_WAIT_SECONDS otherwise); they are told to resync once the
+                # subscriber is back, as every page here is after an outage.
+                self._subscribed.set()
                 failures += 1
                 delay = min(10.0, 0.2 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
                 log.warning("realtime: Redis subscriber lost (%s); retrying", type(exc).__name__)

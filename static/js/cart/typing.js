@@ -20,7 +20,8 @@ function beingTyped() {
 
 export function onBeforeRequest(evt) {
   const form = evt.detail.elt;
-  const field = form && form.querySelector && form.querySelector('[data-testid="line-quantity"]');
+  if (!form || !form.matches || !form.matches("form.line-quantity")) return; // not "keep mine"
+  const field = form.querySelector('[data-testid="line-quantity"]');
   if (isQuantity(field)) sent.set(field, field.value);
 }
 
