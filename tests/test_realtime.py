@@ -260,6 +260,7 @@ def test_publishing_without_redis_does_not_fail_the_change():
     broker = RedisBroker(Registry(), "redis://127.0.0.1:1/0", "x")
     broker.publish("user:1", {"html": "lost"})  # logs, never raises
     assert broker.healthy() is False
+    broker.stop()
 
 
 @pytest.fixture
@@ -396,3 +397,4 @@ def test_while_redis_is_away_pages_are_greeted_without_waiting():
     started = time.monotonic()
     broker.start()
     assert time.monotonic() - started < 0.1
+    broker.stop()  # no retrying thread left behind for later tests

@@ -43,6 +43,7 @@ class RedisBroker:
             url, socket_connect_timeout=2, health_check_interval=10
         )
         self._listener: threading.Thread | None = None
+        self._stopped = threading.Event()
         self._pid = 0
         self._lock = threading.Lock()
         self._prefix = prefix
@@ -109,11 +110,12 @@ class RedisBroker:
             self._greeted_unsubscribed = True
 
     def stop(self) -> None:
-        pass  # the subscriber is a daemon thread: it ends with the process
+        """The subscriber ends after its current wait (shutdown: every socket here is closing)."""
+        self._stopped.set()
 
     def _listen(self) -> None:
         failures = 0
-        while True:
+        while not self._stopped.is_set():
             try:
                 pubsub = self.listen_client.pubsub()  # its confirmations are read, not ignored
                 self._subscribe(pubsub)
@@ -128,7 +130,7 @@ class RedisBroker:
                 self._greeted_unsubscribed = False
                 self._subscribed.set()
                 failures = 0
-                while True:
+                while not self._stopped.is_set():
                     self._presence.refresh_if_due()
                     message = pubsub.get_message(timeout=5.0)
                     if message is not None and message["type"] == "pmessage":
@@ -142,7 +144,7 @@ class RedisBroker:
                 failures += 1
                 delay = min(10.0, 0.2 * 2 ** min(failures, 6)) * (0.5 + random.random() / 2)
                 log.warning("realtime: Redis subscriber lost (%s); retrying", type(exc).__name__)
-                time.sleep(delay)
+                self._stopped.wait(delay)
 
     def _subscribe(self, pubsub) -> None:
         """Subscribed once Redis has confirmed it: a message published before the confirmation
