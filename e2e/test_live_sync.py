@@ -516,6 +516,35 @@ def test_a_quantity_being_typed_survives_a_push_that_replaces_its_line(new_devic
     assert api_contents(a) == {"DEMO-0182": 4}
 
 
+def test_a_quantity_being_typed_survives_a_resync_that_replaces_its_line(new_device):
+    """The same through the whole-cart fetch (a resync; the catalog refresh after a reconnect
+    goes the same way, which is where CI saw it): A did not hear B's change, catches up when
+    its window gets the focus, and keeps what it is typing."""
+    a = new_device()
+    cup = add_to_cart(a, "DEMO-0183", 1)
+    b = new_device(storage_state=a.context.storage_state())
+    tap = SocketTap(a.context)
+    open_live(a, "/cart")
+    open_live(b, "/cart")
+
+    with same_page(a), same_page(b):
+        field = line_quantity(a, "DEMO-0183")
+        field.fill("4")  # typed, not sent
+        tap.hold_next(1)  # A does not hear of B's change
+        set_quantity(b, "DEMO-0183", 3)
+        a.evaluate("window.dispatchEvent(new Event('focus'))")  # A catches up: a resync
+        expect(cart_line(a, "DEMO-0183").locator(".line-total")).to_contain_text(
+            f"{cup.price * 3:,.2f}"
+        )
+        expect(field).to_have_value("4")
+        expect(field).to_be_focused()
+        tap.release()  # B's change, late: old news
+        field.press("Enter")
+        expect_lines(b, {"DEMO-0183": 4})
+        expect_lines(a, {"DEMO-0183": 4})
+    assert api_contents(a) == {"DEMO-0183": 4}
+
+
 def test_a_tab_with_a_stale_security_token_recovers(new_device):
     email = new_email("stale-token")
     owner = new_device()
