@@ -357,36 +357,39 @@ def test_readyz_reports_redis_when_it_is_configured(database_url, tmp_path):
     assert response.status_code == 503 and response.json["failing"] == ["redis"]
 
 
-def test_a_page_greeted_by_a_process_that_just_started_hears_the_next_change(monkeypatch):
-    """A new worker's first socket: its hello waits for the Redis subscription, so a change
-    published right after it is greeted is not lost (seen in CI after a reload)."""
+@pytest.fixture
+def page_in_a_new_worker(monkeypatch):
+    """A page on a process whose Redis subscriber has just started, Redis a little slow to
+    confirm it (without the greeting's wait, a publish then always wins the race); returns
+    the page's subscription and its broker, not started."""
     subscribe = RedisBroker._subscribe
-    monkeypatch.setattr(  # Redis a little slow to answer: without the wait, the publish wins
+    monkeypatch.setattr(
         RedisBroker, "_subscribe", lambda self, pubsub: time.sleep(0.3) or subscribe(self, pubsub)
     )
-    prefix = f"sftest-{secrets.token_hex(4)}"
     theirs = Registry()
     page = Subscription("user:7")
     theirs.add(page)
-    instance = RedisBroker(theirs, REDIS_URL, prefix)
+    return page, RedisBroker(theirs, REDIS_URL, f"sftest-{secrets.token_hex(4)}")
+
+
+def test_a_page_greeted_by_a_process_that_just_started_hears_the_next_change(
+    page_in_a_new_worker,
+):
+    """Its hello waits for the Redis subscription, so a change published right after it is
+    greeted is not lost (seen in CI after a reload)."""
+    page, instance = page_in_a_new_worker
     instance.start()  # what the socket does before reading its hello
-    RedisBroker(Registry(), REDIS_URL, prefix).publish("user:7", {"html": "just after"})
+    RedisBroker(Registry(), REDIS_URL, instance._prefix).publish("user:7", {"html": "just after"})
     assert drain(page) == "just after"
 
 
-def test_a_page_greeted_before_redis_answered_is_told_to_resync_once_it_does(monkeypatch):
+def test_a_page_greeted_before_redis_answered_is_told_to_resync_once_it_does(
+    page_in_a_new_worker, monkeypatch
+):
     # Not "from storefront.realtime import broker": that is the package's function.
     broker_module = importlib.import_module("storefront.realtime.broker")
     monkeypatch.setattr(broker_module, "FIRST_SUBSCRIPTION_WAIT_SECONDS", 0.0)
-    subscribe = RedisBroker._subscribe
-    monkeypatch.setattr(  # Redis slow to answer
-        RedisBroker, "_subscribe", lambda self, pubsub: time.sleep(0.3) or subscribe(self, pubsub)
-    )
-    prefix = f"sftest-{secrets.token_hex(4)}"
-    theirs = Registry()
-    page = Subscription("user:7")
-    theirs.add(page)
-    instance = RedisBroker(theirs, REDIS_URL, prefix)
+    page, instance = page_in_a_new_worker
     instance.start()  # greeted without waiting: a change meanwhile may have been missed
     assert drain(page) == RESYNC
 
