@@ -75,6 +75,12 @@ def page_id() -> str:
     return g.page_id
 
 
+def own_origin() -> str:
+    """The shop's origin as this request reached it (scheme and host honour trusted proxies,
+    ProxyFix): what a page's ``Origin`` must be for /ws and the fallback streams."""
+    return f"{request.scheme}://{request.host}"
+
+
 def requesting_page() -> str:
     value = request.headers.get("X-Page-Id", "")
     return value if PAGE_ID.match(value) else ""

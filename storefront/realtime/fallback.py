@@ -43,7 +43,7 @@ def _refused_origin(*, token_allowed: bool) -> Response | None:
     page's CSRF token in a header (which no other site can read or set) is let through."""
     origin = request.headers.get("Origin")
     site = request.headers.get("Sec-Fetch-Site")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    if origin is not None and origin != realtime.own_origin():
         return refusal(403, "cross_site", SAME_ORIGIN_ONLY)
     if site is not None:
         return None if site == "same-origin" else refusal(403, "cross_site", SAME_ORIGIN_ONLY)

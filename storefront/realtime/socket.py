@@ -22,8 +22,7 @@ def check_handshake():
     if request.headers.get("Upgrade", "").lower() != "websocket":
         abort(400, "This address speaks WebSocket only.")
     origin = request.headers.get("Origin")
-    # request.scheme and host already honour trusted proxies (ProxyFix).
-    if not origin or origin != f"{request.scheme}://{request.host}":
+    if not origin or origin != realtime.own_origin():
         abort(403)
     # No permessage-deflate: its zlib state took about 90 KB per open page (bench/sockets.py,
     # 143 against 51 KB per socket), and pushes are small fragments. Without the offer the
