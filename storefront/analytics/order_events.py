@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
 from storefront.analytics import events
 from storefront.analytics.kinds import DeviceKind, EventKind
-from storefront.cart.models import Cart
+from storefront.cart import store
 from storefront.cart.types import Owner
-from storefront.extensions import db
 from storefront.orders.models import Order
 
 
@@ -20,10 +17,7 @@ def channel_of(user_id: int | None, cart_id: int | None) -> str | None:
     guest whose cart it was (None when that cart is gone or expired)."""
     if user_id is not None:
         return Owner.user(user_id).channel
-    guest_key = None
-    if cart_id is not None:
-        guest_key = db.session.scalar(select(Cart.guest_key).where(Cart.id == cart_id))
-    return Owner(guest_key=guest_key).channel if guest_key else None
+    return store.guest_channel(cart_id)
 
 
 def _order_channel(order: Order) -> str:

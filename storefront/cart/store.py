@@ -228,6 +228,15 @@ def remember_key_in_use() -> None:
     current_app.extensions["storefront.key_registered"] = ring.primary_id
 
 
+def guest_channel(cart_id: int | None) -> str | None:
+    """The live channel of the guest whose cart this is (None: an account's cart, or one that
+    is gone or expired): where that guest's pages listen, and who their events name."""
+    if cart_id is None:
+        return None
+    guest_key = db.session.scalar(select(m.Cart.guest_key).where(m.Cart.id == cart_id))
+    return Owner(guest_key=guest_key).channel if guest_key else None
+
+
 def write(
     owner: Owner,
     decide: Decide,
