@@ -90,6 +90,13 @@ def test_if_match_is_honoured_strictly(browser, make_product):
     malformed = browser.add(two, **{"If-Match": "2"})
     assert malformed.status_code == 400
     assert browser.cart()["version"] == 2
+    # The precondition comes before the product (RFC 9110: before the request's content is
+    # processed), but a string that cannot be a SKU is malformed input whatever the version.
+    assert browser.add("NO-SUCH-SKU", **{"If-Match": '"1"'}).status_code == 412
+    not_a_sku = browser.add("x" * 65, **{"If-Match": '"1"'})
+    assert not_a_sku.status_code == 422 and not_a_sku.json["error"]["code"] == "unknown_sku"
+    assert browser.add("NO-SUCH-SKU", **{"If-Match": '"2"'}).status_code == 422
+    assert browser.cart()["version"] == 2
 
 
 def test_an_idempotency_key_replays_the_first_result_and_applies_once(browser, make_product):

@@ -48,6 +48,22 @@ def test_https_responses_send_hsts_and_secure_cookies(app):
     assert "Strict-Transport-Security" in again.headers
 
 
+def test_a_new_secret_key_stops_honouring_cookies_signed_with_the_old_one(
+    app, browser, make_product
+):
+    # The cookie's signer is made once per key, not once per request: a new key must still
+    # be the only one that opens the cookie.
+    sku = make_product()
+    assert browser.add(sku).status_code == 200
+    assert browser.cart()["item_count"] == 1
+    app.secret_key = secrets.token_hex(32)
+    assert browser.cart()["item_count"] == 0  # an unknown shopper now: a new, empty cart
+    assert browser.add(sku).status_code == 403  # and its CSRF token, signed with the old key
+    browser.csrf = ""
+    assert browser.add(sku).status_code == 200
+    assert browser.cart()["item_count"] == 1
+
+
 def test_pages_have_no_inline_script(browser, make_product):
     product = f"/products/{make_product(options='size:S|M|L|XL!')}"
     for path in ("/", product, "/cart", "/login", "/register", "/cart/history"):

@@ -89,24 +89,34 @@ def _write(
 
 def add_line(req: Request, sku: object, quantity: object, options: object = None) -> Change:
     quantity = state.check_quantity(quantity, 1)
-    product = catalog.to_add(sku) if isinstance(sku, str) else None
-    if product is None:
+
+    def unknown() -> UnknownSku:
         shown = sku if isinstance(sku, str) and len(sku) <= 64 else "that SKU"
-        raise UnknownSku(f"There is no product {shown!r}.")
-    try:
-        chosen = normalise(product.option_specs, {} if options is None else options)
-    except InvalidOptionError as exc:
-        raise InvalidOption(str(exc)) from None
-    op = AddLine(
-        new_line_id(), product.sku, quantity, state.options_key(chosen), product.price_cents
-    )
-    limits = _limits({product.sku: product})
-    known = {product.sku: ProductFacts(*product[:5])}
-    return _write(
-        req,
-        lambda cart: (op, state.apply(cart, op, limits)),
-        also=lambda change: views.read_facts_inside(change, known),
-    )
+        return UnknownSku(f"There is no product {shown!r}.")
+
+    # A string that cannot be a SKU is refused before anything else, as malformed input.
+    if not isinstance(sku, str) or not catalog.SKU.match(sku):
+        raise unknown()
+    known: dict[str, ProductFacts] = {}
+
+    def decide(cart: Cart):
+        # The product is read inside the change's transaction: read before it, its own
+        # transaction (a pooled connection taken, begun, ended and given back) cost as much as
+        # the look-up (issue 10). So an If-Match that no longer holds is answered first.
+        product = catalog.to_add(sku)
+        if product is None:
+            raise unknown()
+        try:
+            chosen = normalise(product.option_specs, {} if options is None else options)
+        except InvalidOptionError as exc:
+            raise InvalidOption(str(exc)) from None
+        op = AddLine(
+            new_line_id(), product.sku, quantity, state.options_key(chosen), product.price_cents
+        )
+        known[product.sku] = ProductFacts(*product[:5])
+        return op, state.apply(cart, op, _limits({product.sku: product}))
+
+    return _write(req, decide, also=lambda change: views.read_facts_inside(change, known))
 
 
 def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
