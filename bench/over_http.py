@@ -631,6 +631,11 @@ def profile(server: Gunicorn, url: str, script: Path, seconds: int, args, work: 
     finally:
         load.wait(timeout=len(modes) * (seconds + 1) + 60)
 
+    if args.profile_out:
+        args.profile_out.mkdir(parents=True, exist_ok=True)
+        for files in outputs.values():
+            for out in files:
+                shutil.copy(out, args.profile_out / out.name)
     for mode, files in outputs.items():
         own: collections.Counter = collections.Counter()
         by_package: collections.Counter = collections.Counter()
@@ -939,6 +944,11 @@ def main() -> int:
         help="py-spy the shop's worker(s) for N seconds under the load",
     )
     parser.add_argument("--top", type=int, default=15, help="frames to print per profile table")
+    parser.add_argument(
+        "--profile-out",
+        type=Path,
+        help="also copy py-spy's raw stacks (collapsed, one file per worker and mode) here",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]

@@ -14,8 +14,11 @@ from storefront import clock
 from storefront.analytics.kinds import DeviceKind, EventKind
 from storefront.analytics.models import CommerceEvent
 from storefront.extensions import db
+from storefront.prepared import Prepared
 
 _INSERT = insert(CommerceEvent.__table__)
+# Every cart change writes its events: on the driver's cursor (storefront/prepared.py).
+_INSERT_PREPARED = Prepared(_INSERT)
 
 
 def shopper_hash(channel: str) -> bytes:
@@ -85,4 +88,7 @@ def record_many(
         }
         for kind, sku, quantity in rows
     ]
-    db.session.connection().execute(_INSERT, params[0] if len(params) == 1 else params)
+    if len(params) == 1:
+        _INSERT_PREPARED.execute(params[0])
+    else:
+        _INSERT_PREPARED.execute_many(params)

@@ -32,6 +32,7 @@ from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Sou
 from storefront.database import begin_write, dialect_name
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
+from storefront.prepared import Prepared
 
 # A snapshot is written once the operations since the last one outweigh the cart this many
 # times over: snapshots then cost at most a quarter of the log, and a restore replays a number
@@ -104,29 +105,24 @@ def _find_statement(*, by: str, lock: bool):
 
 
 class _Statements:
-    """Built once: executing the very same statement object again reuses its cache key."""
+    """Built once, run on the driver's cursor (``storefront/prepared.py``)."""
 
     find = {
-        (by, lock): _find_statement(by=by, lock=lock)
+        (by, lock): Prepared(_find_statement(by=by, lock=lock))
         for by in ("user", "guest", "member")
         for lock in (False, True)
     }
     # Bound parameters named after no column: an UPDATE's SET takes the column names.
-    update_cart = update(_CARTS).where(_CARTS.c.id == bindparam("cart_id_"))
-    insert_revision = insert(_REVISIONS)
-    insert_snapshot = insert(_SNAPSHOTS)
-    insert_idempotency = insert(_IDEMPOTENCY)
-    remembered = select(_IDEMPOTENCY.c.request_hash, _IDEMPOTENCY.c.result).where(
-        _IDEMPOTENCY.c.cart_id == bindparam("cart_id"),
-        _IDEMPOTENCY.c.key_hash == bindparam("key_hash"),
+    update_cart = Prepared(update(_CARTS).where(_CARTS.c.id == bindparam("cart_id_")))
+    insert_revision = Prepared(insert(_REVISIONS))
+    insert_snapshot = Prepared(insert(_SNAPSHOTS))
+    insert_idempotency = Prepared(insert(_IDEMPOTENCY))
+    remembered = Prepared(
+        select(_IDEMPOTENCY.c.request_hash, _IDEMPOTENCY.c.result).where(
+            _IDEMPOTENCY.c.cart_id == bindparam("cart_id"),
+            _IDEMPOTENCY.c.key_hash == bindparam("key_hash"),
+        )
     )
-
-
-def _execute(stmt, params: dict):
-    # On the session's connection, past the session's own execute (its events and ORM
-    # plumbing are for ORM statements): about a tenth less per statement. Writes here run
-    # inside write(), whose transaction already holds the write lock.
-    return db.session.connection().execute(stmt, params)
 
 
 def _open_cart(row: _CartRow) -> Cart:
@@ -145,23 +141,20 @@ def _guest_expired(row: _CartRow) -> bool:
 
 
 def _find(owner: Owner, *, lock: bool) -> _CartRow | None:
-    # What the ORM has pending reaches the database first, as autoflush would have done (the
-    # guest cart a registration adopted, in the same transaction): Core reads do not flush.
-    db.session.flush()
     if owner.user_id is None:
-        found = _execute(_Statements.find[("guest", lock)], {"owner": owner.guest_key}).first()
+        found = _Statements.find[("guest", lock)].first({"owner": owner.guest_key})
         return None if found is None else _CartRow(*found)
-    found = _execute(_Statements.find[("user", lock)], {"owner": owner.user_id}).first()
+    found = _Statements.find[("user", lock)].first({"owner": owner.user_id})
     if found is None:
         # A member's own cart is set aside while they share another's: only then, or for an
         # account with no cart yet, is the shared cart looked for (one more indexed lookup).
         # An account with its own open cart pays nothing for sharing.
-        found = _execute(_Statements.find[("member", lock)], {"owner": owner.user_id}).first()
+        found = _Statements.find[("member", lock)].first({"owner": owner.user_id})
     return None if found is None else _CartRow(*found)
 
 
 def _update_cart(cart_id: int, **values) -> None:
-    _execute(_Statements.update_cart, {"cart_id_": cart_id, **values})
+    _Statements.update_cart.execute({"cart_id_": cart_id, **values})
 
 
 def read(owner: Owner) -> Snapshot:
@@ -190,7 +183,7 @@ def _insert_cart_statement(dialect: str):
 def _insert_cart(owner: Owner) -> None:
     now = clock.now()
     stmt = _insert_cart_statement(dialect_name())
-    _execute(
+    db.session.connection().execute(
         stmt,
         {
             "user_id": owner.user_id,
@@ -332,8 +325,7 @@ def _save(row: _CartRow, op, after, now, *, source, device, idempotency, actor) 
     # The shopper's next request opens this very state: spare it the decoding. (Were the
     # transaction to roll back, no row would ever hold these bytes: the entry never matches.)
     opened_carts().put(row.id, row.version, row.state, after)
-    _execute(
-        _Statements.insert_revision,
+    _Statements.insert_revision.execute(
         {
             "cart_id": row.id,
             "version": row.version,
@@ -345,8 +337,7 @@ def _save(row: _CartRow, op, after, now, *, source, device, idempotency, actor) 
         },
     )
     if snapshot:
-        _execute(
-            _Statements.insert_snapshot,
+        _Statements.insert_snapshot.execute(
             {
                 "cart_id": row.id,
                 "version": row.version,
@@ -355,8 +346,7 @@ def _save(row: _CartRow, op, after, now, *, source, device, idempotency, actor) 
         )
     if idempotency is not None:
         result = json.dumps({"version": row.version}).encode()
-        _execute(
-            _Statements.insert_idempotency,
+        _Statements.insert_idempotency.execute(
             {
                 "cart_id": row.id,
                 "key_hash": idempotency.key_hash,
@@ -368,17 +358,16 @@ def _save(row: _CartRow, op, after, now, *, source, device, idempotency, actor) 
 
 
 def _replay(row: _CartRow, idempotency: IdempotencyKey) -> Change | None:
-    record = _execute(
-        _Statements.remembered, {"cart_id": row.id, "key_hash": idempotency.key_hash}
-    ).first()
+    record = _Statements.remembered.first({"cart_id": row.id, "key_hash": idempotency.key_hash})
     if record is None:
         return None
-    if record.request_hash != idempotency.request_hash:
+    request_hash, result = record
+    if request_hash != idempotency.request_hash:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request; use a new key."
         )
     bound_to = aad("idem", row.id, idempotency.key_hash.hex())
-    version = json.loads(keyring().open(record.result, bound_to))["version"]
+    version = json.loads(keyring().open(result, bound_to))["version"]
     cart = _open_cart(row) if version == row.version else state_at(row.id, version)
     return Change(
         row.id, version, cart, cart, None, row.updated_at, replayed=True, sharers=row.sharers

@@ -24,6 +24,7 @@ from storefront.catalog.options import (
 )
 from storefront.database import dialect_name
 from storefront.extensions import db
+from storefront.prepared import Prepared
 
 PAGE_SIZE = 24
 # What a spreadsheet runs as a formula at the start of a cell: the CSV export quotes such cells
@@ -123,7 +124,8 @@ def _statements(dialect: str):
         many = select(*facts).join_from(listed, Product.__table__, c.sku == listed.c.value)
     else:
         many = select(*facts).where(c.sku == func.any(bindparam("skus", type_=ARRAY(String))))
-    return one, many
+    # Every cart change runs them: on the driver's cursor (storefront/prepared.py).
+    return Prepared(one), Prepared(many)
 
 
 def _dialect() -> str:
@@ -140,7 +142,7 @@ def to_add(sku: str) -> ProductToAdd | None:
     """The product a shopper adds, or None if there is no such SKU."""
     if not isinstance(sku, str) or not SKU.match(sku):
         return None
-    row = db.session.execute(_statements(_dialect())[0], {"sku": sku}).first()
+    row = _statements(_dialect())[0].first({"sku": sku})
     if row is None:
         return None
     *facts, options_json = row
@@ -154,7 +156,7 @@ def facts_for(skus: Iterable[str]) -> dict[str, ProductFacts]:
     dialect = _dialect()
     listed = json.dumps(wanted) if dialect == "sqlite" else wanted
     # All rows at once: iterating a result fetches them one by one (a 1,000-line cart).
-    rows = db.session.execute(_statements(dialect)[1], {"skus": listed}).all()
+    rows = _statements(dialect)[1].all({"skus": listed})
     return {row[0]: ProductFacts(*row) for row in rows}
 
 
