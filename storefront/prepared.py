@@ -80,17 +80,23 @@ class Prepared:
         plan = self._plan(connection.dialect, tuple(params))
         cursor = connection.connection.driver_connection.cursor()
         arguments: Any = None
+        # The engine's statement events still fire (the shop's database time per request in
+        # metrics.py, an operator's tracing): listeners see the statement as the driver gets it.
+        dispatch = connection.dispatch
         try:
             if many:
                 arguments = [plan.arguments(values) for values in many]
+                dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments, None, True)
                 cursor.executemany(plan.sql, arguments)
             else:
                 arguments = plan.arguments(params)
+                dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments, None, False)
                 cursor.execute(plan.sql, arguments)
         except connection.dialect.loaded_dbapi.Error as exc:
             cursor.close()
             # SQLAlchemy's own handling: wrapped, and a dropped connection invalidated.
             connection._handle_dbapi_exception(exc, plan.sql, arguments, None, None)
+        dispatch.after_cursor_execute(connection, cursor, plan.sql, arguments, None, bool(many))
         return plan, cursor
 
     def execute(self, params: Mapping[str, Any]) -> None:

@@ -80,3 +80,37 @@ def test_a_statement_whose_defaults_python_computes_is_not_prepared(app):
         with pytest.raises(ValueError, match="default"):
             Prepared(insert(CARTS)).execute({"guest_key": b"k" * 32, "status": CartStatus.OPEN})
         db.session.rollback()
+
+
+def test_the_engines_statement_events_see_prepared_statements(app):
+    # What the shop's metrics (database time and statements per request) and an operator's
+    # tracing listen to.
+    from sqlalchemy import event
+
+    seen = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        seen.append(("before", statement, executemany))
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        seen.append(("after", statement, executemany))
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        try:
+            db.session.connection()  # the session's own BEGIN is not what is counted here
+            seen.clear()
+            Prepared(FIND).first({"key": b"k" * 32})
+            Prepared(insert(CARTS)).execute_many([a_cart(b"a" * 32), a_cart(b"b" * 32)])
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "after_cursor_execute", after)
+            db.session.rollback()
+    assert [(when, sql.split()[0], many) for when, sql, many in seen] == [
+        ("before", "SELECT", False),
+        ("after", "SELECT", False),
+        ("before", "INSERT", True),
+        ("after", "INSERT", True),
+    ]
