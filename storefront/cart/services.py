@@ -103,7 +103,12 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         # The product is read inside the change's transaction: read before it, its own
         # transaction (a pooled connection taken, begun, ended and given back) cost as much as
         # the look-up (issue 10). So an If-Match that no longer holds is answered first.
-        product = catalog.to_add(sku)
+        if len(cart) < views.SMALL_CART:
+            # With the facts of the cart's other products, which describing the change needs.
+            product, facts = catalog.to_add_among(sku, {line.sku for line in cart.lines})
+            known.update(facts)
+        else:
+            product = catalog.to_add(sku)
         if product is None:
             raise unknown()
         try:
