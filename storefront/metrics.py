@@ -37,8 +37,9 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from storefront import prepared
 
 log = logging.getLogger("storefront.performance")
 bp = Blueprint("metrics", __name__)
@@ -216,19 +217,21 @@ _start_at_zero()
 _db_clock: ContextVar[list | None] = ContextVar("storefront_db_clock", default=None)
 
 
-@event.listens_for(Engine, "before_cursor_execute")
 def _statement_starts(conn, cursor, statement, parameters, context, executemany) -> None:
     clock = _db_clock.get()
     if clock is not None:
         clock[2] = time.perf_counter()
 
 
-@event.listens_for(Engine, "after_cursor_execute")
 def _statement_ends(conn, cursor, statement, parameters, context, executemany) -> None:
     clock = _db_clock.get()
     if clock is not None:
         clock[0] += time.perf_counter() - clock[2]
         clock[1] += 1
+
+
+# Every engine's statements, prepared ones included (storefront/prepared.py).
+prepared.listen_to_statements(_statement_starts, _statement_ends)
 
 
 LIVE_ENDPOINTS = frozenset({"realtime.page_socket", "live.poll"})

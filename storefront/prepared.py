@@ -8,7 +8,9 @@ that set-up is done once: the SQL text, the order of the parameters and the type
 (the very ones SQLAlchemy would apply, from the compiled statement) are kept, and each
 execution only processes the values and calls the driver. Errors still go through SQLAlchemy's
 handling: they arrive wrapped as its exceptions, and a connection the server dropped is
-invalidated in the pool (``errorpages`` answers 503 for it, as for any statement).
+invalidated in the pool (``errorpages`` answers 503 for it, as for any statement). The
+engine's statement events fire for the shop's own listeners; while anyone else listens (an
+operator's tracing wants SQLAlchemy's execution context), statements go through Core.
 
 Only for plain statements whose every value is given or fixed in the statement: a column
 default computed in Python, or a statement SQLAlchemy would post-process, is refused when
@@ -21,8 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.sql import ClauseElement, Insert
 
 from storefront.extensions import db
 
@@ -61,29 +64,42 @@ class Prepared:
     UPDATE's SET are those named, as with Core)."""
 
     def __init__(self, statement: ClauseElement):
+        if isinstance(statement, Insert):
+            # Nothing is read back (no RETURNING of the new key on PostgreSQL), and many rows
+            # go as one executemany.
+            statement = statement.inline()
         self.statement = statement
         self._plans: dict[tuple, _Plan] = {}
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
-        plan = self._plans.get((dialect.name, keys))
+        # A race between greenlets only compiles the same plan twice.
+        plan = self._plans.get((dialect.name, dialect.driver, keys))
         if plan is None:
-            plan = self._plans[(dialect.name, keys)] = _compile(self.statement, dialect, keys)
+            plan = _compile(self.statement, dialect, keys)
+            self._plans[(dialect.name, dialect.driver, keys)] = plan
         return plan
 
-    def _run(self, params: Mapping[str, Any], many: Sequence[Mapping[str, Any]] = ()):
+    def _run(self, params: Mapping[str, Any], many: Sequence[Mapping[str, Any]], fetch):
         session = db.session()
         # What the ORM has pending reaches the database first, as autoflush would do for a
         # statement run through the session (a guest cart a registration adopted, in the same
         # transaction).
         session.flush()
         connection: Connection = session.connection()
-        plan = self._plan(connection.dialect, tuple(params))
-        cursor = connection.connection.driver_connection.cursor()
-        arguments: Any = None
-        # The engine's statement events still fire (the shop's database time per request in
-        # metrics.py, an operator's tracing): listeners see the statement as the driver gets it.
         dispatch = connection.dispatch
+        if len(dispatch.before_cursor_execute) > _own or len(dispatch.after_cursor_execute) > _own:
+            # Someone else listens to statements (an operator's tracing, a test counting them):
+            # they get SQLAlchemy's own execution, with its context.
+            result = connection.execute(self.statement, list(many) or params)
+            try:
+                return fetch(None, result)
+            finally:
+                result.close()
+        plan = self._plan(connection.dialect, tuple(params))
+        cursor = arguments = None
         try:
+            cursor = connection.connection.driver_connection.cursor()
+            # The shop's own listeners (database time per request, metrics.py) take no context.
             if many:
                 arguments = [plan.arguments(values) for values in many]
                 dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments, None, True)
@@ -92,39 +108,61 @@ class Prepared:
                 arguments = plan.arguments(params)
                 dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments, None, False)
                 cursor.execute(plan.sql, arguments)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            cursor.close()
-            # SQLAlchemy's own handling: wrapped, and a dropped connection invalidated.
+            dispatch.after_cursor_execute(connection, cursor, plan.sql, arguments, None, bool(many))
+            return fetch(plan, cursor)
+        except BaseException as exc:
+            # SQLAlchemy's own handling: wrapped (a driver's error, or a value no processor
+            # takes), a connection the server dropped invalidated, and one left mid-statement
+            # by an exit (a greenlet killed at shutdown) invalidated too, then re-raised.
             connection._handle_dbapi_exception(exc, plan.sql, arguments, None, None)
-        dispatch.after_cursor_execute(connection, cursor, plan.sql, arguments, None, bool(many))
-        return plan, cursor
+        finally:
+            if cursor is not None:
+                cursor.close()
 
     def execute(self, params: Mapping[str, Any]) -> None:
-        _, cursor = self._run(params)
-        cursor.close()
+        self._run(params, (), _nothing)
 
     def execute_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Several rows, each naming the same parameters as the first."""
-        _, cursor = self._run(rows[0], rows)
-        cursor.close()
+        self._run(rows[0], rows, _nothing)
 
     def first(self, params: Mapping[str, Any]) -> tuple | None:
-        plan, cursor = self._run(params)
-        try:
-            raw = cursor.fetchone()
-        finally:
-            cursor.close()
-        return None if raw is None else plan.row(raw)
+        return self._run(params, (), _first)
 
     def all(self, params: Mapping[str, Any]) -> list[tuple]:
-        plan, cursor = self._run(params)
-        try:
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-        if not any(plan.results):
-            return [tuple(raw) for raw in rows]
-        return [plan.row(raw) for raw in rows]
+        return self._run(params, (), _all)
+
+
+# The statement listeners of the shop's own (listen_to_statements): Prepared runs straight on
+# the driver while they are the only ones.
+_own = 0
+
+
+def listen_to_statements(before: Callable, after: Callable) -> None:
+    """Listen to every engine's statements, before and after, without needing SQLAlchemy's
+    execution context (prepared statements give None)."""
+    global _own
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    _own += 1
+
+
+def _nothing(plan: _Plan | None, cursor) -> None:
+    return None
+
+
+def _first(plan: _Plan | None, cursor) -> tuple | None:
+    raw = cursor.fetchone()
+    if raw is None:
+        return None
+    return tuple(raw) if plan is None else plan.row(raw)
+
+
+def _all(plan: _Plan | None, cursor) -> list[tuple]:
+    rows = cursor.fetchall()
+    if plan is None or not any(plan.results):
+        return [tuple(raw) for raw in rows]
+    return [plan.row(raw) for raw in rows]
 
 
 def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:

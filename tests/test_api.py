@@ -96,6 +96,11 @@ def test_if_match_is_honoured_strictly(browser, make_product):
     not_a_sku = browser.add("x" * 65, **{"If-Match": '"1"'})
     assert not_a_sku.status_code == 422 and not_a_sku.json["error"]["code"] == "unknown_sku"
     assert browser.add("NO-SUCH-SKU", **{"If-Match": '"2"'}).status_code == 422
+    sized = make_product(options="size:S|M|L|XL!")
+    assert browser.add(sized, options={"size": "XXL"}, **{"If-Match": '"1"'}).status_code == 412
+    bad_option = browser.add(sized, options={"size": "XXL"}, **{"If-Match": '"2"'})
+    assert bad_option.status_code == 422
+    assert bad_option.json["error"]["code"] == "invalid_option"
     assert browser.cart()["version"] == 2
 
 

@@ -82,35 +82,55 @@ def test_a_statement_whose_defaults_python_computes_is_not_prepared(app):
         db.session.rollback()
 
 
-def test_the_engines_statement_events_see_prepared_statements(app):
-    # What the shop's metrics (database time and statements per request) and an operator's
-    # tracing listen to.
+def test_the_shops_own_statement_accounting_counts_prepared_statements(app):
+    # metrics.py's database time and statement count per request.
+    from storefront import metrics
+
+    with app.app_context():
+        db.session.connection()  # the session's own BEGIN is not what is counted here
+        clock = [0.0, 0, 0.0]
+        token = metrics._db_clock.set(clock)
+        try:
+            Prepared(FIND).first({"key": b"k" * 32})
+            Prepared(insert(CARTS)).execute_many([a_cart(b"a" * 32), a_cart(b"b" * 32)])
+        finally:
+            metrics._db_clock.reset(token)
+            db.session.rollback()
+    assert clock[1] == 2 and clock[0] > 0
+
+
+def test_a_listener_of_its_own_gets_sqlalchemys_execution_with_its_context(app):
+    # An operator's tracing (OpenTelemetry keeps its span on the context) must not be handed
+    # a statement without one: while it listens, statements go through Core.
     from sqlalchemy import event
 
     seen = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
-        seen.append(("before", statement, executemany))
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        seen.append(("after", statement, executemany))
+        context.traced = True  # as tracing does
+        seen.append(statement.split()[0])
 
     with app.app_context():
         engine = db.engine
         event.listen(engine, "before_cursor_execute", before)
-        event.listen(engine, "after_cursor_execute", after)
         try:
-            db.session.connection()  # the session's own BEGIN is not what is counted here
-            seen.clear()
-            Prepared(FIND).first({"key": b"k" * 32})
-            Prepared(insert(CARTS)).execute_many([a_cart(b"a" * 32), a_cart(b"b" * 32)])
+            Prepared(insert(CARTS)).execute(a_cart(b"k" * 32))
+            found = Prepared(FIND).first({"key": b"k" * 32})
+            assert Prepared(select(CARTS.c.guest_key)).all({}) == [(b"k" * 32,)]
         finally:
             event.remove(engine, "before_cursor_execute", before)
-            event.remove(engine, "after_cursor_execute", after)
             db.session.rollback()
-    assert [(when, sql.split()[0], many) for when, sql, many in seen] == [
-        ("before", "SELECT", False),
-        ("after", "SELECT", False),
-        ("before", "INSERT", True),
-        ("after", "INSERT", True),
-    ]
+    assert found[1:3] == (3, b"\x00sealed\xff") and found[3] == AT
+    assert seen[-3:] == ["INSERT", "SELECT", "SELECT"]
+
+
+def test_a_value_its_column_refuses_is_sqlalchemys_statement_error_and_nothing_is_written(app):
+    from sqlalchemy.exc import StatementError
+
+    naive = {**a_cart(b"k" * 32), "updated_at": AT.replace(tzinfo=None)}
+    with app.app_context():
+        with pytest.raises(StatementError, match="naive datetime"):
+            Prepared(insert(CARTS)).execute(naive)
+        db.session.rollback()
+        assert Prepared(FIND).first({"key": b"k" * 32}) is None
+        db.session.rollback()
