@@ -36,7 +36,8 @@ What it measures (see docs/perf-push.md), each next to a baseline taken in the s
    receiving the event that carries the new ``data-cart-version``. Baseline: the same with no
    other sockets open. Also the worker's RSS and thread count from /proc.
 
-Targets: browser-to-browser p99 <= 100 ms on one instance, <= 150 ms across instances.
+Targets: browser-to-browser p99 <= 100 ms on one instance, <= 150 ms across instances; and
+issue 10's: p50 <= 10 ms and p95 <= 25 ms on one instance, p95 <= 35 ms across two.
 
 Percentiles are nearest-rank (p99 of 100 samples is the 99th smallest). The first WARMUP
 samples of every series are taken and thrown away. The machine (platform, CPUs, Python) and the
@@ -97,6 +98,8 @@ WARMUP = 3
 OTHERS = 1_000
 DEVICES = 3
 TARGET_ONE_MS = 100.0
+# Issue 10: p50 <= 10 ms and p95 <= 25 ms on one instance; p95 <= 35 ms across two.
+ISSUE_10_TARGETS = {"one": [(50, 10.0), (95, 25.0)], "two": [(95, 35.0)]}
 TARGET_TWO_MS = 150.0
 LOAD_LIMIT = 1.5
 LOAD_WAIT_S = 180.0
@@ -129,7 +132,8 @@ def pct(values: list[float], p: float) -> float:
 
 def summary(values: list[float]) -> str:
     return (
-        f"p50 {pct(values, 50):7.1f}  p90 {pct(values, 90):7.1f}  p99 {pct(values, 99):7.1f}  "
+        f"p50 {pct(values, 50):7.1f}  p90 {pct(values, 90):7.1f}  p95 {pct(values, 95):7.1f}  "
+        f"p99 {pct(values, 99):7.1f}  "
         f"max {max(values):7.1f} ms  (n={len(values)})"
     )
 
@@ -951,13 +955,17 @@ def main() -> int:
     ):
         if key not in results:
             continue
-        p99 = pct(results[key]["push"], 99)
-        ok = p99 <= target
-        failed |= not ok
-        print(
-            f"  browser-to-browser p99, {label:<14} {p99:7.1f} ms  <= {target:.0f} ms  "
-            f"{'PASS' if ok else 'FAIL'}"
-        )
+        pushes = results[key]["push"]
+        # Issue 10's targets (p50 and p95) beside the first ones (p99).
+        checks = [(99, target)] + ISSUE_10_TARGETS[key]
+        for percent, limit in checks:
+            measured = pct(pushes, percent)
+            ok = measured <= limit
+            failed |= not ok
+            print(
+                f"  browser-to-browser p{percent}, {label:<14} {measured:7.1f} ms  "
+                f"<= {limit:.0f} ms  {'PASS' if ok else 'FAIL'}"
+            )
     print(
         f"load average at start {start_load[0]:.2f}, when measuring began {measured_load[0]:.2f},"
         f" at end {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f} "
