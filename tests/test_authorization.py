@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import simple_websocket
 
 from tests.factories import PLAIN, SIZED
 from tests.helpers import Browser
-from tests.live import HttpShopper, serve
+from tests.live import HttpShopper, open_page_socket, serve
 
 OWNER, OTHER, AGENT = "owner@example.com", "other@example.com", "agent@example.com"
 ROLES = ("guest", "other", "owner", "support")
@@ -118,10 +117,7 @@ def test_the_socket_serves_each_role_only_its_own_cart(app, world):
             shopper = HttpShopper(
                 base, cookie="storefront=" + browser.client.get_cookie("storefront").value
             )
-            ws = simple_websocket.Client.connect(
-                base.replace("http", "ws") + "/ws",
-                headers={"Origin": "http://127.0.0.1", "Cookie": shopper.cookie},
-            )
+            ws = open_page_socket(base, shopper.cookie)
             hello = ws.receive(timeout=5)
             carts[role] = re.search(r'data-cart-id="(\d*)"', hello).group(1)
             ws.close()

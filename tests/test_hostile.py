@@ -7,11 +7,10 @@ import time
 from urllib.parse import quote
 
 import pytest
-import simple_websocket
 
 from tests.factories import ENGRAVABLE, PLAIN, SIZED
 from tests.helpers import Browser
-from tests.live import HttpShopper, serve
+from tests.live import HttpShopper, open_page_socket, serve
 
 SCRIPT = '<script>alert("x")</script>'
 ODD = ["\x00", "\ud800", "é" * 5000, "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ‮RTL", "' OR 1=1 --", "../../etc/passwd", SCRIPT]
@@ -111,10 +110,7 @@ def test_script_in_free_text_is_escaped_everywhere_it_appears(app, browser, make
     assert "&lt;script&gt;" in browser.page("/cart").get_data(as_text=True)
     with serve(app) as base:
         tab = other_tab(base, cookie="storefront=" + browser.client.get_cookie("storefront").value)
-        ws = simple_websocket.Client.connect(
-            base.replace("http", "ws") + "/ws",
-            headers={"Origin": "http://127.0.0.1", "Cookie": tab.cookie},
-        )
+        ws = open_page_socket(base, tab.cookie)
         ws.receive(timeout=5)  # hello
         tab.call(
             "POST",

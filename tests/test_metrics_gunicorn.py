@@ -19,7 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from e2e import processes
 from e2e.processes import Gunicorn, flask_cli
-from tests.live import HttpShopper
+from tests.live import HttpShopper, open_page_socket
 from tests.metrics_text import parse, value
 
 HEALTH = {"route": "/healthz", "method": "GET", "status": "200"}
@@ -159,10 +159,7 @@ def test_two_workers_counts_are_summed_and_start_at_zero(server):
 
 def test_a_dead_workers_sockets_stop_counting_and_the_folder_goes_with_the_server(server):
     shopper = HttpShopper(server.url)
-    page = simple_websocket.Client.connect(
-        server.url.replace("http://", "ws://") + "/ws",
-        headers={"Origin": "http://127.0.0.1", "Cookie": shopper.cookie},
-    )
+    page = open_page_socket(server.url, shopper.cookie)
     try:
         assert "hello" in page.receive(timeout=10)
         assert value(scrape(server), "storefront_open_sockets") == 1

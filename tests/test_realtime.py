@@ -17,7 +17,7 @@ from storefront.realtime.broker import RedisBroker
 from storefront.realtime.presence import CountersFile
 from storefront.realtime.registry import RESYNC, Close, Registry, Subscription
 from storefront.realtime.siblings import SiblingsBroker
-from tests.live import HttpShopper, handshake_status, serve
+from tests.live import HttpShopper, PageSocket, handshake_status, open_page_socket, serve
 
 REDIS_URL = os.environ.get("STOREFRONT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -269,12 +269,8 @@ def live(app):
         yield base
 
 
-def connect(base: str, shopper: HttpShopper) -> simple_websocket.Client:
-    # This client sends "Host: 127.0.0.1" without the port, so the matching Origin has none.
-    return simple_websocket.Client.connect(
-        base.replace("http://", "ws://") + "/ws",
-        headers={"Origin": "http://127.0.0.1", "Cookie": shopper.cookie},
-    )
+def connect(base: str, shopper: HttpShopper) -> PageSocket:
+    return open_page_socket(base, shopper.cookie)
 
 
 def receive_until(ws, pattern: str, timeout: float = 5.0) -> str:
