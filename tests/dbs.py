@@ -8,6 +8,7 @@ the server is shared with whatever ran before, and drops it at the end.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 from contextlib import closing
@@ -76,3 +77,28 @@ class SqliteTemplate:
         ):
             source.backup(copy)
         return f"sqlite:///{target}"
+
+
+def selects_reading(app, table: str, work) -> list[str]:
+    """The SELECT statements that read ``table`` while ``work()`` runs in this app: how many
+    round trips a request pays for it."""
+    from sqlalchemy import event
+
+    from storefront.extensions import db
+
+    seen: list[str] = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and re.search(
+            rf"\b{table}\b", statement
+        ):
+            seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    return seen

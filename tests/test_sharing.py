@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from storefront import clock
 from storefront.accounts.models import User
@@ -21,6 +21,7 @@ from storefront.extensions import db
 from storefront.orders.models import Order
 from storefront.sharing import rules
 from storefront.sharing.models import CartInvitation
+from tests import dbs
 from tests.helpers import Browser
 from tests.live import HttpShopper, serve
 from tests.test_concurrency import in_parallel
@@ -465,21 +466,7 @@ def _invite_over_http(shopper) -> str:
 
 
 def cart_lookups(app, work) -> int:
-    """How many statements read the carts table while ``work`` runs."""
-    seen: list[str] = []
-
-    def on_execute(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM carts" in statement:
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
-        work()
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-    return len(seen)
+    return len(dbs.selects_reading(app, "carts", work))
 
 
 def test_an_unshared_account_pays_no_lookup_for_sharing_and_a_member_one(

@@ -435,24 +435,16 @@ def test_a_change_whose_connection_the_server_dropped_is_refused_with_503_and_ch
 def test_an_add_to_a_small_cart_reads_the_catalog_once(app, browser, make_products):
     # The added product and the facts of the cart's other lines (its totals at today's prices)
     # come in one statement: each statement is a round trip on PostgreSQL.
-    from sqlalchemy import event
-
     skus = make_products(4)
     for sku in skus[:3]:
         browser.add(sku)
-    catalog_reads = []
+    added = None
 
-    def on_execute(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "products" in statement:
-            catalog_reads.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", on_execute)
-    try:
+    def add_the_fourth():
+        nonlocal added
         added = browser.add(skus[3])
-    finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
+
+    catalog_reads = dbs.selects_reading(app, "products", add_the_fourth)
     assert added.status_code == 200
     assert added.json["item_count"] == 4
     assert len(catalog_reads) == 1, catalog_reads
