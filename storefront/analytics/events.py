@@ -13,12 +13,10 @@ from sqlalchemy import insert
 from storefront import clock
 from storefront.analytics.kinds import DeviceKind, EventKind
 from storefront.analytics.models import CommerceEvent
-from storefront.extensions import db
 from storefront.prepared import Prepared
 
-_INSERT = insert(CommerceEvent.__table__)
 # Every cart change writes its events: on the driver's cursor (storefront/prepared.py).
-_INSERT_PREPARED = Prepared(_INSERT)
+_INSERT_PREPARED = Prepared(insert(CommerceEvent.__table__))
 
 
 def shopper_hash(channel: str) -> bytes:
@@ -45,8 +43,7 @@ def record(
     cart_units: int | None = None,
 ) -> None:
     """Add one event to the current transaction."""
-    db.session.connection().execute(
-        _INSERT,
+    _INSERT_PREPARED.execute(
         {
             "at": at or clock.now(),
             "kind": int(kind),

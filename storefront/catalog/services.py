@@ -163,8 +163,6 @@ def to_add_among(sku: str, others: Iterable[str]) -> tuple[ProductToAdd | None, 
     """The product a shopper adds (None if there is no such SKU) and, in the same statement,
     the facts of ``others`` (the cart's other products, which describing the change needs):
     one round trip to the database instead of two."""
-    if not isinstance(sku, str) or not SKU.match(sku):
-        return None, facts_for(others)
     found, facts = None, {}
     for *row, options_json in _rows_of([sku, *others], 2):
         facts[row[0]] = ProductFacts(*row)
