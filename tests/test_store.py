@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import os
 import threading
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -175,13 +176,44 @@ def test_a_guest_cart_expires_after_its_last_change(app, browser, make_product):
     assert browser.add(make_product()).json["item_count"] == 1  # a fresh cart starts
 
 
-def test_the_guest_cookie_is_httponly_lax_and_lives_guest_cart_days(browser, make_product):
+def test_the_guest_cookie_is_httponly_lax_and_lives_guest_cart_days(app, browser, make_product):
+    browser.add(make_product())
+    cookie = browser.client.get_cookie("storefront")
+    assert cookie.http_only and cookie.same_site == "Lax" and not cookie.secure
+    lives = cookie.expires - datetime.now(UTC)
+    assert abs(lives - app.config["GUEST_CART_LIFETIME"]) < timedelta(seconds=5)
+
+
+def _seconds_later(monkeypatch, seconds: float) -> None:
+    """Wall-clock time moved on (what cookies' signatures are timed by, not the shop's clock)."""
+    later = time.time() + seconds
+    monkeypatch.setattr(time, "time", lambda: later)
+
+
+def test_a_change_renews_the_cookie_once_it_is_a_minute_old(
+    app, browser, make_product, monkeypatch
+):
     sku = make_product()
-    response = browser.add(sku)
-    cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    assert "Expires=" in cookie
-    assert browser.add(sku).headers.get("Set-Cookie")  # renewed on each change
+    browser.add(sku)
+    signed = browser.client.get_cookie("storefront").value
+    # Signed a moment ago: a change keeps it as it is (signing it again each change cost CPU).
+    assert "Set-Cookie" not in browser.add(sku).headers
+    _seconds_later(monkeypatch, 61)
+    assert "Set-Cookie" in browser.add(sku).headers
+    renewed = browser.client.get_cookie("storefront")
+    assert renewed.value != signed
+    lives = renewed.expires - datetime.now(UTC)  # Flask dates the expiry by datetime.now
+    assert abs(lives - app.config["GUEST_CART_LIFETIME"]) < timedelta(seconds=5)
+    assert browser.cart()["item_count"] == 3  # the same cart, behind the renewed cookie
+
+
+def test_a_remembered_cookie_still_expires_with_its_age(app, browser, make_product, monkeypatch):
+    browser.add(make_product())
+    assert browser.cart()["item_count"] == 1  # this cookie is now remembered as verified
+    days = app.config["GUEST_CART_LIFETIME"].days
+    _seconds_later(monkeypatch, timedelta(days=days, minutes=1).total_seconds())
+    # Past its age the cookie opens nothing, however recently it was verified: a new guest.
+    assert browser.cart()["item_count"] == 0
 
 
 def test_the_cookie_is_secure_when_served_over_https(app):
