@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import ENGRAVABLE, LAST_THREE, PLAIN, SIZED
+from tests.helpers import Browser
 
 
 def test_an_empty_cart_reads_as_version_zero(browser):
@@ -330,6 +331,25 @@ def test_mutations_without_the_csrf_token_are_403(browser, make_product):
         )
         assert wrong.status_code == 403
     assert snapshot(browser) == before
+
+
+def test_a_token_that_was_valid_for_one_shopper_is_refused_for_another(app, browser, make_product):
+    """Verified tokens are remembered (storefront/extensions.py): only for the session they sign."""
+    sku = make_product()
+    browser.add(sku)  # this shopper's token is now remembered as verified
+    browser.add(sku)
+    other = Browser(app.test_client())
+    other.add(sku)
+    before = snapshot(other)
+    stolen = other.client.open(
+        "/api/v1/cart/lines",
+        method="POST",
+        json={"sku": sku, "quantity": 1},
+        headers={"X-CSRF-Token": browser.csrf},
+    )
+    assert stolen.status_code == 403 and stolen.json["error"]["code"] == "csrf_failed"
+    assert snapshot(other) == before
+    assert browser.add(sku).status_code == 200  # still good where it belongs
 
 
 def test_unknown_paths_and_methods_answer_json_errors(browser):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import secrets
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from storefront import create_app
 from storefront.cart import models as m
 from storefront.extensions import db
-from storefront.logs import JsonFormatter
+from storefront.logs import REQUEST_ID, JsonFormatter, _new_request_id
 from storefront.security import LocalCounters
 from tests import factories
 from tests.conftest import app_settings
@@ -166,6 +167,24 @@ def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_p
     cookie = browser.client.get_cookie("storefront").value
     for secret in (EMAIL, PASSWORD, engraving, cookie, browser.csrf, sku):
         assert secret not in output, secret
+    ids = [line["request_id"] for line in lines if "path" in line]
+    assert len(set(ids)) == len(ids)  # one id per request
+
+
+def test_request_ids_differ_between_processes_forked_from_one_another():
+    """Two gunicorn workers forked from one arbiter never hand out the same request id."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id, then gone without running anything else
+        os.write(write, _new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    parent = {_new_request_id() for _ in range(3)}
+    assert child and child not in parent and len(parent) == 3
+    assert all(REQUEST_ID.match(made) for made in parent | {child})
 
 
 def test_a_server_error_is_logged_with_its_traceback_and_request_id(
