@@ -98,6 +98,7 @@ def post_worker_init(worker):
     from storefront import cooperative, realtime, server
 
     server.tune_garbage_collector()
+    cooperative.wait_for_postgres_on_hub()
     server.start_jobs(worker.wsgi)
 
     stop = worker.handle_exit

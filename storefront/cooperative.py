@@ -12,6 +12,7 @@ cooperatively.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -42,3 +43,47 @@ def pass_turn() -> None:
         import gevent
 
         gevent.sleep(0)
+
+
+def wait_on_hub(gen, fileno: int, interval: float | None = 0.0, timeout: float | None = None):
+    """psycopg's wait function (``psycopg.waiting.wait``'s signature), as gevent's own sockets
+    wait: one watcher on the hub for each time the connection would block.
+
+    Under gevent psycopg falls back to ``wait_poll`` on gevent's emulation of ``select.poll``:
+    a poll object, a watcher started and stopped and a timer armed for every round trip to
+    the database, which cost more CPU than the statements did (py-spy, issue 10). ``interval``
+    (psycopg's periodic wake-up, for signals a blocked thread would miss) is not needed here: a
+    waiting greenlet is woken, or killed, by the hub itself."""
+    from gevent.socket import wait_read, wait_readwrite, wait_write
+    from psycopg import errors
+    from psycopg.waiting import READY_NONE, READY_R, READY_RW, READY_W, WAIT_R, WAIT_W
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    waits = {WAIT_R: (wait_read, READY_R), WAIT_W: (wait_write, READY_W)}
+    try:
+        state = next(gen)
+        while True:
+            wait, ready = waits.get(state, (wait_readwrite, READY_RW))
+            if deadline is None:
+                wait(fileno)
+            else:
+                try:
+                    wait(fileno, timeout=max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    ready = READY_NONE
+            # READY_RW after a wait for either: psycopg's steps read and flush without blocking.
+            state = gen.send(ready)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise errors._WaitTimeout("wait timeout expired")
+    except StopIteration as done:
+        return done.value
+
+
+def wait_for_postgres_on_hub() -> None:
+    """In a gevent-patched worker, psycopg waits with ``wait_on_hub`` (psycopg looks its wait
+    function up in ``psycopg.waiting`` for every round trip; PSYCOPG_WAIT_FUNC only chooses
+    among its own)."""
+    if patched():
+        import psycopg.waiting
+
+        psycopg.waiting.wait = wait_on_hub

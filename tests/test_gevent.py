@@ -122,3 +122,64 @@ def test_under_gevent_writers_and_sockets_yield_to_the_hub(database_url, tmp_pat
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("ok"), done.stdout + done.stderr
+
+
+POSTGRES_CHILD = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    import os
+    import time
+
+    import gevent
+    import psycopg
+    import psycopg.waiting
+
+    from storefront import cooperative
+
+    cooperative.wait_for_postgres_on_hub()
+    assert psycopg.waiting.wait is cooperative.wait_on_hub
+
+    ticks = 0
+
+    def ticker():
+        global ticks
+        while True:
+            gevent.sleep(0.01)
+            ticks += 1
+
+    with psycopg.connect(os.environ["CHILD_CONNINFO"]) as conn:
+        assert conn.execute("SELECT %s::int + 1", (41,)).fetchone() == (42,)
+        tick = gevent.spawn(ticker)
+        started = time.monotonic()
+        conn.execute("SELECT pg_sleep(0.3)")
+        took = time.monotonic() - started
+        tick.kill()
+        assert took >= 0.3 and ticks >= 0.3 / 0.01 / 3, (took, ticks)  # the hub kept running
+        try:
+            conn.execute("SELECT 1 / 0")
+        except psycopg.errors.DivisionByZero:
+            conn.rollback()
+        else:
+            raise AssertionError("the server's error did not arrive")
+        rows = conn.execute("SELECT generate_series(1, 20000)").fetchall()  # many reads
+        assert len(rows) == 20000 and rows[-1] == (20000,)
+    print("ok", round(took, 2), ticks)
+    """
+)
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="psycopg's waits: the PostgreSQL run")
+def test_under_gevent_postgres_round_trips_wait_on_the_hub(database_url):
+    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    done = subprocess.run(
+        [sys.executable, "-c", POSTGRES_CHILD],
+        env={**os.environ, "CHILD_CONNINFO": conninfo},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("ok"), done.stdout + done.stderr
