@@ -33,31 +33,37 @@ class HeaderFirstCSRFProtect(CSRFProtect):
     1.5 % of a cart add, issue 10). Either way the token must be valid for the session."""
 
     def _get_csrf_token(self):
+        return self._header_token() or super()._get_csrf_token()
+
+    def _header_token(self) -> str | None:
         for header_name in current_app.config["WTF_CSRF_HEADERS"]:
             token = request.headers.get(header_name)
             if token:
                 return token
-        return super()._get_csrf_token()
+        return None
 
     def protect(self, apply_exemptions=False):
-        """A token this process has verified already (a page sends the same one with every
-        change) is only compared with the session's: verifying its signature again was about
-        3.5 % of a cart add (issue 10). The first time, and whenever anything differs, it is
-        flask-wtf's own check, with its refusals."""
+        """A token this process has verified already (a page sends the same one in a header
+        with every change) is only compared with the session's: verifying its signature again
+        was about 3.5 % of a cart add (issue 10). The first time, and whenever anything
+        differs, it is flask-wtf's own check, with its refusals. (Only a header's token: a
+        form's would be read before an exempt view could raise its upload limit.)"""
         config = current_app.config
+        token = self._header_token()
         if (
-            request.method in config["WTF_CSRF_METHODS"]
+            token
+            and request.method in config["WTF_CSRF_METHODS"]
             and not (request.is_secure and config["WTF_CSRF_SSL_STRICT"])
             and config["WTF_CSRF_TIME_LIMIT"] is None  # else a token's age matters too
         ):
-            key = (_csrf_secret(), self._get_csrf_token())
+            key = (_csrf_secret(), token)
             signed = _verified_csrf_tokens.get(key)
             field = config["WTF_CSRF_FIELD_NAME"]
             if signed is not None and hmac.compare_digest(str(session.get(field, "")), signed):
                 g.csrf_valid = True
                 return None
             super().protect(apply_exemptions)
-            if g.get("csrf_valid") and key[1]:
+            if g.get("csrf_valid"):
                 if len(_verified_csrf_tokens) >= VERIFIED_CSRF_TOKENS:
                     _verified_csrf_tokens.clear()
                 # Valid: the token is a signature of the session's value under this secret.

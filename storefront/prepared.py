@@ -19,7 +19,9 @@ first compiled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,8 @@ class _Plan:
     binds: tuple[tuple[str, Processor, Any], ...]
     positional: bool
     results: tuple[Processor, ...]
+    # Where an INSERT's one VALUES tuple starts (rows can be repeated), else None.
+    values_at: int | None = None
 
     def arguments(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         processed = []
@@ -86,38 +90,29 @@ class Prepared:
         # transaction).
         session.flush()
         connection = _connection_of(session)
+        pending = session.info.get(_PENDING)
         dispatch = connection.dispatch
         if len(dispatch.before_cursor_execute) > _own or len(dispatch.after_cursor_execute) > _own:
             # Someone else listens to statements (an operator's tracing, a test counting them):
             # they get SQLAlchemy's own execution, with its context.
+            if pending:
+                _send(connection, pending)
             result = connection.execute(self.statement, list(many) or params)
             try:
                 return fetch(None, result)
             finally:
                 result.close()
         plan = self._plan(connection.dialect, tuple(params))
-        cursor = arguments = None
-        try:
-            cursor = connection.connection.driver_connection.cursor()
-            # The shop's own listeners (database time per request, metrics.py) take no context.
-            if many:
-                arguments = [plan.arguments(values) for values in many]
-                dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments, None, True)
-                cursor.executemany(plan.sql, arguments)
-            else:
-                arguments = plan.arguments(params)
-                dispatch.before_cursor_execute(connection, cursor, plan.sql, arguments, None, False)
-                cursor.execute(plan.sql, arguments)
-            dispatch.after_cursor_execute(connection, cursor, plan.sql, arguments, None, bool(many))
-            return fetch(plan, cursor)
-        except BaseException as exc:
-            # SQLAlchemy's own handling: wrapped (a driver's error, or a value no processor
-            # takes), a connection the server dropped invalidated, and one left mid-statement
-            # by an exit (a greenlet killed at shutdown) invalidated too, then re-raised.
-            connection._handle_dbapi_exception(exc, plan.sql, arguments, None, None)
-        finally:
-            if cursor is not None:
-                cursor.close()
+        rows = _arguments(connection, plan, many or (params,))
+        if pending is not None and connection.dialect.paramstyle == "pyformat":
+            if fetch is _nothing and (plan.values_at is not None or not many):
+                pending.append((plan, rows))
+                return None
+            if pending:  # a read sees every write before it
+                _send(connection, pending)
+        if many:
+            return _execute(connection, plan.sql, rows, True, fetch, plan)
+        return _execute(connection, plan.sql, rows[0], False, fetch, plan)
 
     def execute(self, params: Mapping[str, Any]) -> None:
         self._run(params, (), _nothing)
@@ -131,6 +126,101 @@ class Prepared:
 
     def all(self, params: Mapping[str, Any]) -> list[tuple]:
         return self._run(params, (), _all)
+
+
+def _arguments(connection: Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list:
+    try:
+        return [plan.arguments(values) for values in rows]
+    except Exception as exc:  # a value no processor takes: SQLAlchemy's StatementError
+        connection._handle_dbapi_exception(exc, plan.sql, None, None, None)
+
+
+def _execute(connection: Connection, sql: str, arguments, many: bool, fetch, plan: _Plan | None):
+    """``sql`` on the driver's cursor (``arguments``: one row's, or every row's if ``many``)."""
+    dispatch = connection.dispatch
+    cursor = None
+    try:
+        cursor = connection.connection.driver_connection.cursor()
+        # The shop's own listeners (database time per request, metrics.py) take no context.
+        dispatch.before_cursor_execute(connection, cursor, sql, arguments, None, many)
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, arguments)
+        dispatch.after_cursor_execute(connection, cursor, sql, arguments, None, many)
+        return fetch(plan, cursor)
+    except BaseException as exc:
+        # SQLAlchemy's own handling: wrapped (a driver's error, or a value no processor
+        # takes), a connection the server dropped invalidated, and one left mid-statement
+        # by an exit (a greenlet killed at shutdown) invalidated too, then re-raised.
+        connection._handle_dbapi_exception(exc, sql, arguments, None, None)
+    finally:
+        if cursor is not None:
+            cursor.close()
+
+
+_PENDING = "storefront.prepared.pending"
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """The writes (``execute``, ``execute_many``) made inside reach the database as one
+    statement when the block ends, on PostgreSQL: every one but the last in a data-modifying
+    ``WITH``, the rows of an ``execute_many`` as one multi-row ``VALUES``. A cart change's
+    writes (the cart row, its revision, its events) were three round trips, each costing the
+    worker more CPU in the driver and the hub than the statement cost the server (issue 10).
+    A read inside the block sends what is pending first. On SQLite (a library call, no round
+    trip to save), and while other listeners watch statements, each runs as it comes. If the
+    block raises, nothing pending is sent (the caller rolls back)."""
+    session = db.session()
+    if _PENDING in session.info:  # inside another block: that one sends
+        yield
+        return
+    pending: list = []
+    session.info[_PENDING] = pending
+    try:
+        yield
+        if pending:
+            _send(_connection_of(session), pending)
+    finally:
+        session.info.pop(_PENDING, None)
+
+
+def _send(connection: Connection, pending: list) -> None:
+    shape = tuple((id(plan), len(rows)) for plan, rows in pending)
+    sql = _together_sql.get(shape)
+    if sql is None:
+        sql = _together_sql[shape] = _combined_sql(pending)
+    arguments = {}
+    for i, (_, rows) in enumerate(pending):
+        for r, values in enumerate(rows):
+            arguments.update({f"s{i}r{r}_{name}": value for name, value in values.items()})
+    pending.clear()
+    _execute(connection, sql, arguments, False, _nothing, None)
+
+
+# The combined statement's text for each shape of pending writes (a handful: which statements,
+# how many rows each), so the server can keep it prepared.
+_together_sql: dict[tuple, str] = {}
+_NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def _combined_sql(pending: list) -> str:
+    parts = []
+    for i, (plan, rows) in enumerate(pending):
+        if len(rows) == 1:
+            parts.append(_renamed(plan.sql, f"s{i}r0_"))
+            continue
+        head, values = plan.sql[: plan.values_at], plan.sql[plan.values_at :]
+        parts.append(head + ", ".join(_renamed(values, f"s{i}r{r}_") for r in range(len(rows))))
+    *earlier, last = parts
+    if not earlier:
+        return last
+    return "WITH " + ", ".join(f"w{i} AS ({text})" for i, text in enumerate(earlier)) + " " + last
+
+
+def _renamed(sql: str, prefix: str) -> str:
+    return _NAMED_PARAMETER.sub(lambda found: f"%({prefix}{found.group(1)})s", sql)
 
 
 def _connection_of(session) -> Connection:
@@ -196,4 +286,15 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) 
         binds.append((name, processor, fixed))
     selected = getattr(statement, "selected_columns", ())
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected)
-    return _Plan(compiled.string, tuple(binds), dialect.positional, results)
+    values = _ONE_VALUES_TUPLE.match(compiled.string) if isinstance(statement, Insert) else None
+    return _Plan(
+        compiled.string,
+        tuple(binds),
+        dialect.positional,
+        results,
+        values_at=values.start(1) if values else None,
+    )
+
+
+# An INSERT that ends with its one VALUES tuple (no ON CONFLICT, no RETURNING after it).
+_ONE_VALUES_TUPLE = re.compile(r"^INSERT INTO [^(]+\([^)]*\) VALUES (\((?:%\(\w+\)s|[^()])*\))$")

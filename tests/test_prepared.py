@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from storefront.cart import models as m
 from storefront.cart.types import CartStatus
 from storefront.extensions import db
-from storefront.prepared import Prepared
+from storefront.prepared import Prepared, together
 
 CARTS = m.Cart.__table__
 AT = datetime(2026, 12, 2, 17, 30, 15, 123456, tzinfo=UTC)
@@ -134,3 +134,60 @@ def test_a_value_its_column_refuses_is_sqlalchemys_statement_error_and_nothing_i
         db.session.rollback()
         assert Prepared(FIND).first({"key": b"k" * 32}) is None
         db.session.rollback()
+
+
+def _counted(work) -> int:
+    """How many statements ``work`` sends to the database (the shop's own accounting)."""
+    from storefront import metrics
+
+    clock = [0.0, 0, 0.0]
+    token = metrics._db_clock.set(clock)
+    try:
+        work()
+    finally:
+        metrics._db_clock.reset(token)
+    return clock[1]
+
+
+SET_VERSION = Prepared(update(CARTS).where(CARTS.c.guest_key == bindparam("key")))
+
+
+def test_writes_made_together_are_one_statement_on_postgresql_and_all_written(app):
+    with app.app_context():
+        db.session.connection()
+
+        def writes():
+            with together():
+                Prepared(insert(CARTS)).execute(a_cart(b"a" * 32))
+                Prepared(insert(CARTS)).execute_many([a_cart(b"b" * 32), a_cart(b"c" * 32)])
+                SET_VERSION.execute({"key": b"a" * 32, "version": 9})
+
+        sent = _counted(writes)
+        rows = db.session.execute(select(CARTS.c.guest_key, CARTS.c.version)).all()
+        db.session.rollback()
+    # SQLite has no round trips to save: each statement runs as it comes.
+    assert sent == (1 if db_is_postgresql(app) else 3)
+    # Every sub-statement sees the table as it was: the UPDATE in the same WITH does not see
+    # the new row on PostgreSQL, so only what is meant to be together is put together.
+    assert sorted(rows) == sorted(
+        [(b"a" * 32, 3 if db_is_postgresql(app) else 9), (b"b" * 32, 3), (b"c" * 32, 3)]
+    )
+
+
+def test_a_read_inside_sends_the_writes_before_it_and_a_failure_sends_nothing(app):
+    with app.app_context():
+        with together():
+            Prepared(insert(CARTS)).execute(a_cart(b"a" * 32))
+            assert Prepared(FIND).first({"key": b"a" * 32}) is not None  # it sees the write
+        with pytest.raises(RuntimeError), together():
+            Prepared(insert(CARTS)).execute(a_cart(b"b" * 32))
+            raise RuntimeError("the change is refused")
+        keys = db.session.scalars(select(CARTS.c.guest_key)).all()
+        db.session.rollback()
+    # On PostgreSQL the second INSERT was never sent; on SQLite it was, and the caller's
+    # rollback (store.write's) takes it back.
+    assert b"a" * 32 in keys and (b"b" * 32 not in keys) == db_is_postgresql(app)
+
+
+def db_is_postgresql(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")

@@ -480,3 +480,21 @@ def test_an_add_to_a_small_cart_reads_the_catalog_once(app, browser, make_produc
     assert added.status_code == 200
     assert added.json["item_count"] == 4
     assert len(catalog_reads) == 1, catalog_reads
+
+
+def test_an_add_is_three_statements_on_postgresql(app, browser, make_product):
+    """Find the cart (locked), read the products, write: the cart row, its revision and its
+    events go together (storefront/prepared.py ``together``). SQLite runs the writes one by
+    one: no round trips to save there."""
+    from storefront import metrics
+
+    def sent() -> float:
+        return metrics.REGISTRY.get_sample_value("storefront_db_statements_total")
+
+    first, second = make_product(), make_product()
+    browser.add(first)
+    before = sent()
+    assert browser.add(second).status_code == 200
+    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    assert sent() - before == (3 if postgres else 5)
+    assert [line["quantity"] for line in browser.cart()["lines"]] == [1, 1]

@@ -32,7 +32,7 @@ from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Sou
 from storefront.database import begin_write, dialect_name
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
-from storefront.prepared import Prepared
+from storefront.prepared import Prepared, together
 
 # A snapshot is written once the operations since the last one outweigh the cart this many
 # times over: snapshots then cost at most a quarter of the log, and a restore replays a number
@@ -267,19 +267,22 @@ def write(
         # Only a shared cart records who acted (support acts for the shopper, as no one of them).
         actor = owner.user_id if row.sharers and source is not Source.SUPPORT else None
         if op is not None:
-            _save(
-                row,
-                op,
-                after,
-                now,
-                source=source,
-                device=device,
-                idempotency=idempotency,
-                actor=actor,
-            )
-            cart_events.record_change(
-                owner, before, after, op, source=source, device=device, at=now
-            )
+            # The cart row, its revision (and snapshot, idempotency record) and its events:
+            # one round trip on PostgreSQL.
+            with together():
+                _save(
+                    row,
+                    op,
+                    after,
+                    now,
+                    source=source,
+                    device=device,
+                    idempotency=idempotency,
+                    actor=actor,
+                )
+                cart_events.record_change(
+                    owner, before, after, op, source=source, device=device, at=now
+                )
         change = Change(
             row.id,
             row.version,
