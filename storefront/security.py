@@ -5,15 +5,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import threading
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_talisman import Talisman
+from limits import parse_many
 from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from storefront import shopper
+
+log = logging.getLogger(__name__)
 
 # No inline script anywhere: htmx and our modules are files, so 'self' is the whole policy.
 CONTENT_SECURITY_POLICY = {
@@ -87,9 +93,8 @@ def shopper_key() -> str:
 
 
 limiter = Limiter(key_func=shopper_key)
-cart_changes = limiter.shared_limit(
-    lambda: current_app.config["CART_RATE_LIMIT"], scope="cart-changes"
-)
+
+
 # Against card testing: completions per shopper, pages and API together.
 checkout_completions = limiter.shared_limit(
     lambda: current_app.config["CHECKOUT_RATE_LIMIT"], scope="checkout-completions"
@@ -164,6 +169,69 @@ class LocalCounters(Storage):
             self._expiries.pop(key, None)
 
 
+class ShopperLimit:
+    """One limit shared by a set of views, per shopper: a decorator, as flask-limiter's
+    ``shared_limit``, counted by ``limits`` (flask-limiter's own engine) directly.
+
+    For every request flask-limiter works out afresh which limits apply (the view's, its
+    blueprint's, the defaults, exemptions) and parses the limit's text again: about 7 % of a
+    cart add's CPU, for what is one fixed limit per shopper on the shop's busiest views (issue
+    10). This counts it in flask-limiter's strategy and storage, under the very keys
+    flask-limiter gives a shared limit, so the two agree. Storage away (Redis): counted in
+    this process for DOWN_SECONDS, then tried again; refused with a 429 that says when to
+    retry (``refused_headers``)."""
+
+    DOWN_SECONDS = 5.0
+
+    def __init__(self, config_key: str, scope: str):
+        self.config_key = config_key
+        self.scope = scope
+
+    def __call__(self, view):
+        @functools.wraps(view)
+        def limited(*args, **kwargs):
+            self.hit()
+            return view(*args, **kwargs)
+
+        return limited
+
+    def hit(self) -> None:
+        app = current_app._get_current_object()
+        if not app.config.get("RATELIMIT_ENABLED", True):
+            return
+        key = (app.config["RATELIMIT_KEY_PREFIX"], shopper_key(), self.scope)
+        fallback = app.extensions["storefront.local_limits"]
+        for item in _parsed(app.config[self.config_key]):
+            counter = fallback if time.monotonic() < fallback.down_until else limiter.limiter
+            try:
+                allowed = counter.hit(item, *key)
+            except Exception as exc:
+                fallback.down_until = time.monotonic() + self.DOWN_SECONDS
+                log.warning("rate limits: storage unavailable (%s)", type(exc).__name__)
+                counter = fallback
+                allowed = counter.hit(item, *key)
+            if not allowed:
+                g.refused_by = (item, counter.get_window_stats(item, *key).reset_time)
+                raise TooManyRequests()
+
+
+class _LocalFallback(FixedWindowRateLimiter):
+    """Counts in this process while the app's store (Redis) is away, until ``down_until``."""
+
+    def __init__(self):
+        super().__init__(LocalCounters())
+        self.down_until = 0.0
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(limits_text: str) -> tuple:
+    # Smallest window first, as flask-limiter orders them: the first refusal is the one told.
+    return tuple(sorted(parse_many(limits_text)))
+
+
+cart_changes = ShopperLimit("CART_RATE_LIMIT", scope="cart-changes")
+
+
 def client_address() -> str:
     # ProxyFix has already replaced remote_addr with the client's, behind trusted proxies only.
     return request.remote_addr or "unknown"
@@ -191,6 +259,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+    app.extensions["storefront.local_limits"] = _LocalFallback()
     _skip_check_before_every_request(app)
 
 
@@ -207,16 +276,21 @@ def _skip_check_before_every_request(app: Flask) -> None:
 def refused_headers() -> dict[str, str]:
     """For a 429: when the shopper may try again (``Retry-After``, seconds) and the limit that
     was reached (``X-RateLimit-*``, as flask-limiter names them)."""
-    breached = limiter.current_limit
-    if breached is None:
-        return {}
-    try:
-        reset_at = int(breached.reset_at)
-    except Exception:  # the counters' store is away: say nothing rather than fail the refusal
-        return {}
+    refused_by = g.get("refused_by")  # a ShopperLimit's
+    if refused_by is not None:
+        item, reset_at = refused_by
+        reset_at = int(reset_at)
+    else:
+        breached = limiter.current_limit
+        if breached is None:
+            return {}
+        try:
+            item, reset_at = breached.limit, int(breached.reset_at)
+        except Exception:  # the counters' store is away: say nothing rather than fail it
+            return {}
     return {
         "Retry-After": str(max(1, reset_at - int(time.time()))),
-        "X-RateLimit-Limit": str(breached.limit.amount),
+        "X-RateLimit-Limit": str(item.amount),
         "X-RateLimit-Remaining": "0",
         "X-RateLimit-Reset": str(reset_at),
     }

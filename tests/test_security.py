@@ -95,6 +95,22 @@ def test_cart_changes_are_rate_limited_per_shopper(browser, other_browser, make_
     assert other_browser.add(sku).status_code == 200  # another shopper is not slowed
 
 
+def test_with_the_counters_store_away_cart_changes_are_counted_in_the_process(
+    browser, make_product, monkeypatch
+):
+    """Redis away: the shopper's change goes through, and the limit still holds."""
+    from flask_limiter import Limiter
+
+    class Away:
+        def hit(self, *args, **kwargs):
+            raise ConnectionError("the counters' store is away")
+
+    monkeypatch.setattr(Limiter, "limiter", property(lambda self: Away()))
+    sku = make_product()
+    assert [browser.add(sku).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert browser.cart()["item_count"] == 3
+
+
 def test_local_rate_counters_start_a_new_window_once_the_last_has_expired(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr("storefront.security.time.time", lambda: now[0])
