@@ -120,7 +120,9 @@ def begin_write() -> None:
         session.commit()
     _hold_write_lock(session)
     try:
-        session.connection(execution_options=WRITE)
+        # Only SQLite's BEGIN reads it (IMMEDIATE); setting options costs a connection a
+        # dictionary merge and a call into the dialect.
+        session.connection(execution_options=WRITE if dialect_name() == "sqlite" else None)
     except BaseException:
         _release_write_lock(session)
         raise

@@ -47,6 +47,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _FormattedLines(logging.handlers.QueueHandler):
+    """Queues each record as its finished line: the writer needs nothing else. (QueueHandler
+    copies the whole record for a listener's handlers to format again: with the writer's own
+    handler, about 3 % of a cart add for the access line, issue 10.)"""
+
+    def prepare(self, record: logging.LogRecord) -> str:
+        return self.format(record)
+
+
+class _LineWriter(logging.handlers.QueueListener):
+    def __init__(self, lines: queue.SimpleQueue, stream):
+        super().__init__(lines)
+        self.stream = stream
+
+    def handle(self, line: str) -> None:
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # stderr closed or gone: nowhere left to tell
+            pass
+
+
 def configure_logging() -> None:
     """Lines are formatted in the request's thread (they need its request id) and written by
     one thread of their own: a request never waits on stderr or on the other requests' writes
@@ -57,11 +79,9 @@ def configure_logging() -> None:
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return
     lines: queue.SimpleQueue = queue.SimpleQueue()
-    handler = logging.handlers.QueueHandler(lines)
+    handler = _FormattedLines(lines)
     handler.setFormatter(JsonFormatter())
-    writer = logging.StreamHandler(sys.stderr)
-    writer.setFormatter(logging.Formatter("%(message)s"))
-    listener = logging.handlers.QueueListener(lines, writer)
+    listener = _LineWriter(lines, sys.stderr)
     listener.start()
     atexit.register(listener.stop)  # what is queued is written before the process ends
     root.addHandler(handler)
