@@ -20,14 +20,69 @@ same reason.
 ``--worker-connections`` about twice that).
 """
 
+import contextlib
 import os
 import resource
 import shutil
 import tempfile
 
+import gevent
+from gevent.server import StreamServer
+from gunicorn.workers import ggevent
+
 wsgi_app = "wsgi:app"
-bind = [os.environ.get("STOREFRONT_BIND", "127.0.0.1:8000")]
-worker_class = "gevent"
+
+
+class _TakingTurns(StreamServer):
+    """A worker's listener that leaves the next connection to a sibling while it holds more
+    connections than that sibling does (storefront/listener.py says why and how)."""
+
+    board = None  # the worker's LoadBoard
+
+    def do_handle(self, *args):
+        self.board.add(1)
+        super().do_handle(*args)
+        if self.board.ahead():
+            self.stop_accepting()
+            gevent.spawn(self._take_turn)
+
+    def do_close(self, *args):
+        self.board.add(-1)
+        super().do_close(*args)
+
+    def _take_turn(self):
+        from storefront import listener
+
+        waited = 0.0
+        while waited < listener.MOST_PAUSE_SECONDS:
+            gevent.sleep(listener.PAUSE_SECONDS)
+            waited += listener.PAUSE_SECONDS
+            if not self.board.ahead():
+                break
+        if self.started:  # not closed meanwhile (the worker stopping)
+            self.start_accepting()
+
+
+class TakingTurnsGeventWorker(ggevent.GeventWorker):
+    """gunicorn's gevent worker, whose listener takes turns with its siblings' (one worker, or
+    no folder to publish in: gunicorn's own)."""
+
+    def run(self):
+        folder = os.environ.get("STOREFRONT_LISTENERS_DIR")
+        if self.cfg.workers > 1 and folder:
+            from storefront.listener import LoadBoard
+
+            _TakingTurns.board = LoadBoard(folder)
+            ggevent.StreamServer = _TakingTurns  # what GeventWorker.run builds its listener from
+            try:
+                super().run()
+            finally:
+                _TakingTurns.board.close()
+        else:
+            super().run()
+
+
+worker_class = TakingTurnsGeventWorker
 worker_connections = int(os.environ.get("STOREFRONT_CONNECTIONS", "10000"))
 # Read only by ``-k gthread``, the design before issue 10: one thread per open socket.
 threads = int(os.environ.get("STOREFRONT_THREADS", "1100"))
@@ -74,19 +129,34 @@ def on_starting(server):
         server._storefront_metrics_dir = made
 
 
+def when_ready(server):
+    """A folder where the workers publish how many connections each holds (storefront/
+    listener.py), made before the first worker forks and removed when the server stops."""
+    folder = tempfile.mkdtemp(prefix="storefront-listeners-")
+    os.environ["STOREFRONT_LISTENERS_DIR"] = folder
+    server._storefront_listeners_dir = folder
+
+
 def child_exit(server, worker):
     """In the arbiter, once a worker has gone: its open-sockets gauge no longer counts (its
     counters and histograms stay in the sums). Imported here, after the workers started: the
     client finds PROMETHEUS_MULTIPROC_DIR set whenever it is first imported."""
+    listeners = getattr(server, "_storefront_listeners_dir", None)
+    if listeners:  # a worker killed could not remove its file (storefront/listener.py)
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(listeners, f"{worker.pid}.connections"))
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
 
 def on_exit(server):
-    made = getattr(server, "_storefront_metrics_dir", None)
-    if made:
-        shutil.rmtree(made, ignore_errors=True)
+    for made in (
+        getattr(server, "_storefront_metrics_dir", None),
+        getattr(server, "_storefront_listeners_dir", None),
+    ):
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 def post_worker_init(worker):

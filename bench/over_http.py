@@ -83,6 +83,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -160,13 +161,31 @@ def cpu_seconds(pids: list[int]) -> tuple[float, float]:
     return user / tick, system / tick
 
 
-def measured_run(pids: list[int], run) -> dict:
-    """``run()`` (a wrk run), plus the CPU the server's workers and wrk itself used meanwhile."""
+def connections_per_worker(port: int, pids: list[int]) -> list[int]:
+    """How many of the load's keep-alive connections each worker holds (``ss``), most first:
+    each worker serves its own connections, so an uneven split is an uneven latency."""
+    listed = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    held = collections.Counter(int(pid) for pid in re.findall(r"pid=(\d+)", listed))
+    return sorted((held.get(pid, 0) for pid in pids), reverse=True)
+
+
+def measured_run(pids: list[int], run, port: int | None = None) -> dict:
+    """``run()`` (a wrk run), plus the CPU the server's workers and wrk itself used meanwhile,
+    and (``port``) how the connections were spread over the workers a second into it."""
     import resource
 
     user0, system0 = cpu_seconds(pids)
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spread: list[int] = []
+    if port is not None and shutil.which("ss"):
+        sampler = threading.Timer(1.0, lambda: spread.extend(connections_per_worker(port, pids)))
+        sampler.start()
     result = run()
+    result["spread"] = spread
     user1, system1 = cpu_seconds(pids)
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     result["cpu_user"], result["cpu_system"] = user1 - user0, system1 - system0
@@ -792,6 +811,7 @@ def section_load(
         got = measured_run(
             shop_workers,
             lambda: run_wrk(shop.url, script, args.duration, args.connections, args.wrk_threads),
+            port=shop.port,
         )
         # For comparison: the same adds one at a time (no concurrency, no waiting on each other),
         # once the requests left in flight by wrk have been answered (their lines logged).
@@ -879,6 +899,11 @@ def section_load(
             cells(f"for comparison: shop, 1 connection, {SINGLE_S} s", single, own_single),
         ],
     )
+    if got["spread"]:
+        print(
+            f"\nThe shop's {args.connections} connections, per worker a second into the run: "
+            f"{' / '.join(map(str, got['spread']))} (each worker answers its own connections)."
+        )
     print(
         f"The 1-connection run came after the {args.connections}-connection run, on the same "
         "shoppers; the carts were counted after both.\n"

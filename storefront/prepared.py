@@ -192,7 +192,7 @@ def together() -> Iterator[None]:
 
 
 def _send(connection: Connection, pending: list) -> None:
-    shape = tuple((id(plan), len(rows)) for plan, rows in pending)
+    shape = tuple((plan.sql, len(rows)) for plan, rows in pending)
     sql = _together_sql.get(shape)
     if sql is None:
         sql = _together_sql[shape] = _combined_sql(pending)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import os
 import secrets
 import signal
@@ -157,6 +158,46 @@ def test_two_workers_counts_are_summed_and_start_at_zero(server):
     assert value(summed, COUNT, route="/api/v1/cart/lines", method="POST", status="200") == 6
 
 
+def connections_held(pid: int, port: int) -> int:
+    """Established connections to ``port`` that the process holds (from /proc, no tools)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    held = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "01" and int(local.rsplit(":", 1)[1], 16) == port and inode in inodes:
+            held += 1
+    return held
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(server):
+    """storefront/listener.py: a burst of connections is not all taken by whichever worker
+    happened to be awake (16 at once went 15 / 1 before the workers took turns)."""
+    connections = [
+        http.client.HTTPConnection("127.0.0.1", server.port, timeout=30) for _ in range(16)
+    ]
+    try:
+        for connection in connections:  # all queued at once, as a load client opens them
+            connection.connect()
+        for connection in connections:
+            connection.request("GET", "/healthz")
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 200
+        held = sorted(
+            (connections_held(pid, server.port) for pid in server.worker_pids()), reverse=True
+        )
+    finally:
+        for connection in connections:
+            connection.close()
+    assert sum(held) == 16 and held[0] <= 11, held
+
+
 def test_a_dead_workers_sockets_stop_counting_and_the_folder_goes_with_the_server(server):
     shopper = HttpShopper(server.url)
     page = open_page_socket(server.url, shopper.cookie)
@@ -186,5 +227,7 @@ def test_a_dead_workers_sockets_stop_counting_and_the_folder_goes_with_the_serve
     assert value(after, "storefront_open_sockets") == 0
     # What the dead worker counted still counts.
     assert value(after, COUNT, **HEALTH) >= health_before
+    listeners = list(Path(server.env["TMPDIR"]).glob("storefront-listeners-*"))
+    assert len(listeners) == 1 and len(list(listeners[0].iterdir())) == 2  # one per worker
     server.stop()
-    assert not folder.exists()
+    assert not folder.exists() and not listeners[0].exists()
