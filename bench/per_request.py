@@ -1,0 +1,128 @@
+"""What one cart add costs the worker in process: a profiling aid for issue 10's per-request
+work, not a figure a shopper meets (bench/over_http.py measures those).
+
+Twenty shoppers (a cookie and a CSRF token each) add 1 unit of one of 5 plain demo products,
+round robin, through Flask's test client, in a process patched by gevent as gunicorn's gevent
+worker is (``--threads`` to leave it unpatched). Next to it, the same loop against a bare Flask
+app (``bench/http_apps.py:bare_app``), as the baseline of the run. It prints:
+
+- CPU per request (process time, the best of ``--reps`` rounds of ``--adds``: the machine is
+  shared, and the best round is the least disturbed);
+- Python function calls per request under cProfile (deterministic: what a change to the
+  per-request work removes or adds, whatever the machine's speed).
+
+    .venv/bin/python bench/per_request.py [--adds 3000] [--reps 3] [--threads]
+    .venv/bin/py-spy record -f raw -o adds.raw -- .venv/bin/python bench/per_request.py
+
+The shop runs on a SQLite file in a temporary folder (``flask db upgrade`` and ``flask demo``),
+with generated keys and ``STOREFRONT_CART_RATE_LIMIT=100000/second``; its access lines are
+written to /dev/null.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if "--threads" not in sys.argv:
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import argparse
+import base64
+import cProfile
+import os
+import pstats
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from e2e.processes import flask_cli  # noqa: E402
+
+SHOPPERS = 20
+PRODUCTS = 5
+FIRST_PLAIN = 21  # DEMO-0001..0020 need options
+
+
+def shop_clients(work: Path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("STOREFRONT_")},
+        "STOREFRONT_DATABASE_URL": f"sqlite:///{work / 'shop.db'}",
+        "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
+        "STOREFRONT_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "STOREFRONT_CART_RATE_LIMIT": "100000/second",
+        "STOREFRONT_MEDIA_DIR": str(work / "media"),
+    }
+    flask_cli(env, "db", "upgrade")
+    flask_cli(env, "demo")
+    os.environ.update(env)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the access lines, for the whole run)
+    from storefront import create_app
+
+    app = create_app()
+    clients = []
+    for _ in range(SHOPPERS):
+        client = app.test_client()
+        token = client.get("/api/v1/cart").headers["X-CSRF-Token"]
+        clients.append((client, {"X-CSRF-Token": token, "Prefer": "return=minimal"}))
+    return clients
+
+
+def bare_clients():
+    from bench.http_apps import bare_app
+
+    return [(bare_app().test_client(), {}) for _ in range(SHOPPERS)]
+
+
+def adds(clients, path: str):
+    def run(count: int) -> None:
+        for n in range(count):
+            client, headers = clients[n % SHOPPERS]
+            sku = f"DEMO-{FIRST_PLAIN + (n // SHOPPERS) % PRODUCTS:04d}"
+            answer = client.post(path, json={"sku": sku, "quantity": 1}, headers=headers)
+            assert answer.status_code in (200, 201), (answer.status_code, answer.data[:200])
+
+    return run
+
+
+def measure(run, count: int, reps: int) -> tuple[float, float]:
+    run(min(count, 300))  # warm: caches, the opened carts, the first statements' plans
+    best = min(_cpu_ms(run, count) for _ in range(reps))
+    profile = cProfile.Profile()
+    profile.enable()
+    run(1000)
+    profile.disable()
+    return best, pstats.Stats(profile).total_calls / 1000
+
+
+def _cpu_ms(run, count: int) -> float:
+    started = time.process_time()
+    run(count)
+    return (time.process_time() - started) / count * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--adds", type=int, default=3000, help="adds per round")
+    parser.add_argument("--reps", type=int, default=3, help="rounds; the best is reported")
+    parser.add_argument("--threads", action="store_true", help="no gevent patch")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-per-request-") as folder:
+        shop = measure(adds(shop_clients(Path(folder)), "/api/v1/cart/lines"), args.adds, args.reps)
+        bare = measure(adds(bare_clients(), "/api/v1/cart/lines"), args.adds, args.reps)
+    mode = "threads (unpatched)" if args.threads else "gevent-patched"
+    print(f"# bench/per_request.py: {SHOPPERS} shoppers, {args.adds} adds a round, {mode}\n")
+    print("| | CPU ms per request (best round) | Python calls per request |")
+    print("| --- | --- | --- |")
+    print(f"| baseline: bare Flask `POST` (JSON body) | {bare[0]:.3f} | {bare[1]:,.0f} |")
+    print(f"| shop: add 1 unit (`Prefer: return=minimal`) | {shop[0]:.3f} | {shop[1]:,.0f} |")
+    print(f"| shop / baseline | {shop[0] / bare[0]:.1f} x | {shop[1] / bare[1]:.1f} x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
