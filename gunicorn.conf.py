@@ -16,8 +16,11 @@ here may import the app (or anything that takes locks or starts threads) at the 
 is imported only inside the hooks, which run after the patch. ``preload_app`` stays off for the
 same reason.
 
-``-k gthread`` still works (one thread per open socket, sized by STOREFRONT_THREADS, with
-``--worker-connections`` about twice that).
+The worker class is gunicorn's gevent worker whose workers take turns at the listening socket
+(``TakingTurnsGeventWorker`` below, storefront/listener.py): connections opened at once no
+longer go nearly all to one worker. ``-k gthread`` still works (one thread per open socket,
+sized by STOREFRONT_THREADS, with ``--worker-connections`` about twice that), and ``-k gevent``
+gives gunicorn's own gevent worker.
 """
 
 import contextlib
@@ -31,6 +34,7 @@ from gevent.server import StreamServer
 from gunicorn.workers import ggevent
 
 wsgi_app = "wsgi:app"
+bind = [os.environ.get("STOREFRONT_BIND", "127.0.0.1:8000")]
 
 
 class _TakingTurns(StreamServer):
