@@ -28,6 +28,7 @@ import os
 import resource
 import shutil
 import tempfile
+import time
 
 import gevent
 from gevent.server import StreamServer
@@ -57,19 +58,38 @@ class _TakingTurns(StreamServer):
     def _take_turn(self):
         from storefront import listener
 
-        waited = 0.0
-        while waited < listener.MOST_PAUSE_SECONDS:
+        deadline = time.monotonic() + listener.MOST_PAUSE_SECONDS
+        while time.monotonic() < deadline:
             gevent.sleep(listener.PAUSE_SECONDS)
-            waited += listener.PAUSE_SECONDS
             if not self.board.ahead():
                 break
         if self.started:  # not closed meanwhile (the worker stopping)
             self.start_accepting()
 
+    def close(self):
+        # Stopping (a restart, a reload): siblings no longer wait for this worker to take turns.
+        self.board.retire()
+        super().close()
+
 
 class TakingTurnsGeventWorker(ggevent.GeventWorker):
     """gunicorn's gevent worker, whose listener takes turns with its siblings' (one worker, or
     no folder to publish in: gunicorn's own)."""
+
+    def handle_request(self, listener_name, req, sock, addr):
+        # A page's WebSocket stays open, idle, for as long as the page: what a worker holds is
+        # the connections that carry requests, so a socket stops counting while it is one.
+        board = _TakingTurns.board
+        socket = board is not None and any(
+            name == "UPGRADE" and value.lower() == "websocket" for name, value in req.headers
+        )
+        if socket:
+            board.add(-1)
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            if socket:
+                board.add(1)
 
     def run(self):
         folder = os.environ.get("STOREFRONT_LISTENERS_DIR")

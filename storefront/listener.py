@@ -10,7 +10,9 @@ own, mapped into memory, in a folder the server made for this), and a worker tha
 than one more than the least busy of its siblings stops accepting after a connection it takes,
 until it no longer does, so a sibling takes the next ones. If no sibling does within
 MOST_PAUSE_SECONDS (all busy, or gone), it takes the next itself: connections are never
-refused, only steered.
+refused, only steered. A page's WebSocket does not count while it is one (it stays open,
+idle, for as long as the page), and a worker that stops accepting (a restart) tells its
+siblings at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ PAUSE_SECONDS = 0.001  # how often a paused worker looks again
 MOST_PAUSE_SECONDS = 0.02
 LIST_EVERY_SECONDS = 1.0
 SUFFIX = ".connections"
+RETIRED = 1 << 62  # more connections than any worker holds
 
 
 class LoadBoard:
@@ -48,7 +51,8 @@ class LoadBoard:
 
     def add(self, count: int) -> None:
         # Only this worker writes its counter (one thread: the hub's), siblings only read it.
-        self._own[0] += count
+        if self._own[0] != RETIRED:
+            self._own[0] += count
 
     def ahead(self) -> bool:
         """Whether this worker holds more than one connection more than a sibling does."""
@@ -58,7 +62,7 @@ class LoadBoard:
             self._list_siblings()
             self._listed_at = now
         mine = self._own[0]
-        return any(mine > view[0] + 1 for _, view in self._siblings.values())
+        return mine != RETIRED and any(mine > view[0] + 1 for _, view in self._siblings.values())
 
     def _list_siblings(self) -> None:
         try:
@@ -78,6 +82,11 @@ class LoadBoard:
                 with open(os.path.join(self._folder, name), "rb") as file:
                     mapped = mmap.mmap(file.fileno(), 8, prot=mmap.PROT_READ)
                 self._siblings[name] = (mapped, memoryview(mapped).cast("q"))
+
+    def retire(self) -> None:
+        """This worker stops accepting: no sibling is ever ahead of it again (its siblings see
+        that at once; its file goes with close(), or with the worker)."""
+        self._own[0] = RETIRED
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

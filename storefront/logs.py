@@ -119,7 +119,7 @@ class _RequestIds:
         os.register_at_fork(after_in_child=self.restart)
 
     def restart(self) -> None:
-        self.prefix = secrets.token_hex(4)
+        self.prefix = secrets.token_hex(8)
         self.counter = itertools.count()
 
     def __call__(self) -> str:

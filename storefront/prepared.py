@@ -110,7 +110,9 @@ class Prepared:
         plan = self._plan(connection.dialect, tuple(params))
         rows = _arguments(connection, plan, many or (params,))
         if pending is not None and connection.dialect.paramstyle == "pyformat":
-            if fetch is _nothing and (plan.values_at is not None or not many):
+            if fetch is _nothing and (
+                not many or (plan.values_at is not None and len(rows) <= TOGETHER_ROWS)
+            ):
                 pending.append((plan, rows))
                 return None
             if pending:  # a read sees every write before it
@@ -165,6 +167,10 @@ def _execute(connection: Connection, sql: str, arguments, many: bool, fetch, pla
 
 
 _PENDING = "storefront.prepared.pending"
+# More rows than this (a cart of thousands of lines cleared: an event each) go as an
+# executemany of their own, after what is pending: PostgreSQL takes at most 65,535 parameters a
+# statement, and each row count is a statement text of its own to keep.
+TOGETHER_ROWS = 32
 
 
 @contextmanager
@@ -195,6 +201,8 @@ def _send(connection: Connection, pending: list) -> None:
     shape = tuple((plan.sql, len(rows)) for plan, rows in pending)
     sql = _together_sql.get(shape)
     if sql is None:
+        if len(_together_sql) >= TOGETHER_SHAPES:  # never expected: a bound, not a policy
+            _together_sql.clear()
         sql = _together_sql[shape] = _combined_sql(pending)
     arguments = {}
     for i, (_, rows) in enumerate(pending):
@@ -207,6 +215,7 @@ def _send(connection: Connection, pending: list) -> None:
 # The combined statement's text for each shape of pending writes (a handful: which statements,
 # how many rows each), so the server can keep it prepared.
 _together_sql: dict[tuple, str] = {}
+TOGETHER_SHAPES = 1024
 _NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
 
 

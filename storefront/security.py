@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -211,7 +212,9 @@ class ShopperLimit:
                 counter = fallback
                 allowed = counter.hit(item, *key)
             if not allowed:
-                g.refused_by = (item, counter.get_window_stats(item, *key).reset_time)
+                # When to try again; the counters' store failing just now only leaves it untold.
+                with contextlib.suppress(Exception):
+                    g.refused_by = (item, counter.get_window_stats(item, *key).reset_time)
                 raise TooManyRequests()
 
 

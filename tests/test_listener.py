@@ -23,6 +23,11 @@ def test_a_worker_is_ahead_only_of_a_live_sibling_holding_fewer(tmp_path):
     assert me.ahead() and not sibling.ahead()  # the file of the dead one counts for nothing
     me.add(-2)
     assert not me.ahead() and me.held == 1
+    sibling.add(-1)
+    me.add(5)
+    assert me.ahead()
+    sibling.retire()  # it stops accepting (a restart): no one waits for it to take turns
+    assert not me.ahead() and not sibling.ahead()
     for board in (me, sibling, left_behind):
         board.close()
     assert list(tmp_path.iterdir()) == []

@@ -191,3 +191,23 @@ def test_a_read_inside_sends_the_writes_before_it_and_a_failure_sends_nothing(ap
 
 def db_is_postgresql(app) -> bool:
     return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def test_many_rows_inside_go_as_a_statement_of_their_own_after_what_is_pending(app):
+    """A cart of thousands of lines cleared writes an event each: more than TOGETHER_ROWS rows
+    are not folded into the combined statement (PostgreSQL takes 65,535 parameters at most)."""
+    from storefront.prepared import TOGETHER_ROWS
+
+    keys = [bytes([65 + n % 26, 65 + n // 26]) * 16 for n in range(TOGETHER_ROWS + 1)]
+    with app.app_context():
+        db.session.connection()
+
+        def writes():
+            with together():
+                Prepared(insert(CARTS)).execute(a_cart(b"z" * 32))
+                Prepared(insert(CARTS)).execute_many([a_cart(key) for key in keys])
+
+        sent = _counted(writes)
+        stored = db.session.scalars(select(CARTS.c.guest_key)).all()
+        db.session.rollback()
+    assert sent == 2 and sorted(stored) == sorted([b"z" * 32, *keys])
