@@ -102,6 +102,12 @@ CART_SECONDS = Histogram(
     buckets=FAST,
     registry=REGISTRY,
 )
+CART_RETRIES = Counter(
+    "storefront_cart_write_retries_total",
+    "Cart changes written without the row lock (PostgreSQL) that found the cart changed "
+    "meanwhile and were decided again under the lock.",
+    registry=REGISTRY,
+)
 SLOW_CART = Counter(
     "storefront_cart_slow_operations_total",
     "Cart changes slower than STOREFRONT_SLOW_CART_MS (each is logged with its timings).",

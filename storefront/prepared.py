@@ -95,11 +95,12 @@ class Prepared:
         # transaction).
         session.flush()
         connection = _connection_of(session)
-        pending = session.info.get(_PENDING)
-        dispatch = connection.dispatch
-        if len(dispatch.before_cursor_execute) > _own or len(dispatch.after_cursor_execute) > _own:
+        pending: _Pending | None = session.info.get(_PENDING)
+        if _watched(connection):
             # Someone else listens to statements (an operator's tracing, a test counting them):
             # they get SQLAlchemy's own execution, with its context.
+            if pending is not None and pending.guarded:
+                raise NotTogether("statements are watched: each runs through SQLAlchemy")
             if pending:
                 _send(connection, pending)
             result = connection.execute(self.statement, list(many) or params)
@@ -115,8 +116,12 @@ class Prepared:
             ):
                 pending.append((plan, rows))
                 return None
+            if pending.guarded:
+                raise NotTogether("a read, or too many rows, inside a guarded block")
             if pending:  # a read sees every write before it
                 _send(connection, pending)
+        elif pending is not None and pending.guarded:
+            raise NotTogether(f"{connection.dialect.name} cannot send writes together")
         if many:
             return _execute(connection, plan.sql, rows, True, fetch, plan)
         return _execute(connection, plan.sql, rows[0], False, fetch, plan)
@@ -173,8 +178,28 @@ _PENDING = "storefront.prepared.pending"
 TOGETHER_ROWS = 32
 
 
+class NotTogether(Exception):
+    """A statement inside ``together(guarded=True)`` that cannot join the one statement (a
+    read, more than TOGETHER_ROWS rows, a database without it, statements being watched).
+    Raised before anything of the block is sent: the caller takes its other way."""
+
+
+class _Pending(list):
+    __slots__ = ("guarded",)
+
+    def __init__(self, guarded: bool):
+        super().__init__()
+        self.guarded = guarded
+
+
+# What a guarded statement fails with when its first write changed no row: PostgreSQL's
+# division_by_zero, from ``1 / count(*)`` over that write's RETURNING. Plain SQL can raise no
+# error of its own, and a count is never folded into a constant by the planner.
+GUARD_FAILED = "22012"
+
+
 @contextmanager
-def together() -> Iterator[None]:
+def together(*, guarded: bool = False) -> Iterator[None]:
     """The writes (``execute``, ``execute_many``) made inside reach the database as one
     statement when the block ends, on PostgreSQL: every one but the last in a data-modifying
     ``WITH``, the rows of an ``execute_many`` as one multi-row ``VALUES``. A cart change's
@@ -182,12 +207,19 @@ def together() -> Iterator[None]:
     worker more CPU in the driver and the hub than the statement cost the server (issue 10).
     A read inside the block sends what is pending first. On SQLite (a library call, no round
     trip to save), and while other listeners watch statements, each runs as it comes. If the
-    block raises, nothing pending is sent (the caller rolls back)."""
+    block raises, nothing pending is sent (the caller rolls back).
+
+    ``guarded``: the block's writes are one statement or nothing, for a caller outside any
+    transaction (each statement its own, autocommit). The first write must have a RETURNING
+    and change a row, or the whole statement fails (SQLSTATE ``GUARD_FAILED``) and nothing of
+    it stays; a statement that cannot join raises ``NotTogether`` before anything is sent."""
     session = db.session()
     if _PENDING in session.info:  # inside another block: that one sends
+        if guarded:
+            raise NotTogether("a guarded block inside another block")
         yield
         return
-    pending: list = []
+    pending = _Pending(guarded)
     session.info[_PENDING] = pending
     try:
         yield
@@ -197,8 +229,20 @@ def together() -> Iterator[None]:
         session.info.pop(_PENDING, None)
 
 
-def _send(connection: Connection, pending: list) -> None:
-    shape = tuple((plan.sql, len(rows)) for plan, rows in pending)
+def _watched(connection: Connection) -> bool:
+    dispatch = connection.dispatch
+    return len(dispatch.before_cursor_execute) > _own or len(dispatch.after_cursor_execute) > _own
+
+
+def can_guard() -> bool:
+    """Whether writes in ``together(guarded=True)`` can go as one statement on the session's
+    connection now: ask before doing work that a ``NotTogether`` would throw away."""
+    connection = _connection_of(db.session())
+    return connection.dialect.paramstyle == "pyformat" and not _watched(connection)
+
+
+def _send(connection: Connection, pending: _Pending) -> None:
+    shape = (pending.guarded, *((plan.sql, len(rows)) for plan, rows in pending))
     sql = _together_sql.get(shape)
     if sql is None:
         if len(_together_sql) >= TOGETHER_SHAPES:  # never expected: a bound, not a policy
@@ -219,7 +263,7 @@ TOGETHER_SHAPES = 1024
 _NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
 
 
-def _combined_sql(pending: list) -> str:
+def _combined_sql(pending: _Pending) -> str:
     parts = []
     for i, (plan, rows) in enumerate(pending):
         if len(rows) == 1:
@@ -227,6 +271,9 @@ def _combined_sql(pending: list) -> str:
             continue
         head, values = plan.sql[: plan.values_at], plan.sql[plan.values_at :]
         parts.append(head + ", ".join(_renamed(values, f"s{i}r{r}_") for r in range(len(rows))))
+    if pending.guarded:
+        ctes = ", ".join(f"w{i} AS ({text})" for i, text in enumerate(parts))
+        return f"WITH {ctes} SELECT 1 / count(*) FROM w0"
     *earlier, last = parts
     if not earlier:
         return last

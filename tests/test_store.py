@@ -498,3 +498,128 @@ def test_an_add_is_three_statements_on_postgresql(app, browser, make_product):
     postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
     assert sent() - before == (3 if postgres else 5)
     assert [line["quantity"] for line in browser.cart()["lines"]] == [1, 1]
+
+
+def _add(sku: str, line_id: str):
+    op = AddLine(line_id, sku, 1)
+    return lambda cart: (op, apply(cart, op))
+
+
+def _in_another_request(app, work) -> None:
+    """``work()`` on its own thread, session and connection, to its end: another request."""
+
+    def run():
+        with app.test_request_context():
+            try:
+                work()
+            finally:
+                db.session.remove()
+
+    other = threading.Thread(target=run)
+    other.start()
+    other.join(10)
+    assert not other.is_alive()
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
+)
+def test_an_add_on_postgresql_takes_no_transaction_and_no_row_lock(
+    app, browser, make_product, monkeypatch
+):
+    """Find the cart, read the products, write the change: each statement commits itself (no
+    BEGIN, no COMMIT round trips) and none locks the cart row for another change to wait on."""
+    from psycopg.pq import TransactionStatus
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from storefront import prepared
+
+    first, second = make_product(), make_product()
+    browser.add(first)  # the cart's first add creates its row
+    seen = []
+
+    def before(conn, _cursor, statement, *_):
+        seen.append((conn.connection.driver_connection.info.transaction_status, statement))
+
+    event.listen(Engine, "before_cursor_execute", before)
+    monkeypatch.setattr(prepared, "_own", prepared._own + 1)  # as one of the shop's own
+    try:
+        assert browser.add(second).status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+    assert len(seen) == 3, seen
+    assert {status for status, _ in seen} == {TransactionStatus.IDLE}, seen
+    assert not any("FOR UPDATE" in statement for _, statement in seen)
+    assert browser.cart()["version"] == 2
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
+)
+def test_a_change_that_another_overtook_is_decided_again_and_both_are_kept(app):
+    from storefront import metrics
+
+    owner = Owner.guest("r" * 32)
+    retries = metrics.REGISTRY.get_sample_value("storefront_cart_write_retries_total")
+    decided_on = []
+
+    def add_after_another(cart):
+        decided_on.append(sorted(line.sku for line in cart.lines))
+        if len(decided_on) == 1:  # between this change's read and its write
+            _in_another_request(app, lambda: store.write(owner, _add("DEMO-0031", "o")))
+        return _add("DEMO-0032", "m")(cart)
+
+    with app.test_request_context():
+        store.write(owner, _add("DEMO-0030", "f"))
+        change = store.write(owner, add_after_another)
+        db.session.remove()
+        snapshot = store.read(owner)
+    assert decided_on == [["DEMO-0030"], ["DEMO-0030", "DEMO-0031"]]
+    assert change.version == snapshot.version == 3
+    assert sorted(line.sku for line in snapshot.cart.lines) == [
+        "DEMO-0030",
+        "DEMO-0031",
+        "DEMO-0032",
+    ]
+    assert [r.version for r in revisions(app)] == [1, 2, 3]
+    assert metrics.REGISTRY.get_sample_value("storefront_cart_write_retries_total") == retries + 1
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
+)
+def test_a_change_to_a_cart_merged_meanwhile_is_not_written_into_it(app):
+    from storefront.errors import NotFound
+
+    owner = Owner.guest("g" * 32)
+
+    def merge_it():
+        db.session.execute(
+            m.Cart.__table__.update()
+            .where(m.Cart.guest_key == owner.guest_key)
+            .values(status=store.CartStatus.MERGED)
+        )
+        db.session.commit()
+
+    calls = []
+
+    def add_after_merge(cart):
+        calls.append(len(cart.lines))
+        if len(calls) == 1:  # between this change's read and its write
+            _in_another_request(app, merge_it)
+        return _add("DEMO-0031", "n")(cart)
+
+    with app.test_request_context():
+        first = store.write(owner, _add("DEMO-0030", "f"))
+        # Under the lock it finds no open cart, as it would have had the merge come first (the
+        # merged cart keeps the guest's key, so no second cart is opened for it).
+        with pytest.raises(NotFound):
+            store.write(owner, add_after_merge)
+        db.session.remove()
+    assert calls == [1]
+    with app.app_context():
+        merged = db.session.get(m.Cart, first.cart_id)
+        assert (merged.status, merged.version) == (store.CartStatus.MERGED, 1)
+        db.session.remove()
+    assert [r.version for r in revisions(app)] == [1]

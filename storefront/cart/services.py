@@ -74,6 +74,7 @@ def _write(
     source: Source = Source.CHANGE,
     create: bool = True,
     also: store.AlsoWrite | None = None,
+    read_after: store.ReadAfter | None = None,
 ) -> Change:
     return store.write(
         req.owner,
@@ -84,6 +85,7 @@ def _write(
         expected_version=req.expected_version,
         create=create,
         also=also,
+        read_after=read_after,
     )
 
 
@@ -121,7 +123,7 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         known[product.sku] = ProductFacts(*product[:5])
         return op, state.apply(cart, op, _limits({product.sku: product}))
 
-    return _write(req, decide, also=lambda change: views.read_facts_inside(change, known))
+    return _write(req, decide, read_after=lambda change: views.read_facts_inside(change, known))
 
 
 def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
@@ -134,7 +136,7 @@ def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
         op = SetQuantity(line_id, quantity, line.sku)
         return op, state.apply(cart, op, _limits(catalog.facts_for([line.sku])))
 
-    return _write(req, decide, create=False, also=views.read_facts_inside)
+    return _write(req, decide, create=False, read_after=views.read_facts_inside)
 
 
 def remove_line(req: Request, line_id: object) -> Change:
@@ -145,7 +147,7 @@ def remove_line(req: Request, line_id: object) -> Change:
         op = RemoveLine(line_id, line.sku if line else "")
         return op, state.apply(cart, op)
 
-    return _write(req, decide, create=False, also=views.read_facts_inside)
+    return _write(req, decide, create=False, read_after=views.read_facts_inside)
 
 
 def clear(req: Request) -> Change:

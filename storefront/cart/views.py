@@ -176,10 +176,10 @@ def touched_lines(before: Cart, after: Cart) -> list[Line]:
 def read_facts_inside(
     change: Change, known: Mapping[str, catalog.ProductFacts] | None = None
 ) -> None:
-    """For ``store.write``'s ``also``: read, inside the change's transaction, the catalog facts
-    that describing a small cart's change will need (``known``: those already read), so that
-    the description after the commit needs no transaction of its own. A transaction (begin,
-    end, the connection back to the pool) cost as much as the look-up."""
+    """For ``store.write``'s ``read_after``: read, while the change's connection is at hand,
+    the catalog facts that describing a small cart's change will need (``known``: those
+    already read), so that the description after the commit needs no transaction of its own.
+    A transaction (begin, end, the connection back to the pool) cost as much as the look-up."""
     after = change.after
     if len(after) > SMALL_CART:
         return
