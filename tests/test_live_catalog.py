@@ -384,6 +384,45 @@ def test_a_large_carts_lines_of_a_product_come_with_totals_summed_in_the_databas
     assert re.search(rf'data-testid="cart-subtotal">\${len(skus) + 2}\.00<', body)
 
 
+def test_a_large_cart_shown_again_unchanged_is_not_described_again_yet_shows_each_change(
+    app, browser, make_products, monkeypatch
+):
+    """A large cart's view (and its JSON) is reused while neither the cart nor its products
+    changed; a product changed in the database by anyone (here without an announcement) or a
+    change to the cart shows in the next answer."""
+    skus = make_products(views.SMALL_CART + 6, price="1.00")
+    for sku in skus:
+        assert browser.add(sku, 1).status_code == 200
+    described = []
+    line_views = views._line_views
+    monkeypatch.setattr(
+        views, "_line_views", lambda *a, **k: described.append(1) or line_views(*a, **k)
+    )
+    first = browser.client.get("/api/v1/cart").get_data()
+    again = browser.client.get("/api/v1/cart").get_data()
+    assert again == first
+    assert len(described) == 1
+    with app.app_context():  # straight to the table: no event, no announcement
+        db.session.execute(
+            by_sku(skus[3])
+            .__table__.update()
+            .where(by_sku(skus[3]).__table__.c.sku == skus[3])
+            .values(price_cents=250, stock=0)
+        )
+        db.session.commit()
+    repriced = browser.cart()
+    line = next(x for x in repriced["lines"] if x["sku"] == skus[3])
+    assert (line["unit_price"], line["available"]) == ("2.50", False)
+    assert repriced["subtotal"] == f"{len(skus) - 1}.00"
+    assert browser.add(skus[0], 2).status_code == 200
+    grown = browser.cart()
+    assert grown["item_count"] == len(skus) + 2
+    assert grown["version"] == repriced["version"] + 1
+    assert len(described) == 4  # the add's own answer lists every line too
+    page = browser.client.get("/cart").get_data(as_text=True)
+    assert f'data-testid="cart-subtotal">${len(skus) + 1}.00<' in page
+
+
 # --- over real sockets, and across instances ------------------------------------------------------
 
 

@@ -5,13 +5,13 @@ Money stays in integer cents until it is shown.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from flask import g
+from flask import current_app, g
 
 from storefront.cart import lifetime, store
 from storefront.cart.state import Cart, Line
@@ -151,10 +151,44 @@ def _kept_until(owner: Owner, changed_at: datetime | None) -> datetime | None:
 def view(owner: Owner) -> CartView:
     """The owner's whole cart."""
     snap = store.read(owner)
-    lines = _line_views(snap.cart.lines)
-    return CartView(
-        snap.cart_id, snap.version, lines, kept_until=_kept_until(owner, snap.changed_at)
+    kept_until = _kept_until(owner, snap.changed_at)
+    lines = snap.cart.lines
+    if len(lines) <= SMALL_CART:
+        return CartView(snap.cart_id, snap.version, _line_views(lines), kept_until=kept_until)
+    # A large cart shown again unchanged, its products' facts unchanged: the view described
+    # last time. Describing 1,000 lines was most of a GET of such a cart (issue 10); reading
+    # its products still happens every time, so a price or stock change shows at once.
+    rows = catalog.fact_rows(line.sku for line in lines)
+    described = _described_carts()
+    last = described.get(snap.cart_id)
+    if last is not None:
+        cart, last_rows, last_view = last
+        if (
+            cart is snap.cart
+            and last_view.version == snap.version
+            and last_view.kept_until == kept_until
+            and last_rows == rows
+        ):
+            return last_view
+    cart_view = CartView(
+        snap.cart_id,
+        snap.version,
+        _line_views(lines, catalog.facts_of(rows)),
+        kept_until=kept_until,
     )
+    described[snap.cart_id] = (snap.cart, rows, cart_view)
+    while len(described) > DESCRIBED_CARTS:
+        described.popitem(last=False)
+    return cart_view
+
+
+# Large carts kept described per process (the first described goes first): about 1 MB each
+# at 1,000 lines.
+DESCRIBED_CARTS = 8
+
+
+def _described_carts() -> OrderedDict:
+    return current_app.extensions.setdefault("storefront.described_carts", OrderedDict())
 
 
 def glance(owner: Owner) -> Glance:

@@ -156,7 +156,17 @@ def to_add(sku: str) -> ProductToAdd | None:
 
 
 def facts_for(skus: Iterable[str]) -> dict[str, ProductFacts]:
-    return {row[0]: ProductFacts(*row) for row in _rows_of(skus, 1)}
+    return facts_of(fact_rows(skus))
+
+
+def fact_rows(skus: Iterable[str]) -> list[tuple]:
+    """The facts of these products as the database gave them (rows compare cheaply: whether
+    anything changed since they were last read)."""
+    return _rows_of(skus, 1)
+
+
+def facts_of(rows: Iterable[tuple]) -> dict[str, ProductFacts]:
+    return {row[0]: ProductFacts(*row) for row in rows}
 
 
 def to_add_among(sku: str, others: Iterable[str]) -> tuple[ProductToAdd | None, dict]:
