@@ -42,9 +42,19 @@ def _row_line(row: list) -> Line:
     return Line(row[0], row[1], row[2], options, price)
 
 
+def _encoded_row(line: Line) -> str:
+    encoded = line.encoded
+    if encoded is None:
+        encoded = _dumps(_line_row(line))
+        object.__setattr__(line, "encoded", encoded)  # a cache on an immutable line
+    return encoded
+
+
 def encode_cart(cart: Cart) -> bytes:
+    # The same JSON array as encoding the rows at once, from each line's remembered row.
     # Level 1: half the time of the default level for 10% more bytes, on every change.
-    return zlib.compress(_dumps([_line_row(line) for line in cart.lines]).encode(), 1)
+    text = "[" + ",".join([_encoded_row(line) for line in cart.lines]) + "]"
+    return zlib.compress(text.encode(), 1)
 
 
 def decode_cart(data: bytes) -> Cart:

@@ -47,6 +47,10 @@ class Line:
     # The unit price when the shopper last added units of it (None: unknown, a cart saved
     # before lines remembered it): the cart page says what changed since.
     price_cents: int | None = None
+    # Not part of the line: its row as storefront/cart/codec.py wrote it, kept with it. A
+    # 1,000-line cart is encoded whole on every change, and all of its lines but the changed
+    # ones are the very same objects as before (issue 10).
+    encoded: str | None = field(default=None, compare=False, repr=False)
 
     def with_quantity(self, quantity: int) -> Line:
         return Line(self.id, self.sku, quantity, self.options, self.price_cents)
