@@ -623,3 +623,36 @@ def test_a_change_to_a_cart_merged_meanwhile_is_not_written_into_it(app):
         assert (merged.status, merged.version) == (store.CartStatus.MERGED, 1)
         db.session.remove()
     assert [r.version for r in revisions(app)] == [1]
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
+)
+def test_a_guests_change_racing_the_registration_that_adopts_the_cart_stays_the_guests(app):
+    """Registration hands the guest's cart to the new account without a new version: the
+    guest's change decided before it must not land in the account's cart unseen."""
+    from storefront.accounts import services as accounts
+
+    guest = Owner.guest("a" * 32)
+
+    def register():
+        accounts.register("racer@example.com", "correct horse battery", guest)
+
+    calls = []
+
+    def add_after_registration(cart):
+        calls.append(len(cart.lines))
+        if len(calls) == 1:  # between this change's read and its write
+            _in_another_request(app, register)
+        return _add("DEMO-0031", "n")(cart)
+
+    with app.test_request_context():
+        first = store.write(guest, _add("DEMO-0030", "f"))
+        change = store.write(guest, add_after_registration)
+        db.session.remove()
+    assert calls == [1, 0]  # decided again, on a new guest cart
+    assert change.cart_id != first.cart_id
+    with app.app_context():
+        adopted = db.session.get(m.Cart, first.cart_id)
+        assert adopted.user_id is not None and adopted.version == 1
+        db.session.remove()

@@ -119,13 +119,18 @@ class _Statements:
     }
     # Bound parameters named after no column: an UPDATE's SET takes the column names.
     update_cart = Prepared(update(_CARTS).where(_CARTS.c.id == bindparam("cart_id_")))
-    # A change written without the row locked (``_write_unlocked``): only onto the row it read.
+    # A change written without the row locked (``_write_unlocked``): only onto the row as it
+    # was read, still open and still whose it was (a merge, an adoption or a sharing begun
+    # meanwhile changes no version).
     update_cart_if_unchanged = Prepared(
         update(_CARTS)
         .where(
             _CARTS.c.id == bindparam("cart_id_"),
             _CARTS.c.version == bindparam("version_read"),
             _CARTS.c.status == CartStatus.OPEN,
+            _CARTS.c.user_id.is_not_distinct_from(bindparam("user_id_read")),
+            _CARTS.c.guest_key.is_not_distinct_from(bindparam("guest_key_read")),
+            _CARTS.c.member_user_id.is_not_distinct_from(bindparam("member_read")),
         )
         .returning(_CARTS.c.id)
     )
@@ -389,6 +394,8 @@ def _change(
                 idempotency=idempotency,
                 actor=actor,
                 guarded=guarded,
+                # Found by it (a guest), or none (an account's cart).
+                guest_key=owner.guest_key if owner.user_id is None else None,
             )
             cart_events.record_change(
                 owner, before, after, op, source=source, device=device, at=now
@@ -398,7 +405,17 @@ def _change(
 
 
 def _save(
-    row: _CartRow, op, after, now, *, source, device, idempotency, actor, guarded=False
+    row: _CartRow,
+    op,
+    after,
+    now,
+    *,
+    source,
+    device,
+    idempotency,
+    actor,
+    guarded=False,
+    guest_key: bytes | None = None,
 ) -> None:
     ring = keyring()
     remember_key_in_use()
@@ -420,7 +437,14 @@ def _save(
     }
     if guarded:
         _Statements.update_cart_if_unchanged.execute(
-            {"cart_id_": row.id, "version_read": version_read, **saved}
+            {
+                "cart_id_": row.id,
+                "version_read": version_read,
+                "user_id_read": row.user_id,
+                "guest_key_read": guest_key,
+                "member_read": row.member_user_id,
+                **saved,
+            }
         )
     else:
         _update_cart(row.id, **saved)
