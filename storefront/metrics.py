@@ -305,13 +305,15 @@ class CartTiming:
     def steps(self, now: float, start: float) -> dict[str, float]:
         """Each step's milliseconds; ``prepare``: the request before the transaction (parsing,
         the catalog look-up), ``respond``: after the commit (announcing, rendering)."""
-        steps = {"lines": self.lines, "prepare_ms": _ms(self.started - start)}
+        spent = {"prepare": self.started - start}
         before = self.started
+        # A step can come twice (PostgreSQL's unlocked write, decided again under the lock):
+        # its times add up.
         for step, at in self.marks:
-            steps[f"{step}_ms"] = _ms(at - before)
+            spent[step] = spent.get(step, 0.0) + at - before
             before = at
-        steps["respond_ms"] = _ms(now - before)
-        return steps
+        spent["respond"] = now - before
+        return {"lines": self.lines, **{f"{step}_ms": _ms(took) for step, took in spent.items()}}
 
 
 def _ms(seconds: float) -> float:
