@@ -521,6 +521,21 @@ def _in_another_request(app, work) -> None:
     assert not other.is_alive()
 
 
+def _add_racing(app, meanwhile, sku: str = "DEMO-0032"):
+    """An add of ``sku`` whose first decision lets ``meanwhile`` run and commit in another
+    request (between this change's read and its write); and the SKUs of each cart it was
+    decided on."""
+    decided_on: list[list[str]] = []
+
+    def decide(cart):
+        decided_on.append(sorted(line.sku for line in cart.lines))
+        if len(decided_on) == 1:
+            _in_another_request(app, meanwhile)
+        return _add(sku, "m")(cart)
+
+    return decide, decided_on
+
+
 @pytest.mark.skipif(
     not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
 )
@@ -562,13 +577,9 @@ def test_a_change_that_another_overtook_is_decided_again_and_both_are_kept(app):
 
     owner = Owner.guest("r" * 32)
     retries = metrics.REGISTRY.get_sample_value("storefront_cart_write_retries_total")
-    decided_on = []
-
-    def add_after_another(cart):
-        decided_on.append(sorted(line.sku for line in cart.lines))
-        if len(decided_on) == 1:  # between this change's read and its write
-            _in_another_request(app, lambda: store.write(owner, _add("DEMO-0031", "o")))
-        return _add("DEMO-0032", "m")(cart)
+    add_after_another, decided_on = _add_racing(
+        app, lambda: store.write(owner, _add("DEMO-0031", "o"))
+    )
 
     with app.test_request_context():
         store.write(owner, _add("DEMO-0030", "f"))
@@ -602,13 +613,7 @@ def test_a_change_to_a_cart_merged_meanwhile_is_not_written_into_it(app):
         )
         db.session.commit()
 
-    calls = []
-
-    def add_after_merge(cart):
-        calls.append(len(cart.lines))
-        if len(calls) == 1:  # between this change's read and its write
-            _in_another_request(app, merge_it)
-        return _add("DEMO-0031", "n")(cart)
+    add_after_merge, decided_on = _add_racing(app, merge_it)
 
     with app.test_request_context():
         first = store.write(owner, _add("DEMO-0030", "f"))
@@ -617,7 +622,7 @@ def test_a_change_to_a_cart_merged_meanwhile_is_not_written_into_it(app):
         with pytest.raises(NotFound):
             store.write(owner, add_after_merge)
         db.session.remove()
-    assert calls == [1]
+    assert decided_on == [["DEMO-0030"]]
     with app.app_context():
         merged = db.session.get(m.Cart, first.cart_id)
         assert (merged.status, merged.version) == (store.CartStatus.MERGED, 1)
@@ -638,19 +643,13 @@ def test_a_guests_change_racing_the_registration_that_adopts_the_cart_stays_the_
     def register():
         accounts.register("racer@example.com", "correct horse battery", guest)
 
-    calls = []
-
-    def add_after_registration(cart):
-        calls.append(len(cart.lines))
-        if len(calls) == 1:  # between this change's read and its write
-            _in_another_request(app, register)
-        return _add("DEMO-0031", "n")(cart)
+    add_after_registration, decided_on = _add_racing(app, register)
 
     with app.test_request_context():
         first = store.write(guest, _add("DEMO-0030", "f"))
         change = store.write(guest, add_after_registration)
         db.session.remove()
-    assert calls == [1, 0]  # decided again, on a new guest cart
+    assert decided_on == [["DEMO-0030"], []]  # decided again, on a new guest cart
     assert change.cart_id != first.cart_id
     with app.app_context():
         adopted = db.session.get(m.Cart, first.cart_id)
