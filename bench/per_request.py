@@ -12,9 +12,11 @@ app (``bench/http_apps.py:bare_app``), as the baseline of the run. It prints:
   per-request work removes or adds, whatever the machine's speed).
 
     .venv/bin/python bench/per_request.py [--adds 3000] [--reps 3] [--threads]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
     .venv/bin/py-spy record -f raw -o adds.raw -- .venv/bin/python bench/per_request.py
 
-The shop runs on a SQLite file in a temporary folder (``flask db upgrade`` and ``flask demo``),
+The shop runs on a SQLite file in a temporary folder, or with ``--postgres`` on a database it
+creates on that server and drops afterwards (``flask db upgrade`` and ``flask demo``; no Redis),
 with generated keys and ``STOREFRONT_CART_RATE_LIMIT=100000/second``; its access lines are
 written to /dev/null.
 """
@@ -30,6 +32,7 @@ if "--threads" not in sys.argv:
 
 import argparse
 import base64
+import contextlib
 import cProfile
 import os
 import pstats
@@ -48,10 +51,10 @@ PRODUCTS = 5
 FIRST_PLAIN = 21  # DEMO-0001..0020 need options
 
 
-def shop_clients(work: Path):
+def shop_clients(work: Path, database_url: str | None = None):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("STOREFRONT_")},
-        "STOREFRONT_DATABASE_URL": f"sqlite:///{work / 'shop.db'}",
+        "STOREFRONT_DATABASE_URL": database_url or f"sqlite:///{work / 'shop.db'}",
         "STOREFRONT_SECRET_KEY": secrets.token_urlsafe(48),
         "STOREFRONT_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "STOREFRONT_CART_RATE_LIMIT": "100000/second",
@@ -61,8 +64,9 @@ def shop_clients(work: Path):
     flask_cli(env, "demo")
     os.environ.update(env)
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the access lines, for the whole run)
-    from storefront import create_app
+    from storefront import cooperative, create_app
 
+    cooperative.wait_for_postgres_on_hub()  # as gunicorn.conf.py's workers do
     app = create_app()
     clients = []
     for _ in range(SHOPPERS):
@@ -89,6 +93,27 @@ def adds(clients, path: str):
     return run
 
 
+@contextlib.contextmanager
+def _database(server_url: str | None):
+    """None (SQLite), or a fresh database on that PostgreSQL server, dropped afterwards."""
+    if not server_url:
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_per_request_{secrets.token_hex(4)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:  # FORCE: the shop's pooled connections are still open
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def measure(run, count: int, reps: int) -> tuple[float, float]:
     run(min(count, 300))  # warm: caches, the opened carts, the first statements' plans
     best = min(_cpu_ms(run, count) for _ in range(reps))
@@ -110,12 +135,23 @@ def main() -> int:
     parser.add_argument("--adds", type=int, default=3000, help="adds per round")
     parser.add_argument("--reps", type=int, default=3, help="rounds; the best is reported")
     parser.add_argument("--threads", action="store_true", help="no gevent patch")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="the shop on a database this bench creates (and drops) on this server, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres (no Redis)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-per-request-") as folder:
-        shop = measure(adds(shop_clients(Path(folder)), "/api/v1/cart/lines"), args.adds, args.reps)
+        with _database(args.postgres) as database_url:
+            clients = shop_clients(Path(folder), database_url)
+            shop = measure(adds(clients, "/api/v1/cart/lines"), args.adds, args.reps)
         bare = measure(adds(bare_clients(), "/api/v1/cart/lines"), args.adds, args.reps)
     mode = "threads (unpatched)" if args.threads else "gevent-patched"
-    print(f"# bench/per_request.py: {SHOPPERS} shoppers, {args.adds} adds a round, {mode}\n")
+    where = "PostgreSQL" if args.postgres else "SQLite"
+    print(
+        f"# bench/per_request.py: {SHOPPERS} shoppers, {args.adds} adds a round, {mode}, {where}\n"
+    )
     print("| | CPU ms per request (best round) | Python calls per request |")
     print("| --- | --- | --- |")
     print(f"| baseline: bare Flask `POST` (JSON body) | {bare[0]:.3f} | {bare[1]:,.0f} |")
