@@ -393,15 +393,17 @@ def test_a_large_cart_shown_again_unchanged_is_not_described_again_yet_shows_eac
     skus = make_products(views.SMALL_CART + 6, price="1.00")
     for sku in skus:
         assert browser.add(sku, 1).status_code == 200
-    described = []
-    line_views = views._line_views
+    described = []  # the lines described, one by one
+    line_view = views._line_view
     monkeypatch.setattr(
-        views, "_line_views", lambda *a, **k: described.append(1) or line_views(*a, **k)
+        views,
+        "_line_view",
+        lambda line, product: described.append(line.sku) or line_view(line, product),
     )
     first = browser.client.get("/api/v1/cart").get_data()
     again = browser.client.get("/api/v1/cart").get_data()
     assert again == first
-    assert len(described) == 1
+    assert len(described) == len(skus)
     with app.app_context():  # straight to the table: no event, no announcement
         db.session.execute(
             by_sku(skus[3])
@@ -414,11 +416,15 @@ def test_a_large_cart_shown_again_unchanged_is_not_described_again_yet_shows_eac
     line = next(x for x in repriced["lines"] if x["sku"] == skus[3])
     assert (line["unit_price"], line["available"]) == ("2.50", False)
     assert repriced["subtotal"] == f"{len(skus) - 1}.00"
-    assert browser.add(skus[0], 2).status_code == 200
+    assert described[len(skus) :] == [skus[3]]  # only the changed product's line again
+    del described[:]
+    assert browser.add(skus[0], 2, Prefer="return=minimal").status_code == 200
     grown = browser.cart()
     assert grown["item_count"] == len(skus) + 2
     assert grown["version"] == repriced["version"] + 1
-    assert len(described) == 4  # the add's own answer lists every line too
+    assert next(x for x in grown["lines"] if x["sku"] == skus[0])["quantity"] == 3
+    # Only the line the change touched: in the add's own answer, then in the next GET.
+    assert described == [skus[0], skus[0]]
     page = browser.client.get("/cart").get_data(as_text=True)
     assert f'data-testid="cart-subtotal">${len(skus) + 1}.00<' in page
 

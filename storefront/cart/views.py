@@ -117,24 +117,22 @@ def _line_views(
     lines = tuple(lines)
     if products is None:
         products = catalog.facts_for(line.sku for line in lines)
-    views = []
-    for line in lines:
-        product = products.get(line.sku, MISSING)
-        views.append(
-            LineView(
-                line.id,
-                line.sku,
-                product.name or line.sku,
-                line.quantity,
-                dict(line.options),
-                product.price_cents,
-                # catalog.subtotal_cents counts the same lines: keep the two rules alike.
-                product.active and product.stock > 0,
-                product.stock if product.active else 0,
-                line.price_cents,
-            )
-        )
-    return tuple(views)
+    return tuple(_line_view(line, products.get(line.sku, MISSING)) for line in lines)
+
+
+def _line_view(line: Line, product: catalog.ProductFacts) -> LineView:
+    return LineView(
+        line.id,
+        line.sku,
+        product.name or line.sku,
+        line.quantity,
+        dict(line.options),
+        product.price_cents,
+        # catalog.subtotal_cents counts the same lines: keep the two rules alike.
+        product.active and product.stock > 0,
+        product.stock if product.active else 0,
+        line.price_cents,
+    )
 
 
 def line_views(lines: Iterable[Line]) -> tuple[LineView, ...]:
@@ -157,29 +155,46 @@ def view(owner: Owner) -> CartView:
         return CartView(snap.cart_id, snap.version, _line_views(lines), kept_until=kept_until)
     # A large cart shown again unchanged, its products' facts unchanged: the view described
     # last time. Describing 1,000 lines was most of a GET of such a cart (issue 10); reading
-    # its products still happens every time, so a price or stock change shows at once.
+    # its products still happens every time, so a price or stock change shows at once. After
+    # a change, the lines it did not touch (the same objects) whose product did not change
+    # keep their description.
     rows = catalog.fact_rows(line.sku for line in lines)
     described = _described_carts()
     last = described.get(snap.cart_id)
-    if last is not None:
-        cart, last_rows, last_view = last
-        if (
-            cart is snap.cart
-            and last_view.version == snap.version
-            and last_view.kept_until == kept_until
-            and last_rows == rows
-        ):
-            return last_view
-    cart_view = CartView(
-        snap.cart_id,
-        snap.version,
-        _line_views(lines, catalog.facts_of(rows)),
-        kept_until=kept_until,
+    if (
+        last is not None
+        and last.cart is snap.cart
+        and last.view.version == snap.version
+        and last.view.kept_until == kept_until
+        and last.rows == rows
+    ):
+        return last.view
+    facts = {row[0]: row for row in rows}
+    views = []
+    for line in lines:
+        row = facts.get(line.sku)
+        if last is not None and last.cart.line(line.id) is line and row is not None:
+            seen = last.views.get(line.id)
+            if seen is not None and last.facts.get(line.sku) == row:
+                views.append(seen)
+                continue
+        views.append(_line_view(line, MISSING if row is None else catalog.ProductFacts(*row)))
+    cart_view = CartView(snap.cart_id, snap.version, tuple(views), kept_until=kept_until)
+    described[snap.cart_id] = _Described(
+        snap.cart, rows, facts, cart_view, {view.id: view for view in views}
     )
-    described[snap.cart_id] = (snap.cart, rows, cart_view)
     while len(described) > DESCRIBED_CARTS:
         described.popitem(last=False)
     return cart_view
+
+
+@dataclass(frozen=True, slots=True)
+class _Described:
+    cart: Cart
+    rows: list[tuple]
+    facts: dict[str, tuple]  # sku -> its row
+    view: CartView
+    views: dict[str, LineView]  # line id -> its description
 
 
 # Large carts kept described per process (the first described goes first): about 1 MB each
