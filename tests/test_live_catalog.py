@@ -390,7 +390,7 @@ def test_a_large_cart_shown_again_unchanged_is_not_described_again_yet_shows_eac
     """A large cart's view (and its JSON) is reused while neither the cart nor its products
     changed; a product changed in the database by anyone (here without an announcement) or a
     change to the cart shows in the next answer."""
-    skus = make_products(views.SMALL_CART + 6, price="1.00")
+    skus = make_products(views.SMALL_CART + 6, price="1.00", name="Crème brûlée \u201cdeluxe\u201d")
     for sku in skus:
         assert browser.add(sku, 1).status_code == 200
     described = []  # the lines described, one by one
@@ -425,6 +425,10 @@ def test_a_large_cart_shown_again_unchanged_is_not_described_again_yet_shows_eac
     assert next(x for x in grown["lines"] if x["sku"] == skus[0])["quantity"] == 3
     # Only the line the change touched: in the add's own answer, then in the next GET.
     assert described == [skus[0], skus[0]]
+    # What it answers is byte for byte what jsonify would have written.
+    written = browser.client.get("/api/v1/cart").get_data()
+    monkeypatch.setattr("storefront.api.routes.SMALL_CART", 10**9)  # always jsonify
+    assert browser.client.get("/api/v1/cart").get_data() == written
     page = browser.client.get("/cart").get_data(as_text=True)
     assert f'data-testid="cart-subtotal">${len(skus) + 1}.00<' in page
 

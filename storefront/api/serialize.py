@@ -31,12 +31,16 @@ def line_json(line: LineView) -> dict:
 
 
 def cart_json(cart: CartView) -> dict:
+    return {**cart_totals_json(cart), "lines": [line_json(line) for line in cart.lines]}
+
+
+def cart_totals_json(cart: CartView) -> dict:
+    """``cart_json`` but its last key, ``lines``."""
     return {
         "version": cart.version,
         "currency": cart.currency,
         "item_count": cart.item_count,
         "subtotal": money(cart.subtotal_cents),
-        "lines": [line_json(line) for line in cart.lines],
     }
 
 
