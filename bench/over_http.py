@@ -57,6 +57,9 @@ Sections (``--sections``, comma-separated):
   a unique ``STOREFRONT_REDIS_PREFIX`` (its keys deleted at the end), as many workers as
   gunicorn.conf.py gives with Redis; the insert baseline on a table in the same database.
 
+``BENCH_KEEP=1``: keep the temporary folder (the servers' logs, with each request's own "ms"
+by the ``X-Request-Id`` the bench sent), as a failed run does.
+
 ``--profile N``: after the load measurements (not during them, py-spy pauses the process to
 sample it), wrk runs the same load again for N + 2 seconds while ``py-spy record --format raw``
 samples every worker for N seconds; the top frames are printed by own time and by inclusive
@@ -1168,9 +1171,9 @@ def main() -> int:
             drop_database(database)
         if "pg" in sections:
             forget_redis_keys(prefix)
-        if finished:
+        if finished and not os.environ.get("BENCH_KEEP"):
             shutil.rmtree(work, ignore_errors=True)
-        else:
+        else:  # a failed run, or BENCH_KEEP=1
             print(f"(temporary files and server logs kept in {work})", file=sys.stderr)
 
     print(f"uptime at end: `{uptime()}`; total run time {elapsed()}")
