@@ -31,7 +31,8 @@ Sections (``--sections``, comma-separated):
   same gunicorn.conf.py on its own port: 200 adds to existing lines against 200 ``POST /`` of
   the same JSON body; 50 ``GET /api/v1/cart`` and 20 complete ``GET /cart`` pages against
   ``GET /``; then 50 ``GET /api/v1/cart`` each right after an add (a cart shown again unchanged
-  reuses its last description; one just changed cannot, and both are reported). Client latency is ``perf_counter`` from sending the request to having read the
+  reuses its last answer; one just changed reuses only its untouched lines; both are
+  reported). Client latency is ``perf_counter`` from sending the request to having read the
   whole body; server time is the ``"ms"`` of the shop's own JSON access line for that
   request (found by the ``X-Request-Id`` the bench sends), which runs from the first
   ``before_request`` to the access-log ``after_request``: it leaves out gunicorn, the session
@@ -441,8 +442,8 @@ def section_cart(env: dict[str, str], work: Path, template: Path, results: dict)
                 status, _, data, took = baseline.request("GET", "/", request_id=rid)
                 expect(status, data, "bare GET /")
                 series["bare_get"].append((rid, took))
-        # The same GET right after a change to the cart: nothing of the last answer can be
-        # reused (the cart is described and its JSON written afresh).
+        # The same GET right after a change to the cart: the answer is written afresh, reusing
+        # only the descriptions and JSON of the lines the change did not touch.
         for n in range(SAMPLES["get_json_changed"]):
             add = {"sku": sku(FIRST_PLAIN + (n * 11) % LINES), "quantity": 1}
             status, _, data, _ = shopper.request(

@@ -238,7 +238,9 @@ def can_guard() -> bool:
     """Whether writes in ``together(guarded=True)`` can go as one statement on the session's
     connection now: ask before doing work that a ``NotTogether`` would throw away."""
     connection = _connection_of(db.session())
-    return connection.dialect.paramstyle == "pyformat" and not _watched(connection)
+    # psycopg 3: pyformat, and errors carrying their SQLSTATE as the caller reads it.
+    dialect = connection.dialect
+    return dialect.driver == "psycopg" and not _watched(connection)
 
 
 def _send(connection: Connection, pending: _Pending) -> None:

@@ -483,9 +483,9 @@ def test_an_add_to_a_small_cart_reads_the_catalog_once(app, browser, make_produc
 
 
 def test_an_add_is_three_statements_on_postgresql(app, browser, make_product):
-    """Find the cart (locked), read the products, write: the cart row, its revision and its
-    events go together (storefront/prepared.py ``together``). SQLite runs the writes one by
-    one: no round trips to save there."""
+    """Find the cart (unlocked on PostgreSQL), read the products, write: the cart row, its
+    revision and its events go together (storefront/prepared.py ``together``). SQLite runs
+    the writes one by one: no round trips to save there."""
     from storefront import metrics
 
     def sent() -> float:
@@ -655,3 +655,28 @@ def test_a_guests_change_racing_the_registration_that_adopts_the_cart_stays_the_
         adopted = db.session.get(m.Cart, first.cart_id)
         assert adopted.user_id is not None and adopted.version == 1
         db.session.remove()
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
+)
+def test_a_read_failing_after_an_unlocked_change_neither_fails_nor_repeats_it(
+    app, browser, make_product, monkeypatch
+):
+    """The change has committed when the reads for its answer run: a failure there must not
+    make it be decided again (a second line) nor refuse it (a retry would add it twice)."""
+    from storefront.cart import views
+
+    first, second = make_product(), make_product()
+    browser.add(first)
+
+    def failing(change, known=None):
+        raise RuntimeError("the catalog went away")
+
+    monkeypatch.setattr(views, "read_facts_inside", failing)
+    added = browser.add(second)
+    assert added.status_code == 200, added.get_data(as_text=True)
+    assert added.json["item_count"] == 2
+    cart = browser.cart()
+    assert [line["quantity"] for line in cart["lines"]] == [1, 1]
+    assert cart["version"] == 2

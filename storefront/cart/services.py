@@ -102,7 +102,8 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
     known: dict[str, ProductFacts] = {}
 
     def decide(cart: Cart):
-        # The product is read inside the change's transaction: read before it, its own
+        # The product is read with the change's cart (inside its transaction when locked; on
+        # PostgreSQL's unlocked way, again if the change is decided again): read before it, its own
         # transaction (a pooled connection taken, begun, ended and given back) cost as much as
         # the look-up (issue 10). So an If-Match that no longer holds is answered first.
         if len(cart) < views.SMALL_CART:
