@@ -636,6 +636,23 @@ def test_a_cart_change_and_a_resync_carry_the_lines_image(app, staff, browser, p
     assert sync.status_code == 200 and 'alt="Mug picture"' in sync.get_data(as_text=True)
 
 
+def test_a_cart_line_shows_the_products_first_image_after_a_reorder(
+    app, staff, browser, product
+):
+    three_images(staff, product)
+    first, second, third = ids(app)
+    added = browser.form("/cart/lines", {"sku": product, "quantity": "1"}, htmx=True)
+    assert 'alt="Picture 0"' in added.get_data(as_text=True)
+    for _ in range(2):
+        staff.form(f"/admin/products/{product}/images/{third}/move", {"direction": "up"})
+    assert ids(app) == [third, first, second]
+    changed = browser.form("/cart/lines", {"sku": product, "quantity": "1"}, htmx=True)
+    fragment = changed.get_data(as_text=True)
+    assert 'alt="Picture 2"' in fragment and 'alt="Picture 0"' not in fragment
+    page = browser.page("/cart").get_data(as_text=True).split("<main", 1)[1]
+    assert page.count('alt="Picture 2"') == 1 and "Picture 0" not in page
+
+
 @pytest.mark.parametrize(
     ("action", "data"),
     [("alt", {"alt": "New words"}), ("delete", {}), ("move", {"direction": "down"})],
