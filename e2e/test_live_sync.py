@@ -523,6 +523,33 @@ def test_a_quantity_being_typed_survives_its_line_being_replaced(new_device, way
     assert api_contents(a) == {sku: 4}
 
 
+def test_keyboard_focus_in_a_line_stays_when_another_device_changes_it(new_device):
+    """A keyboard shopper on a line's Remove button keeps their place while another device
+    changes that line's quantity, twice: the line is brought up to date where it stands (its
+    figures and its quantity), not replaced under them, and the button still works."""
+    sku = "DEMO-0184"
+    a = new_device()
+    cup = add_to_cart(a, sku, 1)
+    b = new_device(storage_state=a.context.storage_state())
+    open_live(a, "/cart")
+    open_live(b, "/cart")
+
+    with same_page(a), same_page(b):
+        remove = cart_line(a, sku).get_by_test_id("line-remove")
+        remove.focus()
+        for quantity in (3, 5):
+            set_quantity(b, sku, quantity)
+            expect(cart_line(a, sku).locator(".line-total")).to_contain_text(
+                f"{cup.price * quantity:,.2f}"
+            )
+            expect(line_quantity(a, sku)).to_have_value(str(quantity))
+            expect(remove).to_be_focused()
+        remove.press("Enter")
+        expect_lines(a, {})
+        expect_lines(b, {})
+    assert api_contents(b) == {}
+
+
 def test_a_tab_with_a_stale_security_token_recovers(new_device):
     email = new_email("stale-token")
     owner = new_device()

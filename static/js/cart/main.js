@@ -14,6 +14,7 @@
 //   add-form        the add form's quantity after a burst of adds
 //   checkout-form   what the shopper typed or chose while the checkout was being re-priced
 //   typing          a quantity being typed survives its line being replaced meanwhile
+//   patch           a cart piece that changed only in words and values is patched, not swapped
 // Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
 // document order), and before DOMContentLoaded, when htmx starts processing the page.
 import * as addForm from "./add-form.js";
@@ -21,6 +22,7 @@ import * as checkoutForm from "./checkout-form.js";
 import { onKeepMine, tell } from "./conflicts.js";
 import { replayQueue } from "./offline-queue.js";
 import { onBeforeRequest, onConfigRequest } from "./outgoing.js";
+import * as patch from "./patch.js";
 import { onMessage } from "./pushes.js";
 import { isQueueEvent } from "./queue-store.js";
 import { resync } from "./resync.js";
@@ -36,6 +38,7 @@ socket.watchSockets(); // before htmx opens the page's socket, at DOMContentLoad
 
 document.addEventListener("htmx:oobBeforeSwap", onOobBeforeSwap);
 document.addEventListener("htmx:oobBeforeSwap", typing.onOobBeforeSwap);
+document.addEventListener("htmx:oobBeforeSwap", patch.onOobBeforeSwap); // last: after both
 document.addEventListener("htmx:oobAfterSwap", typing.onOobAfterSwap);
 document.addEventListener("htmx:beforeRequest", typing.onBeforeRequest);
 document.addEventListener("htmx:wsBeforeMessage", onMessage);

@@ -11,7 +11,8 @@ let kept = null; // {field, target} held over one out-of-band swap
 
 const isQuantity = (el) => el && el.tagName === "INPUT" && el.dataset.testid === "line-quantity";
 
-function beingTyped() {
+// The quantity field the shopper is typing in and has not sent, if any.
+export function beingTyped() {
   const field = document.activeElement;
   if (!isQuantity(field) || !field.id) return null;
   if (field.value === field.defaultValue || field.value === sent.get(field)) return null;
@@ -23,6 +24,12 @@ export function onBeforeRequest(evt) {
   if (!form || !form.matches || !form.matches("form.line-quantity")) return; // not "keep mine"
   const field = form.querySelector('[data-testid="line-quantity"]');
   if (isQuantity(field)) sent.set(field, field.value);
+}
+
+// A field patched with the server's value (patch.js) is as good as a new one: what it sent
+// before is no longer news.
+export function replaced(field) {
+  sent.delete(field);
 }
 
 export function onOobBeforeSwap(evt) {
