@@ -636,9 +636,7 @@ def test_a_cart_change_and_a_resync_carry_the_lines_image(app, staff, browser, p
     assert sync.status_code == 200 and 'alt="Mug picture"' in sync.get_data(as_text=True)
 
 
-def test_a_cart_line_shows_the_products_first_image_after_a_reorder(
-    app, staff, browser, product
-):
+def test_a_cart_line_shows_the_products_first_image_after_a_reorder(app, staff, browser, product):
     three_images(staff, product)
     first, second, third = ids(app)
     added = browser.form("/cart/lines", {"sku": product, "quantity": "1"}, htmx=True)
