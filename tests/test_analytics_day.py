@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storefront import clock, jobs
-from storefront.analytics import report
+from storefront.analytics import ranges, report
 from storefront.analytics.kinds import EventKind
 from storefront.analytics.models import CommerceEvent
 from storefront.cart import models as cart_models
@@ -38,6 +38,11 @@ def settings(mailbox):
         "STOREFRONT_PAYMENT_PROVIDERS": "test,manual",
         "STOREFRONT_TIME_ZONE": "Europe/Berlin",
     }
+
+
+def shop_today(app) -> date:
+    """The shop's day now (Europe/Berlin here): from 22:00 or 23:00 UTC it is already tomorrow."""
+    return ranges.today(clock.now(), app.config["TIME_ZONE"])
 
 
 def at(hour: int, minute: int, second: int = 0) -> None:
@@ -206,7 +211,7 @@ def test_verify_finds_an_event_missing_or_one_too_many(app, make_product):
     sku = make_product()
     shopper = Browser(app.test_client())
     ok(shopper.add(sku, 2))
-    today = clock.now().date()
+    today = shop_today(app)
     verify = ["analytics", "verify", "--from", str(today), "--to", str(today)]
     assert app.test_cli_runner().invoke(args=verify).exit_code == 0
     with app.app_context():
@@ -236,7 +241,7 @@ def test_verify_counts_apart_what_can_no_longer_be_recomputed(app, make_product)
         200,
         302,
     )
-    today = clock.now().date()
+    today = shop_today(app)
     result = app.test_cli_runner().invoke(
         args=["analytics", "verify", "--from", str(today), "--to", str(today)]
     )
