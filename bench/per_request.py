@@ -3,15 +3,18 @@ work, not a figure a shopper meets (bench/over_http.py measures those).
 
 Twenty shoppers (a cookie and a CSRF token each) add 1 unit of one of 5 plain demo products,
 round robin, through Flask's test client, in a process patched by gevent as gunicorn's gevent
-worker is (``--threads`` to leave it unpatched). Next to it, the same loop against a bare Flask
-app (``bench/http_apps.py:bare_app``), as the baseline of the run. It prints:
+worker is (``--threads`` to leave it unpatched). With ``--htmx`` each add is the product page's
+form as htmx sends it (``POST /cart/lines``, form-encoded, ``HX-Request``), answered with the
+change's HTML fragments, instead of the JSON API's ``Prefer: return=minimal``. Next to it, the
+same loop against a bare Flask app (``bench/http_apps.py:bare_app``), as the baseline of the
+run. It prints:
 
 - CPU per request (process time, the best of ``--reps`` rounds of ``--adds``: the machine is
   shared, and the best round is the least disturbed);
 - Python function calls per request under cProfile (deterministic: what a change to the
   per-request work removes or adds, whatever the machine's speed).
 
-    .venv/bin/python bench/per_request.py [--adds 3000] [--reps 3] [--threads]
+    .venv/bin/python bench/per_request.py [--adds 3000] [--reps 3] [--threads] [--htmx]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
     .venv/bin/py-spy record -f raw -o adds.raw -- .venv/bin/python bench/per_request.py
 
@@ -49,6 +52,7 @@ from e2e.processes import flask_cli  # noqa: E402
 SHOPPERS = 20
 PRODUCTS = 5
 FIRST_PLAIN = 21  # DEMO-0001..0020 need options
+HTMX_HEADERS = {"HX-Request": "true", "HX-Current-URL": "http://localhost/products/DEMO-0021"}
 
 
 def shop_clients(work: Path, database_url: str | None = None):
@@ -82,12 +86,17 @@ def bare_clients():
     return [(bare_app().test_client(), {}) for _ in range(SHOPPERS)]
 
 
-def adds(clients, path: str):
+def adds(clients, path: str, htmx: bool = False):
     def run(count: int) -> None:
         for n in range(count):
             client, headers = clients[n % SHOPPERS]
             sku = f"DEMO-{FIRST_PLAIN + (n // SHOPPERS) % PRODUCTS:04d}"
-            answer = client.post(path, json={"sku": sku, "quantity": 1}, headers=headers)
+            if htmx:
+                answer = client.post(
+                    path, data={"sku": sku, "quantity": "1"}, headers=HTMX_HEADERS | headers
+                )
+            else:
+                answer = client.post(path, json={"sku": sku, "quantity": 1}, headers=headers)
             assert answer.status_code in (200, 201), (answer.status_code, answer.data[:200])
 
     return run
@@ -136,6 +145,9 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3, help="rounds; the best is reported")
     parser.add_argument("--threads", action="store_true", help="no gevent patch")
     parser.add_argument(
+        "--htmx", action="store_true", help="add through the product page's form, as htmx does"
+    )
+    parser.add_argument(
         "--postgres",
         metavar="URL",
         help="the shop on a database this bench creates (and drops) on this server, e.g. "
@@ -145,7 +157,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-per-request-") as folder:
         with _database(args.postgres) as database_url:
             clients = shop_clients(Path(folder), database_url)
-            shop = measure(adds(clients, "/api/v1/cart/lines"), args.adds, args.reps)
+            shop_path = "/cart/lines" if args.htmx else "/api/v1/cart/lines"
+            shop = measure(adds(clients, shop_path, args.htmx), args.adds, args.reps)
         bare = measure(adds(bare_clients(), "/api/v1/cart/lines"), args.adds, args.reps)
     mode = "threads (unpatched)" if args.threads else "gevent-patched"
     where = "PostgreSQL" if args.postgres else "SQLite"
@@ -155,7 +168,8 @@ def main() -> int:
     print("| | CPU ms per request (best round) | Python calls per request |")
     print("| --- | --- | --- |")
     print(f"| baseline: bare Flask `POST` (JSON body) | {bare[0]:.3f} | {bare[1]:,.0f} |")
-    print(f"| shop: add 1 unit (`Prefer: return=minimal`) | {shop[0]:.3f} | {shop[1]:,.0f} |")
+    how = "the product page's form through htmx" if args.htmx else "`Prefer: return=minimal`"
+    print(f"| shop: add 1 unit ({how}) | {shop[0]:.3f} | {shop[1]:,.0f} |")
     print(f"| shop / baseline | {shop[0] / bare[0]:.1f} x | {shop[1] / bare[1]:.1f} x |")
     return 0
 
