@@ -21,7 +21,10 @@ What it measures (see docs/perf-push.md), each next to a baseline taken in the s
    the text of ``#cart-count`` changes. Latency = B stamp - A stamp (one machine, one clock).
    Baseline: the same click to A's *own* badge change (its request/response round trip, or
    the echo of its own push if that comes first). Each sample waits until both badges show the
-   new count and A's form is idle again before the next click.
+   new count and A's form is idle again before the next click. Floor, right after: the same
+   click and badge through a bare relay (``bench/http_apps.py:relay_app``: an XHR to Flask
+   under gunicorn with this config and 1 worker, handed to B's flask-sock socket, B sets the
+   count), so the shop's own share of a push is the difference.
 2. The same across two instances: two gunicorn processes (``-w 1`` each) on two ports sharing a
    fresh PostgreSQL database (uniquely named, dropped at the end) and Redis
    (``STOREFRONT_REDIS_URL``, a unique ``STOREFRONT_REDIS_PREFIX``; its keys are deleted at the
@@ -368,7 +371,12 @@ def read_trace(path: Path) -> list[dict]:
 INSTRUMENT = """
 () => {
   const now = () => performance.timeOrigin + performance.now();
-  const w = window.__bench = {clicks: [], badge: [], ws: [], xhr: []};
+  const w = window.__bench = {clicks: [], badge: [], ws: [], xhr: [], sent: []};
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    w.sent.push(now());
+    return send.apply(this, args);
+  };
   window.addEventListener('click', (e) => {
     if (e.target.closest && e.target.closest('[data-testid="add-to-cart"]')) {
       w.clicks.push(now());
@@ -467,6 +475,7 @@ def browser_series(
             "b_badge": next(t for text, t in data_b["badge"] if text == expected),
             "a_badge": next(t for text, t in data_a["badge"] if text == expected),
             "a_xhr": next((t for t in data_a["xhr"] if t >= click), None),
+            "a_sent": next((t for t in data_a["sent"] if t >= click), None),
             "a_ws": next((t for v, t in data_a["ws"] if v == version), None),
             "b_ws": next((t for v, t in data_b["ws"] if v == version), None),
         }
@@ -474,6 +483,43 @@ def browser_series(
     assert len(data_a["clicks"]) == total, f"{len(data_a['clicks'])} clicks seen, {total} made"
     offsets = [(perf - date) for perf, date in skew]
     return {"rows": rows[WARMUP:], "clock_offset_diff_ms": abs(offsets[0] - offsets[1])}
+
+
+def relay_series(browser, url: str, samples: int) -> dict[str, list[float]]:
+    """The floor under phase 1 (``bench/http_apps.py:relay_app``): the same click in A to the
+    same badge change in B, through Chromium's XHR, gunicorn, flask-sock and a WebSocket, with
+    nothing of the shop's. Returns per sample (ms, warm-up dropped) A click -> B badge
+    ("push"), and A's XHR sent -> the request reaching the app ("arrival")."""
+    from playwright.sync_api import expect
+
+    contexts = [browser.new_context(base_url=url) for _ in range(2)]
+    try:
+        a, b = (context.new_page() for context in contexts)
+        for page in (a, b):
+            page.goto("/")
+            page.wait_for_function("() => document.body.dataset.connected === '1'")
+            page.evaluate(INSTRUMENT)
+        start = int(a.get_by_test_id("cart-count").inner_text())
+        for i in range(WARMUP + samples):
+            expected = str(start + i + 1)
+            a.get_by_test_id("add-to-cart").click()
+            expect(b.get_by_test_id("cart-count")).to_have_text(expected, timeout=WAIT_MS)
+            expect(a.get_by_test_id("cart-count")).to_have_text(expected, timeout=WAIT_MS)
+        data_a = a.evaluate("() => window.__bench")
+        data_b = b.evaluate("() => window.__bench")
+        arrived = a.evaluate("() => fetch('/arrivals').then((r) => r.json())")
+    finally:
+        for context in contexts:
+            context.close()
+    clicks, sent = data_a["clicks"], data_a["sent"]
+    total = WARMUP + samples
+    assert len(clicks) == len(sent) == len(arrived) == total, (len(clicks), len(sent))
+    badge = dict(data_b["badge"])
+    kept = range(WARMUP, total)
+    return {
+        "push": [badge[str(start + i + 1)] - clicks[i] for i in kept],
+        "arrival": [arrived[i] * 1000 - sent[i] for i in kept],
+    }
 
 
 # Phase 1 again with B's socket blocked (``--fallback``): results key, transport, in words.
@@ -534,6 +580,8 @@ def trace_breakdown(title: str, rows: list[dict], trace: list[dict]) -> None:
         k: []
         for k in (
             "click -> server request start",
+            "  click -> A's XHR sent (htmx, the page's scripts)",
+            "  XHR sent -> request start (loopback, gunicorn)",
             "request start -> publish (commit, render)",
             "publish call (broker.publish itself)",
             "publish -> delivered to B's process registry",
@@ -562,6 +610,13 @@ def trace_breakdown(title: str, rows: list[dict], trace: list[dict]) -> None:
         deliver = next((d for d in delivers if d["pid"] == send["pid"]), delivers[0])
         ms = lambda s: s * 1000  # noqa: E731
         steps["click -> server request start"].append(ms(resp["start"]) - r["click"])
+        if r["a_sent"] is not None:
+            steps["  click -> A's XHR sent (htmx, the page's scripts)"].append(
+                r["a_sent"] - r["click"]
+            )
+            steps["  XHR sent -> request start (loopback, gunicorn)"].append(
+                ms(resp["start"]) - r["a_sent"]
+            )
         steps["request start -> publish (commit, render)"].append(
             ms(pub["publish"] - resp["start"])
         )
@@ -866,6 +921,21 @@ def main() -> int:
                     "1. Browser to browser, one instance (gunicorn, SQLite, workers as gunicorn.conf.py gives)",
                     res1,
                 )
+                relay = Gunicorn(
+                    base_env({}), work / "relay.log", workers=1, app="bench.http_apps:relay_app()"
+                )
+                servers.append(relay)
+                relay.start()
+                relay_figures = relay_series(browser, relay.url, args.samples)
+                relay.stop()
+                results["relay"] = relay_figures["push"]
+                print(f"  floor: the same, bare relay      {summary(results['relay'])}")
+                print(f"  (relay: XHR sent -> app          {summary(relay_figures['arrival'])})")
+                print(
+                    "    (bench/http_apps.py:relay_app, run right after: Chromium's XHR, gunicorn "
+                    "with this config and 1 worker,\n     flask-sock, B's socket, B sets the "
+                    "count; no shop, no database, no htmx)"
+                )
                 if args.trace:
                     trace_breakdown("one instance", res1["rows"], read_trace(trace1))
                 if args.fallback:
@@ -966,6 +1036,12 @@ def main() -> int:
                 f"  browser-to-browser p{percent}, {label:<14} {measured:7.1f} ms  "
                 f"<= {limit:.0f} ms  {'PASS' if ok else 'FAIL'}"
             )
+    if "relay" in results:
+        print(
+            "  for comparison, the floor (a bare relay, no shop): "
+            + ", ".join(f"p{p} {pct(results['relay'], p):.1f}" for p in (50, 95, 99))
+            + " ms"
+        )
     print(
         f"load average at start {start_load[0]:.2f}, when measuring began {measured_load[0]:.2f},"
         f" at end {end_load[0]:.2f} {end_load[1]:.2f} {end_load[2]:.2f} "
