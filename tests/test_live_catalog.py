@@ -433,6 +433,30 @@ def test_a_large_cart_shown_again_unchanged_is_not_described_again_yet_shows_eac
     assert f'data-testid="cart-subtotal">${len(skus) + 1}.00<' in page
 
 
+@pytest.mark.parametrize("sort_keys", [False, True])
+def test_a_large_carts_json_is_what_jsonify_writes_whatever_its_lines_and_json_settings(
+    app, browser, make_products, monkeypatch, sort_keys
+):
+    """Lines with options and awkward words, under the app's JSON settings (its lines are
+    written by hand) and with keys sorted (jsonify writes it all)."""
+    skus = make_products(
+        views.SMALL_CART + 2,
+        price="1.00",
+        name='Tea "Earl" \\ Grey \u2615',
+        options="engraving:text(40)",
+    )
+    for n, sku in enumerate(skus):
+        engraving = {"engraving": f'For "Ann" \\ n\u00b0{n} \U0001f381'} if n % 2 else None
+        assert browser.add(sku, 1, engraving).status_code == 200
+    monkeypatch.setattr(app.json, "sort_keys", sort_keys)
+    written = browser.client.get("/api/v1/cart").get_data()
+    assert json.loads(written)["lines"][1]["options"] == {
+        "engraving": 'For "Ann" \\ n\u00b01 \U0001f381'
+    }
+    monkeypatch.setattr("storefront.api.routes.SMALL_CART", 10**9)  # always jsonify
+    assert browser.client.get("/api/v1/cart").get_data() == written
+
+
 # --- over real sockets, and across instances ------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from storefront.api.serialize import (
     cart_totals_json,
     history_json,
     line_json,
+    line_json_text,
     minimal_json,
     moment_json,
     shortfall_json,
@@ -71,15 +72,21 @@ def _large_cart_json(cart: CartView) -> bytes:
     if (
         not isinstance(provider, DefaultJSONProvider)
         or provider.compact is False
-        or (provider.compact is None and current_app.debug)
+        or (provider.compact is None and current_app.debug)  # indented: for reading, not speed
+        or provider.sort_keys  # "lines" would not come last
     ):
-        return jsonify(cart_json(cart)).get_data()  # indented: for reading, not speed
+        return jsonify(cart_json(cart)).get_data()
     dumps = _compact_encoder(provider).encode
+    written_by_hand = provider.ensure_ascii  # as line_json_text writes
+
+    def write(line: LineView) -> str:
+        return line_json_text(line, dumps) if written_by_hand else dumps(line_json(line))
+
     earlier = last.lines if last is not None else {}
     lines: dict[str, tuple[LineView, str]] = {}
     for line in cart.lines:
         seen = earlier.get(line.id)
-        lines[line.id] = seen if seen and seen[0] is line else (line, dumps(line_json(line)))
+        lines[line.id] = seen if seen and seen[0] is line else (line, write(line))
     # The totals' object, its closing brace replaced by the lines.
     head = dumps(cart_totals_json(cart))
     body = f'{head[:-1]},"lines":[{",".join(text for _, text in lines.values())}]}}\n'.encode()

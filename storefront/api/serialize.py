@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from json.encoder import encode_basestring_ascii as _quoted
+
 from storefront.cart.history import HistoryEntry
 from storefront.cart.moments import Moment
 from storefront.cart.state import Shortfall
@@ -28,6 +31,31 @@ def line_json(line: LineView) -> dict:
         "line_total": money(line.unit_cents * line.quantity),
         "available": line.available,
     }
+
+
+# line_json compact, its keys in the order it builds them (the app's JSON provider keeps it).
+_LINE_TEXT = (
+    '{"id":%s,"sku":%s,"name":%s,"quantity":%d,"unit_price":"%s","options":%s,'
+    '"line_total":"%s","available":%s}'
+)
+
+
+def line_json_text(line: LineView, dumps: Callable[[object], str]) -> str:
+    """``dumps(line_json(line))`` for a ``dumps`` that writes compact ASCII JSON with keys
+    unsorted (how the app's jsonify writes), without building the dict: a large cart's first
+    answer writes 1,000 of them, and the general encoder took 3.2 of 4 µs each (issue 10).
+    ``dumps`` writes the options, when there are any."""
+    options = line.options
+    return _LINE_TEXT % (
+        _quoted(line.id),
+        _quoted(line.sku),
+        _quoted(line.name),
+        line.quantity,
+        money(line.unit_cents),
+        dumps(options) if options else "{}",
+        money(line.unit_cents * line.quantity),
+        "true" if line.available else "false",
+    )
 
 
 def cart_json(cart: CartView) -> dict:

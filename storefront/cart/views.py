@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from flask import current_app, g
 
@@ -26,8 +27,11 @@ MISSING = catalog.ProductFacts("", "", 0, 0, False)
 SMALL_CART = 64
 
 
-@dataclass(frozen=True, slots=True)
-class LineView:
+class LineView(NamedTuple):
+    """A line as shown. A named tuple, not a frozen dataclass: as immutable, and made in a
+    fifth of the time (a frozen dataclass sets each field through ``object.__setattr__``),
+    which counts where a 1,000-line cart is described (issue 10)."""
+
     id: str
     sku: str
     name: str
