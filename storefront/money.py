@@ -31,8 +31,15 @@ _AMOUNT = re.compile(r"(?P<units>[0-9]+)(?:\.(?P<fraction>[0-9]+))?", re.ASCII)
 
 def minor_digits(currency: str) -> int:
     """How many decimals the currency's amounts have (USD 2, JPY 0, KWD 3)."""
+    if not isinstance(currency, str):
+        raise ValueError(f"unknown currency {currency!r} (an upper-case ISO 4217 code)")
+    return _known_minor_digits(currency)
+
+
+@cache  # only known codes are kept (a refusal raises): Babel's check builds a set of them all
+def _known_minor_digits(currency: str) -> int:
     # Babel answers 2 for any code it does not know; an unknown code is a configuration error.
-    if not isinstance(currency, str) or not is_currency(currency):
+    if not is_currency(currency):
         raise ValueError(f"unknown currency {currency!r} (an upper-case ISO 4217 code)")
     return get_currency_precision(currency)
 
