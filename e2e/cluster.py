@@ -12,14 +12,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from e2e.conftest import LiveServer
-from tests import dbs
+from tests import daemons, dbs
 from tests.ports import free_port
 
-START_TIMEOUT = 15.0  # seconds for redis-server to answer PING
 # Where the per-run database is created; the run makes and drops its own database there.
 POSTGRES_URL = os.environ.get(
     "E2E_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/"
@@ -44,34 +42,13 @@ class RedisProcess:
 
     def start(self) -> None:
         assert self.process is None, "already running"
-        with self.log_path.open("a") as log:
-            self.process = subprocess.Popen(
-                [
-                    self.binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                raise RuntimeError(f"redis-server exited while starting; see {self.log_path}")
-            if self.ping():
-                return
-            time.sleep(0.05)  # polling a process that is booting, not waiting on a page
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer PING within {START_TIMEOUT:.0f}s")
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        self.process = daemons.start(
+            [*command, "--save", "", "--appendonly", "no"],
+            self.log_path,
+            self.ping,
+            lambda: f"see {self.log_path}",
+        )
 
     def ping(self) -> bool:
         try:
@@ -84,10 +61,7 @@ class RedisProcess:
     def stop(self) -> None:
         """SIGKILL: Redis goes away at once, connections and all, as in a crash."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        daemons.stop(process, signal.SIGKILL)
 
 
 def postgres_available() -> str | None:

@@ -13,15 +13,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests import daemons
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "deploy" / "nginx" / "storefront.conf"
 NGINX = os.environ.get("STOREFRONT_TEST_NGINX", "/usr/sbin/nginx")
 MIME_TYPES = Path("/etc/nginx/mime.types")
-START_TIMEOUT = 15.0
 
 
 def nginx_binary() -> str | None:
@@ -139,37 +139,20 @@ class Nginx:
 
     def start(self) -> None:
         assert self.process is None, "already running"
-        with (self.prefix / "stderr.log").open("a") as log:
-            self.process = subprocess.Popen(
-                self._command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.process = None
-                raise RuntimeError(f"nginx exited while starting:\n{self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.values.https_port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)  # polling a process that is booting
-        self.stop()
-        raise RuntimeError(f"nginx did not listen within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+        self.process = daemons.start(
+            self._command(), self.prefix / "stderr.log", self._listens, self.log_tail
+        )
+
+    def _listens(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.values.https_port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGQUIT)  # nginx's graceful shutdown
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        daemons.stop(process, signal.SIGQUIT)  # nginx's graceful shutdown
 
     def log_tail(self, lines: int = 40) -> str:
         out = []
