@@ -234,20 +234,43 @@ def register_maintenance(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run every job once and exit.")
-    def worker_command(once):
+    @click.option(
+        "--metrics",
+        "metrics_at",
+        envvar="STOREFRONT_WORKER_METRICS",
+        metavar="HOST:PORT",
+        help="Also serve this process's GET /metrics there (the emails it sends, the orders "
+        "it expires: the web's /metrics cannot see them). Not with --once.",
+    )
+    def worker_command(once, metrics_at):
         """Run the background jobs (unpaid orders, interrupted payments) apart from the web."""
         import threading
 
         from flask import current_app
 
-        from storefront import jobs
+        from storefront import jobs, worker_metrics
 
         if once:
             click.echo(jobs.run_once().line())
             return
+        shop = current_app._get_current_object()
+        server = None
+        if metrics_at:
+            try:
+                server = worker_metrics.serve(shop, metrics_at)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--metrics") from None
+            except OSError as exc:
+                raise click.ClickException(f"cannot serve metrics on {metrics_at}: {exc}") from None
+            host = metrics_at.strip().rpartition(":")[0]  # as given: [::1] keeps its brackets
+            click.echo(f"worker: metrics at http://{host}:{server.server_port}/metrics")
         click.echo("worker: running jobs every 30 s; Ctrl+C stops")
-        with contextlib.suppress(KeyboardInterrupt):
-            jobs.run_forever(current_app._get_current_object(), threading.Event())
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                jobs.run_forever(shop, threading.Event())
+        finally:
+            if server is not None:
+                server.shutdown()
 
     users = AppGroup("users", help="Manage shop accounts.")
 

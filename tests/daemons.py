@@ -14,10 +14,14 @@ START_TIMEOUT = 15.0  # seconds for a server to answer once started
 
 
 def start(
-    command: list[str], log_path: Path, answers: Callable[[], bool], why: Callable[[], str]
+    command: list[str],
+    log_path: Path,
+    answers: Callable[[], bool],
+    why: Callable[[], str],
+    **popen,
 ) -> subprocess.Popen:
     """The running process, once ``answers()``; RuntimeError (with ``why()``: where to look)
-    if it exits first or does not answer within START_TIMEOUT."""
+    if it exits first or does not answer within START_TIMEOUT. ``popen``: ``cwd``, ``env``."""
     name = Path(command[0]).name
     with log_path.open("a") as log:
         process = subprocess.Popen(
@@ -26,6 +30,7 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            **popen,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
