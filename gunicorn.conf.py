@@ -184,13 +184,14 @@ def on_exit(server):
 
 
 def post_worker_init(worker):
-    """The app is loaded: tune the collector for it. On SIGTERM close open sockets first (code
-    1012: pages reconnect by themselves), so the worker does not sit out its graceful timeout
-    waiting on idle sockets."""
+    """The app is loaded: compile its templates and tune the collector for it. On SIGTERM close
+    open sockets first (code 1012: pages reconnect by themselves), so the worker does not sit
+    out its graceful timeout waiting on idle sockets."""
     import signal
 
     from storefront import cooperative, realtime, server
 
+    server.compile_templates(worker.wsgi)
     server.tune_garbage_collector()
     cooperative.wait_for_postgres_on_hub()
     server.start_jobs(worker.wsgi)

@@ -6,6 +6,17 @@ from __future__ import annotations
 import gc
 
 
+def compile_templates(app) -> None:
+    """Every template compiled before the worker takes its first request (and before the
+    collector freezes what start-up built). Jinja compiles a template on its first use: a
+    worker's first ``/cart`` of a 1,000-line cart took 76 ms against 14 ms after, nearly all of
+    it compiling the page and its parts, and every page's first visit after a start, a restart
+    or a deploy paid the same (issue 10). About 0.3 s once per worker, before it accepts."""
+    env = app.jinja_env
+    for name in env.list_templates():
+        env.get_template(name)
+
+
 def tune_garbage_collector() -> None:
     """A change to a 1,000-line cart allocates thousands of small objects. With CPython's
     default thresholds, full collections over the whole heap then land inside requests: a p99
