@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -244,6 +243,7 @@ def register_maintenance(app: Flask) -> None:
     )
     def worker_command(once, metrics_at):
         """Run the background jobs (unpaid orders, interrupted payments) apart from the web."""
+        import signal
         import threading
 
         from flask import current_app
@@ -264,13 +264,19 @@ def register_maintenance(app: Flask) -> None:
                 raise click.ClickException(f"cannot serve metrics on {metrics_at}: {exc}") from None
             host = metrics_at.strip().rpartition(":")[0]  # as given: [::1] keeps its brackets
             click.echo(f"worker: metrics at http://{host}:{server.server_port}/metrics")
+        # SIGINT (Ctrl+C, systemd's KillSignal) or SIGTERM (docker stop, most supervisors): the
+        # job under way finishes, then the worker stops. Set here, not inherited: a process
+        # started in the background by a shell ignores SIGINT, and Python then leaves it so.
+        stop = threading.Event()
+        for stopping in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stopping, lambda *_: stop.set())
         click.echo("worker: running jobs every 30 s; Ctrl+C stops")
         try:
-            with contextlib.suppress(KeyboardInterrupt):
-                jobs.run_forever(shop, threading.Event())
+            jobs.run_forever(shop, stop)
         finally:
             if server is not None:
                 server.shutdown()
+        click.echo("worker: stopped")
 
     users = AppGroup("users", help="Manage shop accounts.")
 

@@ -86,7 +86,13 @@ def test_an_address_that_is_not_host_and_port_is_refused_before_anything_runs(ap
     assert "running jobs" not in result.output
 
 
-def test_the_worker_command_serves_its_metrics_until_it_is_stopped(tmp_path):
+def started_in_the_background() -> None:
+    """As a shell starts a background job: SIGINT ignored, which Python would then leave so."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_the_worker_command_serves_its_metrics_until_it_is_stopped(tmp_path, how):
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("STOREFRONT_")},
@@ -114,14 +120,18 @@ def test_the_worker_command_serves_its_metrics_until_it_is_stopped(tmp_path):
         lambda: log.read_text(),
         cwd=ROOT,
         env=env,
+        preexec_fn=started_in_the_background,
     )
     try:
         status, text = get(url)
         assert status == 200
         assert {"storefront_emails_total", "storefront_jobs_pending"} <= names(parse(text))
     finally:
-        daemons.stop(worker, signal.SIGINT)  # how systemd stops it (KillSignal=SIGINT)
+        # SIGINT: systemd's KillSignal for it; SIGTERM: docker stop's. Within the 10 s that
+        # daemons.stop gives before it kills.
+        daemons.stop(worker, how)
     assert worker.returncode == 0, log.read_text()
     assert f"metrics at http://127.0.0.1:{port}/metrics" in log.read_text()
+    assert "worker: stopped" in log.read_text()
     with pytest.raises(OSError):
         get(url)
