@@ -191,10 +191,13 @@ def post_worker_init(worker):
 
     from storefront import cooperative, realtime, server
 
-    server.compile_templates(worker.wsgi)
+    shop = server.is_shop(worker.wsgi)
+    if shop:
+        server.compile_templates(worker.wsgi)
     server.tune_garbage_collector()
     cooperative.wait_for_postgres_on_hub()
-    server.start_jobs(worker.wsgi)
+    if shop:
+        server.start_jobs(worker.wsgi)
 
     stop = worker.handle_exit
 

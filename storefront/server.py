@@ -4,6 +4,15 @@ is the server's business, not every ``create_app``'s (tests build hundreds of ap
 from __future__ import annotations
 
 import gc
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def is_shop(app) -> bool:
+    """The app is the shop's (``create_app``'s), not another app served with this repository's
+    gunicorn.conf.py (the benches' baselines are)."""
+    return getattr(app, "name", None) == "storefront"
 
 
 def compile_templates(app) -> None:
@@ -11,10 +20,15 @@ def compile_templates(app) -> None:
     collector freezes what start-up built). Jinja compiles a template on its first use: a
     worker's first ``/cart`` of a 1,000-line cart took 76 ms against 14 ms after, nearly all of
     it compiling the page and its parts, and every page's first visit after a start, a restart
-    or a deploy paid the same (issue 10). About 0.3 s once per worker, before it accepts."""
+    or a deploy paid the same (issue 10). About 0.3 s once per worker, before it accepts. A
+    template that does not compile is logged and left to fail where it is used, as before: one
+    broken page must not keep the whole shop from starting."""
     env = app.jinja_env
     for name in env.list_templates():
-        env.get_template(name)
+        try:
+            env.get_template(name)
+        except Exception:
+            log.exception("template %s does not compile; the pages that use it will fail", name)
 
 
 def tune_garbage_collector() -> None:
