@@ -260,10 +260,11 @@ def register_maintenance(app: Flask) -> None:
                 server = worker_metrics.serve(shop, metrics_at)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--metrics") from None
+            except worker_metrics.SharedFolder as exc:
+                raise click.ClickException(str(exc)) from None
             except OSError as exc:
                 raise click.ClickException(f"cannot serve metrics on {metrics_at}: {exc}") from None
-            host = metrics_at.strip().rpartition(":")[0]  # as given: [::1] keeps its brackets
-            click.echo(f"worker: metrics at http://{host}:{server.server_port}/metrics")
+            click.echo(f"worker: metrics at {worker_metrics.url(server)}")
         # SIGINT (Ctrl+C, systemd's KillSignal) or SIGTERM (docker stop, most supervisors): the
         # job under way finishes, then the worker stops. Set here, not inherited: a process
         # started in the background by a shell ignores SIGINT, and Python then leaves it so.

@@ -20,9 +20,9 @@ def compile_templates(app) -> None:
     collector freezes what start-up built). Jinja compiles a template on its first use: a
     worker's first ``/cart`` of a 1,000-line cart took 76 ms against 14 ms after, nearly all of
     it compiling the page and its parts, and every page's first visit after a start, a restart
-    or a deploy paid the same (issue 10). About 0.4 s once per worker, before it accepts. A
-    template that does not compile is logged and left to fail where it is used, as before: one
-    broken page must not keep the whole shop from starting."""
+    or a deploy paid the same (issue 10). About 0.4 s once per worker (timed in process),
+    before it accepts. A template that does not compile is logged and left to fail where it is
+    used, as before: one broken page must not keep the whole shop from starting."""
     env = app.jinja_env
     for name in env.list_templates():
         try:

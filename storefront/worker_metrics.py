@@ -13,6 +13,8 @@ import threading
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from storefront import metrics
+
 
 def listen_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:9101`` for IPv6) as a host and a port; ValueError if it is not."""
@@ -30,12 +32,28 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
+class SharedFolder(Exception):
+    """The worker's values already go to the web's metrics folder."""
+
+
+def url(server: BaseWSGIServer) -> str:
+    host = f"[{server.host}]" if ":" in server.host else server.host
+    return f"http://{host}:{server.port}/metrics"
+
+
 def serve(app: Flask, address: str) -> BaseWSGIServer:
     """``GET /metrics`` of this process on ``address``, from a thread, under the web's rules
     (the scrape token, or this machine only); any other path is a 404. Nothing stands in front
     of this port, so forwarded-for headers are dropped: with STOREFRONT_PROXY_HOPS set they
     would otherwise be believed, and a client could claim to be this machine."""
     host, port = listen_address(address)
+    if metrics.multiprocess_dir():
+        # This process then writes its values into that folder, which the web's /metrics sums,
+        # and its own answer would be the folder's sum too: scraped twice, counted twice.
+        raise SharedFolder(
+            "PROMETHEUS_MULTIPROC_DIR is set, so the web's /metrics already counts this "
+            "worker; leave out --metrics (or that variable, from the worker's environment)"
+        )
     shop = app.wsgi_app
 
     def only_metrics(environ, start_response):

@@ -86,6 +86,18 @@ def test_an_address_that_is_not_host_and_port_is_refused_before_anything_runs(ap
     assert "running jobs" not in result.output
 
 
+def test_a_worker_writing_into_the_webs_metrics_folder_does_not_serve_them_again(
+    app, monkeypatch, tmp_path
+):
+    """With PROMETHEUS_MULTIPROC_DIR in its environment the worker's values are in the web's
+    answer already: a second target would count them twice."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    result = app.test_cli_runner().invoke(args=["worker", "--metrics", "127.0.0.1:0"])
+    assert result.exit_code == 1
+    assert "the web's /metrics already counts this worker" in result.output
+    assert "running jobs" not in result.output
+
+
 def started_in_the_background() -> None:
     """As a shell starts a background job: SIGINT ignored, which Python would then leave so."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
