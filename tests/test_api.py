@@ -99,6 +99,10 @@ def test_if_match_is_honoured_strictly(browser, make_product):
     assert browser.add("NO-SUCH-SKU", **{"If-Match": '"2"'}).status_code == 422
     sized = make_product(options="size:S|M|L|XL!")
     assert browser.add(sized, options={"size": "XXL"}, **{"If-Match": '"1"'}).status_code == 412
+    # Options that are not text are malformed for any product: refused first too.
+    not_text = browser.add(sized, options={"size": ["M"]}, **{"If-Match": '"1"'})
+    assert not_text.status_code == 422 and not_text.json["error"]["code"] == "invalid_option"
+    assert "must be text" in not_text.json["error"]["message"]
     bad_option = browser.add(sized, options={"size": "XXL"}, **{"If-Match": '"2"'})
     assert bad_option.status_code == 422
     assert bad_option.json["error"]["code"] == "invalid_option"

@@ -29,7 +29,7 @@ from storefront.cart.state import (
 )
 from storefront.cart.types import Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
-from storefront.catalog.options import InvalidOptionError, normalise
+from storefront.catalog.options import InvalidOptionError, check_shape, normalise
 from storefront.catalog.services import ProductFacts, ProductToAdd
 from storefront.errors import InvalidOption, NotFound, UnknownSku
 from storefront.saved import store as saved_store
@@ -99,6 +99,11 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
     # A string that cannot be a SKU is refused before anything else, as malformed input.
     if not isinstance(sku, str) or not catalog.SKU.match(sku):
         raise unknown()
+    if options is not None:
+        try:
+            check_shape(options)
+        except InvalidOptionError as exc:
+            raise InvalidOption(str(exc)) from None
     known: dict[str, ProductFacts] = {}
 
     def decide(cart: Cart):

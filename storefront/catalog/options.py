@@ -93,6 +93,21 @@ def specs_from_json(raw: str) -> tuple[OptionSpec, ...]:
     )
 
 
+def check_shape(given: object) -> None:
+    """Options in the shape every product takes them (an object of option names to text), or
+    InvalidOptionError: malformed input is refused before the product, or the cart, is read
+    (a stale If-Match must not be all a malformed request is told)."""
+    if not isinstance(given, dict):
+        raise InvalidOptionError("options must be an object of option names to text values")
+    for name, value in given.items():
+        if not isinstance(value, str):
+            raise InvalidOptionError(f"Option {_shown(name)} must be text.")
+
+
+def _shown(name: str) -> str:
+    return repr(name) if len(name) <= 40 else "that option"
+
+
 def normalise(specs: tuple[OptionSpec, ...], given: dict) -> dict[str, str]:
     """Check the shopper's options and return them normalised, or raise InvalidOptionError.
 
