@@ -39,6 +39,8 @@ CHECKPOINT_SECONDS = 1.0
 # A log of more frames than this (pages of 4 KiB: 8 MiB) is started over (``_checkpoint``).
 RESTART_FRAMES = 2048
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+# How long a restart, holding every change up, waits for reads still on the log.
+RESTART_WAIT_SECONDS = 0.05
 HOLDS_WRITE_LOCK = "storefront_holds_write_lock"
 IDLE_SINCE = "storefront_idle_since"
 IDLE_PING_SECONDS = 5.0
@@ -200,9 +202,12 @@ def _checkpoint(connection: sqlite3.Connection, path: str) -> None:
     load bench (issue 10), for as long as the stream lasted, and every commit extended it. So
     then the checkpoint holds the writers' lock (the one the shop's writers queue for: they
     wait their turn rather than SQLite's sleeps), and a RESTART checkpoint copies what is left
-    and waits for the readers still on the log, a moment (reads are short)."""
-    _busy, frames, _copied = cooperative.blocking(_run_checkpoint, connection, "PASSIVE")
-    if frames < RESTART_FRAMES:
+    and waits for the readers still on the log, a moment (reads are short), at most
+    RESTART_WAIT_SECONDS: a read that lasts longer only puts the restart off."""
+    _busy, frames, copied = cooperative.blocking(_run_checkpoint, connection, "PASSIVE")
+    if frames < RESTART_FRAMES or copied < frames:
+        # Small; or a read began before the last frames (a long one: an export, a backup):
+        # waiting for it would hold every change up. Next round.
         return
     queue = writers.queue_for(path)
     queue.acquire()
@@ -210,6 +215,11 @@ def _checkpoint(connection: sqlite3.Connection, path: str) -> None:
         cooperative.blocking(_run_checkpoint, connection, "RESTART")
     finally:
         queue.release()
+
+
+def checkpoint_connection(path: str) -> sqlite3.Connection:
+    # The timeout is a RESTART's wait for reads (a PASSIVE checkpoint never waits).
+    return sqlite3.connect(path, timeout=RESTART_WAIT_SECONDS, check_same_thread=False)
 
 
 def _run_checkpoint(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
@@ -229,7 +239,7 @@ def _start_checkpointer(engine: Engine, path: str) -> None:
     stop = threading.Event()
 
     def run():
-        connection = sqlite3.connect(path, timeout=1, check_same_thread=False)
+        connection = checkpoint_connection(path)
         try:
             while not stop.wait(CHECKPOINT_SECONDS) and alive() is not None:
                 # Busy or briefly locked: the next round catches up.

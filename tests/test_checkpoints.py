@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -126,3 +127,34 @@ def test_the_shops_connections_limit_the_log_file(tmp_path):
     finally:
         engine.dispose()
     assert limit == database.WAL_SIZE_LIMIT
+
+
+def test_a_long_read_only_puts_the_restart_off(shop_file, monkeypatch):
+    """An export or a backup reading for minutes must not hold every change up: the restart
+    waits for reads only briefly, then lets go of the writers' lock and tries next round."""
+    path, connection = shop_file
+    monkeypatch.setattr(database, "RESTART_FRAMES", ROWS // 2)
+    reader = reading(path)  # on the newest frames: the copy gets them all
+    checkpointer = database.checkpoint_connection(path)
+    started = time.monotonic()
+    database._checkpoint(checkpointer, path)
+    assert time.monotonic() - started < 0.5  # RESTART_WAIT_SECONDS, not the read's length
+    write_as_the_shop(path, connection)  # the lock is free again
+    reader.execute("COMMIT")
+    checkpointer.close()
+    reader.close()
+    assert frames_in_log(path) > ROWS  # not started over: the read was still on it
+
+
+def test_a_read_older_than_the_newest_frames_is_not_waited_for(shop_file, monkeypatch):
+    path, connection = shop_file
+    monkeypatch.setattr(database, "RESTART_FRAMES", ROWS // 2)
+    reader = reading(path)
+    connection.execute("INSERT INTO t VALUES (randomblob(3000))")  # after the read began
+    checkpointer = sqlite3.connect(path, timeout=5, check_same_thread=False)
+    started = time.monotonic()
+    database._checkpoint(checkpointer, path)  # the copy stops short of the newest frame
+    assert time.monotonic() - started < 2  # not the 5 s a RESTART would wait for the read
+    reader.execute("COMMIT")
+    checkpointer.close()
+    reader.close()
