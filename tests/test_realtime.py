@@ -118,6 +118,37 @@ def test_sibling_workers_reach_each_other_through_the_instance_folder(tmp_path):
     assert theirs.inbox.empty() and len(list(folder.glob("*.sock"))) == 1
 
 
+def test_a_publish_is_on_its_way_to_the_other_workers_before_this_ones_pages_get_it(tmp_path):
+    """The other workers serve their pages on the other cores while this one serves its own:
+    their datagram goes out first."""
+    folder = tmp_path / "live"
+    here = Registry()
+    publisher = SiblingsBroker(here, folder)
+    publisher.start()
+    other_worker = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    other_worker.bind(str(folder / "424242-other.sock"))
+    other_worker.setblocking(False)
+    already_sent: list[bool] = []
+
+    class Page(Subscription):
+        def put(self, message) -> None:
+            try:
+                already_sent.append(b"added" in other_worker.recv(65536))
+            except BlockingIOError:
+                already_sent.append(False)
+            super().put(message)
+
+    page = Page("user:7")
+    here.add(page)
+    try:
+        publisher.publish("user:7", {"html": "<p>added</p>"})
+    finally:
+        publisher.stop()
+        other_worker.close()
+    assert drain(page) == "<p>added</p>"
+    assert already_sent == [True]
+
+
 def test_the_registry_tells_its_watchers_when_a_channel_gains_its_first_page_or_loses_its_last():
     registry, told = Registry(), []
     registry.watch(told.append)
