@@ -104,8 +104,9 @@ def check_shape(given: object) -> None:
             raise InvalidOptionError(f"Option {_shown(name)} must be text.")
 
 
-def _shown(name: str) -> str:
-    return repr(name) if len(name) <= 40 else "that option"
+def _shown(name: object) -> str:
+    # A name is the shopper's input: quoted when short, not echoed at any length.
+    return repr(name) if isinstance(name, str) and len(name) <= 40 else "that option"
 
 
 def normalise(specs: tuple[OptionSpec, ...], given: dict) -> dict[str, str]:
@@ -121,11 +122,12 @@ def normalise(specs: tuple[OptionSpec, ...], given: dict) -> dict[str, str]:
     for name, value in given.items():
         spec = by_name.get(name)
         if spec is None:
-            shown = name if isinstance(name, str) and len(name) <= 40 else "that option"
             allowed = ", ".join(by_name) or "none"
-            raise InvalidOptionError(f"This product has no option {shown!r} (options: {allowed}).")
+            raise InvalidOptionError(
+                f"This product has no option {_shown(name)} (options: {allowed})."
+            )
         if not isinstance(value, str):
-            raise InvalidOptionError(f"Option {name!r} must be text.")
+            raise InvalidOptionError(f"Option {_shown(name)} must be text.")
         if spec.is_text:
             value = unicodedata.normalize("NFC", value).strip()
             # Control characters and lone surrogates: nothing a shopper types, and the latter
