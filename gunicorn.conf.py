@@ -137,20 +137,35 @@ def on_starting(server):
     whichever worker answers /metrics). prometheus-client chooses file-backed values when it is
     first imported, which a worker does only after this (nothing here imports it at the top).
     A folder the operator names in PROMETHEUS_MULTIPROC_DIR is emptied of a previous run's
-    files; otherwise this server makes its own and removes it when it stops. (Here rather than
-    in storefront/server.py: importing anything of storefront in the arbiter would load the
-    whole app into it, before any worker's gevent patch.)"""
+    files, but not of those a process still running writes to (a ``storefront worker`` given
+    the same folder: its counts would vanish from the sums at every web restart); otherwise
+    this server makes its own and removes it when it stops. (Here rather than in
+    storefront/server.py: importing anything of storefront in the arbiter would load the whole
+    app into it, before any worker's gevent patch.)"""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
         os.makedirs(given, exist_ok=True)
         for name in os.listdir(given):
-            if name.endswith(".db"):
+            if name.endswith(".db") and not _writer_running(name):
                 os.unlink(os.path.join(given, name))
         server._storefront_metrics_dir = None
     else:
         made = tempfile.mkdtemp(prefix="storefront-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
         server._storefront_metrics_dir = made
+
+
+def _writer_running(name):
+    """Whether the process that writes a prometheus-client file (``counter_<pid>.db``,
+    ``gauge_livesum_<pid>.db``) is running."""
+    try:
+        pid = int(name.removesuffix(".db").rsplit("_", 1)[1])
+        os.kill(pid, 0)
+    except (IndexError, ValueError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # running, as another user
+        return True
+    return True
 
 
 def when_ready(server):

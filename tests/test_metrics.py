@@ -508,19 +508,24 @@ def test_gunicorn_makes_its_own_metrics_folder_and_removes_it(gunicorn_hooks, mo
     assert not folder.exists()
 
 
-def test_a_folder_the_operator_names_is_emptied_of_the_last_runs_values(
+def test_a_folder_the_operator_names_is_emptied_of_the_last_runs_values_only(
     gunicorn_hooks, monkeypatch, tmp_path
 ):
     folder = tmp_path / "prometheus"
     folder.mkdir()
-    (folder / "counter_123.db").write_bytes(b"stale")
-    (folder / "gauge_livesum_123.db").write_bytes(b"stale")
+    gone = 4_999_999  # above any Linux pid: no process has it
+    (folder / f"counter_{gone}.db").write_bytes(b"stale")
+    (folder / f"gauge_livesum_{gone}.db").write_bytes(b"stale")
+    # A `storefront worker` sharing the folder, still running (this process stands for it).
+    running = f"counter_{os.getpid()}.db"
+    (folder / running).write_bytes(b"its counts")
     (folder / "README").write_text("the operator's own file")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
     arbiter = Arbiter()
     gunicorn_hooks["on_starting"](arbiter)
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["README"]
+    assert sorted(p.name for p in folder.iterdir()) == ["README", running]
+    assert (folder / running).read_bytes() == b"its counts"
     gunicorn_hooks["on_exit"](arbiter)
     assert folder.is_dir()  # the operator's: kept
 
