@@ -6,10 +6,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import closing
 
 import pytest
 
 from storefront import database, writers
+
+ROWS = 100  # each a frame at least: a log of ROWS frames or more
 
 
 @pytest.fixture
@@ -28,12 +31,9 @@ def shop_file(tmp_path):
     connection.close()
 
 
-ROWS = 100  # each a frame at least: a log of ROWS frames or more
-
-
 def frames_in_log(path: str) -> int:
     """(Itself a checkpoint: only once the test is done.)"""
-    with sqlite3.connect(path) as probe:
+    with closing(sqlite3.connect(path)) as probe:
         return probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
 
 
