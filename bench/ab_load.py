@@ -70,22 +70,8 @@ def start(label: str, checkout: Path, env: dict[str, str], work: Path, postgres:
         server.start()
     finally:
         processes.ROOT = saved
-    shoppers = []
-    for n in range(load.SHOPPERS):
-        shopper = load.Shopper(server.port)
-        status, _, data, _ = shopper.request("GET", "/api/v1/cart", request_id=f"ab-{n:05d}")
-        load.expect(status, data, "GET /api/v1/cart")
-        shopper.close()
-        shoppers.append(shopper)
-    skus = [
-        [
-            load.sku(load.FIRST_PLAIN + (n * load.SKUS_PER_SHOPPER + j) % (1499 - load.FIRST_PLAIN))
-            for j in range(load.SKUS_PER_SHOPPER)
-        ]
-        for n in range(load.SHOPPERS)
-    ]
     script = work / f"{label}.lua"
-    load.lua_script(script, shoppers, skus, 1)
+    load.adding_shoppers(server.port, load.SHOPPERS, script, 1)
     return server, script, name, env.get("STOREFRONT_REDIS_PREFIX")
 
 

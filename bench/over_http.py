@@ -809,6 +809,29 @@ def adds_ms(log_path: Path, start: int, end: int) -> list[float]:
     return found
 
 
+def adding_shoppers(port: int, count: int, script: Path, wrk_threads: int) -> list[Shopper]:
+    """``count`` shoppers of the shop on ``port`` (a cookie and a CSRF token each, on a
+    connection each, as browsers would), and wrk's ``script`` rotating their adds of plain
+    products over its connections."""
+    shoppers = []
+    for n in range(count):
+        shopper = Shopper(port)
+        status, _, data, _ = shopper.request("GET", "/api/v1/cart", request_id=f"bench-pre-{n:05d}")
+        expect(status, data, "GET /api/v1/cart")
+        assert shopper.token and shopper.cookies
+        shopper.close()
+        shoppers.append(shopper)
+    skus = [
+        [
+            sku(FIRST_PLAIN + (n * SKUS_PER_SHOPPER + j) % (1499 - FIRST_PLAIN))
+            for j in range(SKUS_PER_SHOPPER)
+        ]
+        for n in range(count)
+    ]
+    lua_script(script, shoppers, skus, wrk_threads)
+    return shoppers
+
+
 def section_load(
     label: str,
     shop_env: dict[str, str],
@@ -843,26 +866,8 @@ def section_load(
     try:
         shop.start()
         shop_workers = shop.worker_pids()
-        # The shoppers: a cookie and a CSRF token each, on a connection each, as browsers would.
-        shoppers = []
-        for n in range(args.shoppers):
-            shopper = Shopper(shop.port)
-            status, _, data, _ = shopper.request(
-                "GET", "/api/v1/cart", request_id=f"bench-pre-{n:05d}"
-            )
-            expect(status, data, "GET /api/v1/cart")
-            assert shopper.token and shopper.cookies
-            shopper.close()
-            shoppers.append(shopper)
-        skus = [
-            [
-                sku(FIRST_PLAIN + (n * SKUS_PER_SHOPPER + j) % (1499 - FIRST_PLAIN))
-                for j in range(SKUS_PER_SHOPPER)
-            ]
-            for n in range(args.shoppers)
-        ]
         script = work / f"{key}.lua"
-        lua_script(script, shoppers, skus, args.wrk_threads)
+        shoppers = adding_shoppers(shop.port, args.shoppers, script, args.wrk_threads)
 
         baseline.start()  # the shop stays up, idle, warm
         base_workers = baseline.worker_pids()
