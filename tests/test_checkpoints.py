@@ -109,9 +109,16 @@ def test_a_log_started_over_is_cut_back_on_disk(shop_file, monkeypatch, tmp_path
     connection.execute(f"PRAGMA journal_size_limit={limit}")
     assert wal.stat().st_size > 4 * limit
     monkeypatch.setattr(database, "RESTART_FRAMES", ROWS // 2)
+    reader = reading(path)  # on the log: without the restart, the next write appends
     checkpointer = sqlite3.connect(path, timeout=5, check_same_thread=False)
-    database._checkpoint(checkpointer, path)
+    checkpointing = threading.Thread(target=database._checkpoint, args=(checkpointer, path))
+    checkpointing.start()
+    checkpointing.join(0.3)
+    assert checkpointing.is_alive()  # waiting for the read
+    reader.execute("COMMIT")
+    checkpointing.join(5)
     checkpointer.close()
+    reader.close()
     write_as_the_shop(path, connection)
     assert wal.stat().st_size <= limit
 
