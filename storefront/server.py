@@ -21,8 +21,9 @@ def compile_templates(app) -> None:
     HTTP through gunicorn, a worker's first ``/cart`` of a 1,000-line cart took 69.5–73.0 ms
     (the p99 of bench/over_http.py's series) against 24.6–34.2 ms with this, and every page's
     first visit after a start, a restart or a deploy paid the same (issue 10). About 0.4 s once
-    per worker (timed in process), before it accepts. A template that does not compile is logged and left to fail where it is
-    used, as before: one broken page must not keep the whole shop from starting."""
+    per worker (timed in process), before it accepts. A template that does not compile is
+    logged and left to fail where it is used, as before: one broken page must not keep the
+    whole shop from starting."""
     env = app.jinja_env
     for name in env.list_templates():
         try:
