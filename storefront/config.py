@@ -64,6 +64,8 @@ INT_SETTINGS = (
     IntSetting("STOREFRONT_ANALYTICS_DAYS", 395, 30, 3_650),
     # A cart change slower than this is logged with its timings (storefront/metrics.py).
     IntSetting("STOREFRONT_SLOW_CART_MS", 250, 1, 60_000),
+    # Database connections one worker process keeps open (database.pool_options says why).
+    IntSetting("STOREFRONT_DATABASE_POOL_SIZE", 15, 1, 1_000),
 )
 PAYMENT_PROVIDERS = ("manual", "test", "stripe")
 DEFAULT_MANUAL_INSTRUCTIONS = (

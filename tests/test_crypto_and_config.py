@@ -54,6 +54,7 @@ def test_keys_must_be_32_bytes_of_urlsafe_base64():
         ("STOREFRONT_HISTORY_DAYS", "366", "1 to 365"),
         ("STOREFRONT_MAX_LINES", "10001", "1 to 10000"),
         ("STOREFRONT_MAX_LINE_QUANTITY", "lots", "whole number"),
+        ("STOREFRONT_DATABASE_POOL_SIZE", "0", "1 to 1000"),
     ],
 )
 def test_a_value_out_of_range_stops_start_up_naming_the_variable(tmp_path, name, value, message):
