@@ -389,10 +389,11 @@ INSTRUMENT = """
     const text = el ? el.textContent.trim() : '';
     if (text !== last) { last = text; w.badge.push([text, t]); }
   }).observe(document.body, {subtree: true, childList: true, characterData: true});
-  document.addEventListener('htmx:wsBeforeMessage', (e) => {
+  // Captured on the window: before the page's own listeners, which may apply the message.
+  window.addEventListener('htmx:wsBeforeMessage', (e) => {
     const m = /id="cart-state"[^>]*?data-cart-version="(\\d+)"/.exec(e.detail.message);
     if (m) w.ws.push([Number(m[1]), now()]);
-  });
+  }, true);
   document.addEventListener('htmx:afterRequest', () => { w.xhr.push(now()); });
 }
 """

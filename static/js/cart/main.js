@@ -15,6 +15,7 @@
 //   checkout-form   what the shopper typed or chose while the checkout was being re-priced
 //   typing          a quantity being typed survives its line being replaced meanwhile
 //   patch           a cart piece that changed only in words and values is patched, not swapped
+//   in-place        a pushed change made only of such pieces is patched without htmx at all
 // Loaded as a module after htmx and its ws extension (deferred scripts and modules run in
 // document order), and before DOMContentLoaded, when htmx starts processing the page.
 import * as addForm from "./add-form.js";

@@ -25,11 +25,19 @@ export function onOobBeforeSwap(evt) {
   if (!target || !fragment || fragment.nodeType !== 11) return;
   const fresh = fragment.firstElementChild;
   if (!fresh || fresh !== fragment.lastElementChild || fragment.childNodes.length !== 1) return;
-  if (fresh.id !== target.id || fresh.dataset.cartVersion === undefined) return;
-  if (!sameShape(target, fresh)) return;
-  const typed = beingTyped();
-  patch(target, fresh, typed);
+  if (!patchable(target, fresh)) return;
+  patchInPlace(target, fresh);
   detail.shouldSwap = false;
+}
+
+// Whether ``fresh`` (a piece without its hx-swap-oob, as htmx hands it over) can be patched
+// into ``target``, the element it replaces.
+export function patchable(target, fresh) {
+  return fresh.id === target.id && fresh.dataset.cartVersion !== undefined && sameShape(target, fresh);
+}
+
+export function patchInPlace(target, fresh) {
+  patch(target, fresh, beingTyped());
 }
 
 const UNPATCHABLE = new Set(["SELECT", "TEXTAREA", "SCRIPT", "TEMPLATE", "IFRAME"]);

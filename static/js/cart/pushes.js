@@ -1,7 +1,9 @@
 // What the socket pushes: control messages (hello, resync, catalog changes) handled here, cart
-// events let through to htmx only when they are the next version of the cart this page shows.
+// events applied only when they are the next version of the cart this page shows: patched in
+// place (in-place.js) or, when they cannot be, let through to htmx.
 import { onCatalogChanges, onHello } from "./catalog.js";
-import { inspect } from "./conflicts.js";
+import { inspect, tell } from "./conflicts.js";
+import { applyInPlace } from "./in-place.js";
 import { replayQueue } from "./offline-queue.js";
 import { pageId, parse, say, shown, stateIn } from "./page.js";
 import { resync } from "./resync.js";
@@ -25,6 +27,11 @@ export function onMessage(evt) {
   const where = place(state);
   if (where === "next") {
     inspect(state);
+    // Patched here, or left to htmx (whose wsAfterMessage then tells of a conflict).
+    if (applyInPlace(message)) {
+      evt.preventDefault();
+      tell();
+    }
     return;
   }
   evt.preventDefault();

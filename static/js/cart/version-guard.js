@@ -9,15 +9,17 @@ export function onOobBeforeSwap(evt) {
   const fragment = evt.detail.fragment;
   const el = fragment && fragment.nodeType === 11 ? fragment.firstElementChild : fragment;
   if (!el || !el.dataset) return;
-  // Only the notice: #cart-state names its origin too, and the page that made the change must
-  // still move to the version it produced.
-  const target = evt.detail.target;
-  if (target && target.id === "notice" && el.dataset.originPage && el.dataset.originPage === pageId()) {
-    evt.preventDefault(); // "on another device" is not news to the page that did it
-    return;
-  }
-  if (wholeCart || el.dataset.cartVersion === undefined) return;
-  if (Number(el.dataset.cartVersion) <= shown().version) evt.preventDefault();
+  if (refused(evt.detail.target, el)) evt.preventDefault();
+}
+
+// Whether a piece must stay out of its target: it is no newer than what the page shows, or it
+// is the notice of this page's own change ("on another device" is not news to the page that
+// did it). Only the notice: #cart-state names its origin too, and the page that made the
+// change must still move to the version it produced.
+export function refused(target, el) {
+  if (target && target.id === "notice" && el.dataset.originPage && el.dataset.originPage === pageId()) return true;
+  if (wholeCart || el.dataset.cartVersion === undefined) return false;
+  return Number(el.dataset.cartVersion) <= shown().version;
 }
 
 // Where a pushed event stands against what the page shows (its #cart-state element):
