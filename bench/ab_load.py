@@ -6,9 +6,9 @@ change of 5 % from the drift. Here both versions run at once, each a gunicorn wi
 repository's config on a SQLite file of its own (or a PostgreSQL database and Redis prefix of
 its own), and take turns under wrk (200 shoppers, 16 connections, as ``bench/over_http.py``'s
 load section), A then B, then B then A, for a few seconds each: neighbouring rounds see the same
-machine. Printed per round: requests a second, the workers' CPU per request, and the worker
-main threads' context switches per request (a worker whose requests all wait, on the database
-lock say, sleeps in the hub).
+machine. Printed per round: requests a second, wrk's p99, the workers' CPU per request, and
+the worker main threads' context switches per request (a worker whose requests all wait, on the
+database lock say, sleeps in the hub).
 
     git worktree add /tmp/before HEAD~1
     .venv/bin/python bench/ab_load.py --a /tmp/before --b . --rounds 16 --seconds 3
@@ -92,7 +92,7 @@ def main() -> int:
     )
     work = Path(tempfile.mkdtemp(prefix="bench-ab-"))
     started = {}
-    results: dict[str, list[tuple[float, float, float]]] = {"A": [], "B": []}
+    results: dict[str, list[tuple[float, float, float, float]]] = {"A": [], "B": []}
     try:
         for label, checkout in (("A", args.a), ("B", args.b)):
             started[label] = start(label, checkout.resolve(), env, work, args.postgres)
@@ -113,10 +113,12 @@ def main() -> int:
                 count = got["requests"]
                 cpu = (got["cpu_user"] + got["cpu_system"]) * 1000 / count
                 per = (context_switches(pids) - switches) / count
-                results[label].append((got["rps"], cpu, per))
+                p99 = got["latency_us"]["p99"] / 1000
+                results[label].append((got["rps"], cpu, per, p99))
                 print(
-                    f"round {n:2d} {label}: {got['rps']:7.0f} req/s, workers {cpu:.3f} ms CPU a "
-                    f"request, {per:.2f} context switches a request, 5xx {got['5xx']}",
+                    f"round {n:2d} {label}: {got['rps']:7.0f} req/s, p99 {p99:6.1f} ms, workers "
+                    f"{cpu:.3f} ms CPU a request, {per:.2f} context switches a request, "
+                    f"5xx {got['5xx']}",
                     flush=True,
                 )
     finally:
@@ -134,6 +136,7 @@ def main() -> int:
         rows = results[label]
         print(
             f"{label}: median {statistics.median(r[0] for r in rows):.0f} req/s, "
+            f"p99 {statistics.median(r[3] for r in rows):.1f} ms, "
             f"{statistics.median(r[1] for r in rows):.3f} ms CPU a request"
         )
     print(
