@@ -2,14 +2,14 @@
 // quantity and total, the summary, the badge, #cart-state) and the notice: applied here in
 // one pass, patched in place (patch.js), without htmx. Through htmx's out-of-band swaps, which
 // end in the same patches, another device's /cart took 2.8-4.0 ms at p50 from the message to
-// its badge in Chromium; patched here, 1.6-2.3 ms (issue 10: the push's p50 target is 10 ms from
+// its badge in Chromium; patched here, 1.4-1.6 ms (issue 10: the push's p50 target is 10 ms from
 // the click to the other page).
 //
 // Anything else goes through htmx as before, the whole message, so that a change never goes
 // in half one way and half the other: a new or removed line, a piece whose shape changed, an
 // element a pending change has marked, other swap styles, htmx attributes in a notice.
 import { parse } from "./page.js";
-import { patchable, patchInPlace } from "./patch.js";
+import { patcher } from "./patch.js";
 import { refused } from "./version-guard.js";
 
 // Applies ``message`` and says true, or changes nothing and says false (htmx's turn).
@@ -26,10 +26,10 @@ export function applyInPlace(message) {
     if (style === "innerHTML") {
       if (/\s(data-)?hx-|\s(ws|sse)-/.test(fresh.innerHTML)) return false; // htmx must process it
       steps.push(() => { target.innerHTML = fresh.innerHTML; });
-    } else if (patchable(target, fresh)) {
-      steps.push(() => patchInPlace(target, fresh));
     } else {
-      return false;
+      const patch = patcher(target, fresh);
+      if (!patch) return false;
+      steps.push(patch);
     }
   }
   steps.forEach((step) => step());
