@@ -43,6 +43,8 @@ export function patcher(target, fresh) {
 }
 
 const UNPATCHABLE = new Set(["SELECT", "TEXTAREA", "SCRIPT", "TEMPLATE", "IFRAME"]);
+// An edit: [TEXT, text node, its new text], [REMOVE, element, attribute name], [SET or CLASS,
+// element, attribute name, value], [FIELD, input, the fresh input, the field being typed in].
 const TEXT = 0, REMOVE = 1, SET = 2, CLASS = 3, FIELD = 4;
 
 // hx-*, data-hx-*, ws-* and sse-* (the extensions'): checked by hand, as this runs for every
@@ -100,12 +102,12 @@ function kept(node) {
   return node;
 }
 
-function apply([kind, node, name, value]) {
-  if (kind === TEXT) node.nodeValue = name;
-  else if (kind === REMOVE) node.removeAttribute(name);
-  else if (kind === SET) node.setAttribute(name, value);
-  else if (kind === CLASS) patchClass(node, value);
-  else patchField(node, name, value);
+function apply([kind, node, first, second]) {
+  if (kind === TEXT) node.nodeValue = first;
+  else if (kind === REMOVE) node.removeAttribute(first);
+  else if (kind === SET) node.setAttribute(first, second);
+  else if (kind === CLASS) patchClass(node, second);
+  else patchField(node, first, second);
 }
 
 // The shown value and state follow the server's, except in the field being typed in.
