@@ -46,7 +46,7 @@ def test_connections_opened_for_a_burst_stay_open_for_the_next(app):
         assert engine.pool.checkedin() >= BURST
 
 
-def test_the_pool_holds_at_most_its_size_and_nothing_beyond():
+def test_the_pool_is_sized_with_no_overflow_and_memory_databases_are_left_alone():
     assert pool_options("postgresql+psycopg://h/db", 15) == {"pool_size": 15, "max_overflow": 0}
     assert pool_options("sqlite:////srv/shop/storefront.db", 3) == {
         "pool_size": 3,
