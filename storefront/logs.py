@@ -56,6 +56,38 @@ class _FormattedLines(logging.handlers.QueueHandler):
         return self.format(record)
 
 
+def _access(fields: dict) -> None:
+    """Log a request's access line: the line the formatter would make, queued for the writer
+    directly when that is the one place it would go. Logging's own path (a record, the caller's
+    frame looked up, the handlers' locks) was half of the access line's cost, about 3 % of a
+    cart add (issue 10). Anyone else listening (a handler added, a filter) gets it through
+    logging as before."""
+    lines = _writer_queue()
+    if lines is None:
+        log.info("request", extra={"fields": fields})
+        return
+    entry = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime()),
+        "level": "info",
+        "logger": log.name,
+        "message": "request",
+        **fields,
+    }
+    lines.put(json.dumps(entry, default=str))
+
+
+def _writer_queue() -> queue.SimpleQueue | None:
+    if log.handlers or log.filters or not log.propagate or not log.isEnabledFor(logging.INFO):
+        return None
+    root = log.parent
+    if root is None or root.filters or root.propagate or len(root.handlers) != 1:
+        return None
+    handler = root.handlers[0]
+    if type(handler) is not _FormattedLines or handler.filters or handler.level > logging.INFO:
+        return None
+    return handler.queue
+
+
 class _LineWriter(logging.handlers.QueueListener):
     def __init__(self, lines: queue.SimpleQueue, stream):
         super().__init__(lines)
@@ -143,20 +175,17 @@ def init_app(app: Flask) -> None:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         if request.endpoint == "static":
             return response
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "path": _loggable_path(),
-                    "status": response.status_code,
-                    "ms": round(
-                        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
-                    ),
-                    "shopper": _shopper(),
-                    "device": shopper.device(),
-                }
-            },
+        _access(
+            {
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": _loggable_path(),
+                "status": response.status_code,
+                "ms": round(
+                    (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+                ),
+                "shopper": _shopper(),
+                "device": shopper.device(),
+            }
         )
         return response

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+import queue
+import re
 import secrets
 
 import pytest
@@ -22,6 +24,7 @@ from tests.helpers import Browser
 
 EMAIL = "lin@example.com"
 PASSWORD = "correct horse battery"
+REQUEST_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 
 
 def test_every_response_carries_the_security_headers(browser):
@@ -185,6 +188,42 @@ def test_logs_are_json_with_request_ids_and_hold_no_secrets(app, browser, make_p
         assert secret not in output, secret
     ids = [line["request_id"] for line in lines if "path" in line]
     assert len(set(ids)) == len(ids)  # one id per request
+
+
+def test_an_access_line_queued_straight_for_the_writer_reads_as_the_formatter_would_write_it(
+    app, browser, make_product, monkeypatch
+):
+    from storefront import logs
+
+    sku = make_product()
+    browser.ensure_csrf()  # its page's line went to the writer as usual
+    lines = queue.SimpleQueue()
+    writer = logs._FormattedLines(lines)
+    writer.setFormatter(JsonFormatter())
+    monkeypatch.setattr(logging.getLogger("storefront"), "handlers", [writer])
+    assert logs._writer_queue() is lines  # the one place lines go: straight there
+    response = browser.add(sku, **{"X-Request-Id": "req-0123456789"})
+    line = json.loads(lines.get_nowait())
+    assert {k: line[k] for k in ("level", "logger", "message", "request_id", "method")} == {
+        "level": "info",
+        "logger": "storefront.access",
+        "message": "request",
+        "request_id": "req-0123456789",
+        "method": "POST",
+    }
+    assert line["path"] == "/api/v1/cart/lines" and line["status"] == response.status_code
+    assert line["ms"] >= 0 and re.fullmatch(r"[0-9a-f]{16}", line["shopper"])
+    assert REQUEST_TIME.match(line["time"])
+    # Another listener (a handler added): every line goes through logging again, to both.
+    listening = io.StringIO()
+    other = logging.StreamHandler(listening)
+    other.setFormatter(JsonFormatter())
+    monkeypatch.setattr(logging.getLogger("storefront"), "handlers", [writer, other])
+    assert logs._writer_queue() is None
+    browser.api("GET", "/cart", headers={"X-Request-Id": "req-abcdefghij"})
+    queued, heard = json.loads(lines.get_nowait()), json.loads(listening.getvalue())
+    assert queued == heard and queued["request_id"] == "req-abcdefghij"
+    assert set(queued) == set(line)
 
 
 def test_request_ids_differ_between_processes_forked_from_one_another():
