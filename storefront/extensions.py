@@ -18,12 +18,24 @@ class Base(DeclarativeBase):
 # Objects stay readable after commit: a request keeps using what it loaded, no reload storm.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
-login_manager = LoginManager()
+
+
+class UnhashedLoginManager(LoginManager):
+    """Flask-Login hashes the address and the user agent for its session protection on every
+    request, before it looks whether that protection is on at all (about 1 % of a cart add,
+    issue 10): with it off, nothing is hashed."""
+
+    def _session_protection_failed(self):
+        if not current_app.config.get("SESSION_PROTECTION", self.session_protection):
+            return False
+        return super()._session_protection_failed()
+
+
+login_manager = UnhashedLoginManager()
 # Flask-Login's "basic" session protection only marks a session not fresh when the address or
-# browser changes, and nothing here asks for a fresh sign-in; it hashed the address and the
-# user agent on every request, a guest's too (about 1.5 % of a cart add, issue 10). Accounts
-# are protected by their device sessions (accounts/services.py: server-side, revocable, ended
-# when idle), and a sign-in always starts a new cookie.
+# browser changes, and nothing here asks for a fresh sign-in. Accounts are protected by their
+# device sessions (accounts/services.py: server-side, revocable, ended when idle), and a
+# sign-in always starts a new cookie.
 login_manager.session_protection = None
 
 

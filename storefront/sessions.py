@@ -39,10 +39,29 @@ def init_app(app: Flask) -> None:
 
 
 class SignedSession(SecureCookieSession):
-    """A session that knows what its cookie held and when that was signed (None: no cookie)."""
+    """A session that knows what its cookie held and when that was signed (None: no cookie),
+    and whether its content was set since (``renew`` alone asks for a new expiry)."""
 
     signed_at: int | None = None
     opened_as: str | None = None
+    # Set by any change made through the session itself (Flask's own tracking); a nested value
+    # changed in place is not seen, so whoever does that must set ``modified`` too, as Flask
+    # asks, which here makes the content compared again.
+    content_set = False
+    only_renewed = False
+
+    def __init__(self, initial=None) -> None:
+        def on_update(session: SignedSession) -> None:
+            session.modified = session.content_set = True
+
+        super().__init__(initial)
+        self.on_update = on_update
+
+    def renew(self) -> None:
+        """Sign the cookie again for a new expiry (within ``SESSION_RENEW_AFTER``)."""
+        if not self.permanent:
+            self.permanent = True
+        self.modified = self.only_renewed = True
 
 
 class _Signing:
@@ -52,11 +71,22 @@ class _Signing:
         self.serializer = serializer
         self.verified = functools.lru_cache(maxsize=REMEMBERED_COOKIES)(self._verify)
 
-    def _verify(self, cookie: str) -> tuple[str, int]:
-        """The cookie's content (as the JSON it was signed from) and when it was signed; raises
-        BadSignature. Its age is the caller's to check: it grows while the entry is kept."""
+    def _verify(self, cookie: str) -> tuple[str, int, dict | None]:
+        """The cookie's content (as the JSON it was signed from), when it was signed, and the
+        content itself if it holds only plain values (None: load it afresh from the JSON for
+        each request, a nested value could be changed in place); raises BadSignature. Its age is
+        the caller's to check: it grows while the entry is kept."""
         data, signed_at = self.serializer.loads(cookie, return_timestamp=True)
-        return self.serializer.serializer.dumps(data), int(signed_at.timestamp())
+        plain = all(type(value) in _PLAIN for value in data.values())
+        return (
+            self.serializer.serializer.dumps(data),
+            int(signed_at.timestamp()),
+            data if plain else None,
+        )
+
+
+# What a session may hold and be opened again from a copy of the remembered content.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 class SecureWhenHttpsSessionInterface(SecureCookieSessionInterface):
@@ -92,14 +122,18 @@ class SecureWhenHttpsSessionInterface(SecureCookieSessionInterface):
         if not cookie:
             return self.session_class()
         try:
-            opened_as, signed_at = signing.verified(cookie)
+            opened_as, signed_at, plain = signing.verified(cookie)
         except BadSignature:
             return self.session_class()
         # As itsdangerous checks it: too old, or signed in this clock's future, opens nothing.
         age = int(time.time()) - signed_at
         if not 0 <= age <= app.permanent_session_lifetime.total_seconds():
             return self.session_class()
-        session = self.session_class(self.serializer.loads(opened_as))
+        # A session is a dictionary of its own (a copy of plain values): what a request sets in
+        # it never reaches the remembered content. Parsing the JSON again was 1 % of an add.
+        session = self.session_class(
+            plain if plain is not None else self.serializer.loads(opened_as)
+        )
         session.opened_as, session.signed_at = opened_as, signed_at
         return session
 
@@ -111,5 +145,9 @@ class SecureWhenHttpsSessionInterface(SecureCookieSessionInterface):
         fresh = (
             int(time.time()) - session.signed_at < app.config["SESSION_RENEW_AFTER"].total_seconds()
         )
-        # Only a renewal was asked for (the content is what the cookie holds): not yet.
-        return not (fresh and self.serializer.dumps(dict(session)) == session.opened_as)
+        if not fresh:
+            return True
+        if session.only_renewed and not session.content_set:
+            return False  # only a renewal was asked for, and the content is as opened: not yet
+        # The content is what the cookie holds (set to the same values): not yet either.
+        return self.serializer.dumps(dict(session)) != session.opened_as

@@ -56,5 +56,4 @@ def device() -> int:
 
 def changed_cart() -> None:
     """A cart change renews the cookie: it lives GUEST_CART_DAYS after the last change."""
-    session.permanent = True
-    session.modified = True
+    session.renew()

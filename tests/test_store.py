@@ -207,6 +207,38 @@ def test_a_change_renews_the_cookie_once_it_is_a_minute_old(
     assert browser.cart()["item_count"] == 3  # the same cart, behind the renewed cookie
 
 
+def test_what_a_request_sets_in_the_session_is_signed_at_once_and_stays_its_own(
+    app, browser, make_product
+):
+    from flask import request
+
+    browser.add(make_product())
+    cookie = browser.client.get_cookie("storefront").value
+    sessions = app.session_interface
+    with app.test_request_context(headers={"Cookie": f"storefront={cookie}"}):
+        opened = sessions.open_session(app, request)
+        opened.renew()  # a cart change: within the minute the cookie stays as it is
+        assert not sessions.should_set_cookie(app, opened)
+        opened["note"] = "set by this request"
+        assert sessions.should_set_cookie(app, opened)  # new content: signed now
+        again = sessions.open_session(app, request)  # the next request with the same cookie
+        assert "note" not in again and dict(again) == {
+            k: v for k, v in opened.items() if k != "note"
+        }
+        again["guest"] = again["guest"]  # set to what it holds: nothing to sign yet
+        assert not sessions.should_set_cookie(app, again)
+
+
+def test_no_session_protection_means_nothing_hashed_for_it(app, browser, monkeypatch):
+    from storefront.extensions import login_manager
+
+    def refused():
+        raise AssertionError("hashed the address and browser for a protection that is off")
+
+    monkeypatch.setattr(login_manager, "_session_identifier_generator", refused)
+    assert browser.cart()["item_count"] == 0
+
+
 def test_a_remembered_cookie_still_expires_with_its_age(app, browser, make_product, monkeypatch):
     browser.add(make_product())
     assert browser.cart()["item_count"] == 1  # this cookie is now remembered as verified
