@@ -41,6 +41,7 @@ from storefront.realtime.fallback import bp as live_bp
 from storefront.realtime.socket import bp as realtime_bp
 from storefront.saved.routes import bp as saved_bp
 from storefront.sharing.routes import bp as sharing_bp
+from storefront.shop_flask import Shop
 from storefront.support.routes import bp as support_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ BLUEPRINTS = (
 def create_app(overrides: Mapping[str, object] | None = None) -> Flask:
     """Build the app. ``overrides``: STOREFRONT_* variables (as text) and Flask config keys."""
     overrides = dict(overrides or {})
-    app = Flask(
+    app = Shop(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

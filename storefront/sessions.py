@@ -44,9 +44,9 @@ class SignedSession(SecureCookieSession):
 
     signed_at: int | None = None
     opened_as: str | None = None
-    # Set by any change made through the session itself (Flask's own tracking); a nested value
-    # changed in place is not seen, so whoever does that must set ``modified`` too, as Flask
-    # asks, which here makes the content compared again.
+    # Set by any change made through the session's own methods (Flask's tracking). A nested
+    # value changed in place is not seen: set its key again afterwards (``modified`` alone,
+    # as Flask suggests, would be taken for a renewal in a request that also calls ``renew``).
     content_set = False
     only_renewed = False
 
