@@ -187,6 +187,32 @@ def test_sibling_workers_know_which_channels_have_a_page_open(tmp_path):
     assert publisher.listening("user:9")  # its own pages count without any file
 
 
+def test_the_folder_is_listed_again_only_when_it_changed_and_never_kept_while_fresh(
+    tmp_path, monkeypatch
+):
+    """A publisher keeps the folder's listing while the folder's time says nothing changed;
+    a worker that starts later is seen at once. A listing taken just after a change is not
+    kept: a file added within the same clock tick would not move the folder's time."""
+    folder = tmp_path / "live"
+    publisher = SiblingsBroker(Registry(), folder)
+    publisher.start()
+    listed = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(path) or real_scandir(path))
+    assert not publisher.listening("user:7") and not publisher.listening("user:7")
+    assert len(listed) == 2  # the folder changed a moment ago (this worker's files): not kept
+    long_ago = time.time_ns() - 10**9
+    os.utime(folder, ns=(long_ago, long_ago))
+    assert not publisher.listening("user:7") and not publisher.listening("user:7")
+    assert len(listed) == 3  # settled: listed once, then kept
+    there = Registry()
+    there.add(Subscription("user:7"))
+    sibling = SiblingsBroker(there, folder)
+    sibling.start()  # its files change the folder's time
+    assert publisher.listening("user:7")
+    assert len(listed) == 4
+
+
 def test_a_dead_siblings_counters_only_ever_say_yes_until_it_is_found_gone(tmp_path):
     folder = tmp_path / "live"
     publisher = SiblingsBroker(Registry(), folder)

@@ -20,6 +20,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from pathlib import Path
 
 from storefront import metrics
@@ -29,6 +30,8 @@ from storefront.realtime.registry import RESYNC, Registry
 log = logging.getLogger(__name__)
 MAX_DATAGRAM = 200_000  # under Linux's default socket buffer (212,992 bytes)
 GONE = (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK)
+# A folder's listing is kept once its last change is this far in the past: many clock ticks.
+SETTLED_NS = 100_000_000
 
 
 class SiblingsBroker:
@@ -43,6 +46,8 @@ class SiblingsBroker:
         self._lock = threading.Lock()
         self._presence = CountersFile(registry.holds)
         registry.watch(self._presence.sync)
+        # (the folder's modification time, this worker's own name, the other files) or None
+        self._listing: tuple[int, str, list[str]] | None = None
 
     def listening(self, channel: str) -> bool:
         """Whether a page of this machine listens on ``channel`` (see presence.py). Only the
@@ -88,14 +93,30 @@ class SiblingsBroker:
         return [path for path in self._others() if path.endswith(".sock")]
 
     def _others(self) -> list[str]:
-        """Other workers' files in the folder (sockets and counters), in one listing."""
+        """Other workers' files in the folder (sockets and counters), in one listing.
+
+        Every change a page listens to asks (listing the folder was 1 % of a cart add, issue
+        10), and the folder changes only when a worker starts or stops: the listing is kept
+        while the folder's modification time stays what it was. Only a listing taken once that
+        time is well in the past is kept: the kernel's file times are coarse (a clock tick), so
+        a file added within the same tick as the last change would not move it."""
+        try:
+            stamp = os.stat(self.directory).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        own = self._address.removesuffix(".sock")
+        kept = self._listing
+        if kept is not None and kept[0] == stamp and kept[1] == own:
+            return kept[2]
         try:
             entries = os.scandir(self.directory)
         except FileNotFoundError:
             return []
-        own = self._address.removesuffix(".sock")
         with entries:
-            return [e.path for e in entries if os.path.splitext(e.path)[0] != own]
+            others = [e.path for e in entries if os.path.splitext(e.path)[0] != own]
+        if time.time_ns() - stamp > SETTLED_NS:
+            self._listing = (stamp, own, others)
+        return others
 
     def start(self) -> None:
         """Listen (once per process: a listener does not survive into a forked worker)."""
