@@ -155,6 +155,37 @@ def test_changes_reach_the_other_device_both_ways_without_reload(new_device):
     assert api_contents(b) == {"DEMO-0106": 1}
 
 
+def test_a_change_of_values_elsewhere_is_patched_in_place_and_a_new_line_goes_through_htmx(
+    new_device,
+):
+    """in-place.js: a push whose pieces changed only in words and values (a quantity, the
+    totals, the badge, the notice) is patched where they stand, without htmx's out-of-band
+    swaps; a push that brings a new line still goes through htmx. Both end up on the page."""
+    a = new_device()
+    add_to_cart(a, "DEMO-0121", 1)
+    b = new_device(storage_state=a.context.storage_state())
+    open_live(a, "/cart")
+    open_live(b, "/cart")
+    b.evaluate(
+        """() => {
+          window.__e2eOobSwaps = 0;
+          document.addEventListener('htmx:oobAfterSwap', () => { window.__e2eOobSwaps += 1; });
+        }"""
+    )
+    row = cart_line(b, "DEMO-0121").element_handle()
+    with same_page(a), same_page(b):
+        set_quantity(a, "DEMO-0121", 3)
+        expect(line_quantity(b, "DEMO-0121")).to_have_value("3")
+        expect(badge(b)).to_have_text("3")
+        expect(notice(b)).to_contain_text(f"set to 3 {ELSEWHERE}")
+        assert b.evaluate("() => window.__e2eOobSwaps") == 0  # no htmx swap: patched in place
+        assert row.evaluate("line => line.isConnected")  # the very row, now saying 3
+        api_add(a, "DEMO-0122", 2)
+        expect_lines(b, {"DEMO-0121": 3, "DEMO-0122": 2})
+        expect(badge(b)).to_have_text("5")
+        assert b.evaluate("() => window.__e2eOobSwaps") > 0  # a new line: htmx's swaps
+
+
 def test_two_tabs_of_one_guest_stay_in_step(new_device):
     first = new_device()
     add_to_cart(first, "DEMO-0111", 1)
