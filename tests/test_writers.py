@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
+import pytest
+from sqlalchemy import select
+
+from storefront.database import begin_write
+from storefront.extensions import db
 from storefront.writers import HandOffLock
+from tests import dbs
 
 
 def wait_until(condition, limit: float = 5.0) -> None:
@@ -67,3 +74,21 @@ def test_a_wait_that_times_out_leaves_the_queue():
     assert not lock._waiters
     lock.release()
     assert lock.acquire(0.01)
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="SQLite's write lock; PostgreSQL locks rows")
+def test_a_writer_holds_the_database_write_lock_from_its_begin_and_a_reader_does_not(app):
+    with app.app_context():
+        other = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
+        try:
+            begin_write()  # nothing written yet: the lock is taken at BEGIN (IMMEDIATE)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            db.session.commit()
+
+            db.session.execute(select(1))  # a reader's transaction after it: a plain BEGIN
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            db.session.rollback()
+        finally:
+            other.close()
