@@ -24,10 +24,15 @@ import collections
 import fcntl
 import os
 import threading
+from typing import Protocol
 
 from storefront import cooperative
 
 TIMEOUT = 30.0  # as long as SQLite's busy timeout
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 class HandOffLock:
@@ -39,6 +44,8 @@ class HandOffLock:
         self._mutex = threading.Lock()
         self._held = False
         self._waiters: collections.deque[threading.Event] = collections.deque()
+        # What the last holder passed to the one it handed the lock to (``release``).
+        self.passed: object = None
 
     def acquire(self, timeout: float) -> bool:
         with self._mutex:
@@ -55,12 +62,16 @@ class HandOffLock:
             self._waiters.remove(turn)
             return False
 
-    def release(self) -> None:
+    def release(self, passing: object = None) -> object:
+        """Hand the lock, and ``passing`` with it (``passed``), to the first waiter; with none
+        waiting, ``passing`` comes back to the caller."""
         with self._mutex:
             if self._waiters:
+                self.passed = passing
                 self._waiters.popleft().set()  # still held: now by the first waiter
-            else:
-                self._held = False
+                return None
+            self._held = False
+            return passing
 
 
 class WriterQueue:
@@ -70,10 +81,14 @@ class WriterQueue:
         self._threads = HandOffLock()
         self._fd = self._turn_fd = -1
         self._pid = 0
+        # The holder's database connection, if it keeps one: passed from writer to writer of
+        # this process while they queue, given back by the last (``release``).
+        self.connection: Closable | None = None
 
     def acquire(self) -> None:
         if not self._threads.acquire(TIMEOUT):
             raise TimeoutError("the database stayed busy with other changes")
+        self.connection, self._threads.passed = self._threads.passed, None
         try:
             self._files()
             _lock(self._turn_fd)
@@ -82,14 +97,21 @@ class WriterQueue:
             finally:
                 fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
         except BaseException:
-            self._threads.release()
+            self._release_threads()
             raise
 
     def release(self) -> None:
         try:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
-            self._threads.release()
+            self._release_threads()
+
+    def _release_threads(self) -> None:
+        # Taken from the slot first: the next holder fills it as soon as the lock is theirs.
+        connection, self.connection = self.connection, None
+        left = self._threads.release(connection)
+        if left is not None:  # no writer waiting: back to the pool
+            left.close()
 
     def _files(self) -> None:
         # One descriptor each per process: a forked worker opens its own (flock is per open

@@ -9,6 +9,8 @@ import time
 import pytest
 from sqlalchemy import select
 
+from storefront import clock, writers
+from storefront.accounts.models import User
 from storefront.database import begin_write
 from storefront.extensions import db
 from storefront.writers import HandOffLock
@@ -92,3 +94,60 @@ def test_a_writer_holds_the_database_write_lock_from_its_begin_and_a_reader_does
             db.session.rollback()
         finally:
             other.close()
+
+
+def test_a_release_hands_what_it_passes_to_the_waiter_or_gives_it_back_with_none_waiting():
+    lock = HandOffLock()
+    assert lock.acquire(1)
+    assert lock.release("connection") == "connection"  # nobody waiting: back to the caller
+    assert lock.acquire(1)
+    received = []
+
+    def waiter() -> None:
+        assert lock.acquire(5)
+        received.append(lock.passed)
+        lock.release()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    wait_until(lambda: len(lock._waiters) == 1)
+    assert lock.release("connection") is None
+    thread.join(5)
+    assert received == ["connection"]
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="SQLite's writers queue; PostgreSQL's do not")
+def test_writers_queued_in_a_process_run_on_one_connection_and_the_last_gives_it_back(app):
+    with app.app_context():
+        pool = db.engine.pool
+        idle = pool.checkedout()
+        queue = writers.queue_for(db.engine.url.database)
+    connections = []
+    first_writing, first_may_commit = threading.Event(), threading.Event()
+
+    def writer(email: str, hold: bool) -> None:
+        with app.app_context():
+            begin_write()
+            connections.append(db.session.connection())
+            db.session.add(User(email=email, password_hash="x", created_at=clock.now()))
+            db.session.flush()
+            if hold:
+                first_writing.set()
+                assert first_may_commit.wait(5)
+            db.session.commit()
+
+    first = threading.Thread(target=writer, args=("first@example.com", True))
+    first.start()
+    assert first_writing.wait(5)
+    second = threading.Thread(target=writer, args=("second@example.com", False))
+    second.start()
+    wait_until(lambda: len(queue._threads._waiters) == 1)
+    first_may_commit.set()
+    first.join(5)
+    second.join(5)
+
+    assert len(connections) == 2 and connections[0] is connections[1]  # passed on
+    with app.app_context():
+        assert pool.checkedout() == idle  # the last writer gave it back to the pool
+        emails = db.session.scalars(select(User.email).order_by(User.email)).all()
+        assert {"first@example.com", "second@example.com"} <= set(emails)
