@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
@@ -207,6 +207,72 @@ def _writers_connection(queue: writers.WriterQueue, engine: Engine) -> Connectio
         kept.close()
     queue.connection = connection = engine.connect()
     return connection
+
+
+# How many autocommit connections a worker keeps between unlocked writes (``autocommit``): a
+# few, and never more than a third of its pool, so that most of a loaded worker's connections
+# stay in the pool for everything else (with a pool of 1 or 2, none is kept).
+AUTOCOMMIT_KEPT = 4
+
+
+@contextlib.contextmanager
+def autocommit() -> Iterator[None]:
+    """The session's next transaction runs on a connection in autocommit (PostgreSQL: each
+    statement commits itself). Connections switched to autocommit are kept for the next such
+    transaction, up to AUTOCOMMIT_KEPT a worker (a third of its pool at most), instead of being
+    switched back and returned to the pool: the switch both ways and the pool's checkout and
+    checkin were about 5 % of an add's time on PostgreSQL (issue 10). One kept longer than
+    IDLE_PING_SECONDS unused is closed and a fresh one taken, through the pool's ping. The
+    caller ends the transaction (commit or rollback) before the block ends; one it leaves open
+    is rolled back."""
+    session = db.session()
+    engine = session.get_bind()
+    kept = _autocommit_kept(engine)
+    connection = None
+    while kept and connection is None:
+        candidate, since = kept.pop()
+        if time.monotonic() - since < IDLE_PING_SECONDS and _fit(candidate):
+            connection = candidate
+        else:
+            candidate.close()
+    if connection is None:
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        session.connection(bind_arguments={"bind": connection})
+        yield
+    finally:
+        if session.in_transaction():  # not ended by the caller: it must not outlive the block
+            session.rollback()
+        if len(kept) < _most_kept(engine) and _fit(connection):
+            kept.append((connection, time.monotonic()))
+        else:
+            connection.close()
+
+
+def _most_kept(engine: Engine) -> int:
+    size = getattr(engine.pool, "size", None)
+    return min(AUTOCOMMIT_KEPT, size() // 3) if callable(size) else 0
+
+
+def _fit(connection: Connection) -> bool:
+    return not connection.closed and not connection.invalidated and not connection.in_transaction()
+
+
+def _autocommit_kept(engine: Engine) -> list[tuple[Connection, float]]:
+    # On the engine (it goes with it), per process (a forked child opens its own).
+    kept = engine.__dict__.get(_KEPT)
+    if kept is None or kept[0] != os.getpid():
+        kept = engine.__dict__[_KEPT] = (os.getpid(), [])
+
+        @event.listens_for(engine, "engine_disposed")
+        def forget(_engine) -> None:  # connections of the pool being replaced
+            while kept[1]:
+                kept[1].pop()[0].close()
+
+    return kept[1]
+
+
+_KEPT = "storefront_autocommit_kept"
 
 
 @event.listens_for(Session, "before_flush")

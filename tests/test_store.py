@@ -20,7 +20,7 @@ from storefront.cart.state import AddLine, Cart, Line, apply
 from storefront.cart.types import Owner, Source
 from storefront.config import ConfigError
 from storefront.extensions import db
-from tests import dbs
+from tests import dbs, factories
 from tests.conftest import app_settings
 from tests.helpers import Browser
 
@@ -601,6 +601,72 @@ def test_an_add_on_postgresql_takes_no_transaction_and_no_row_lock(
     assert browser.cart()["version"] == 2
 
 
+def _kept(app):
+    from storefront import database
+
+    with app.app_context():
+        return [connection for connection, _ in database._autocommit_kept(db.engine)]
+
+
+@pytest.mark.skipif(
+    not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
+)
+def test_unlocked_changes_run_on_one_autocommit_connection_kept_between_them(
+    app, browser, make_product, monkeypatch
+):
+    from storefront import database
+
+    first, second, third = make_product(), make_product(), make_product()
+    browser.add(first)  # the cart's first add creates its row (the locked way)
+    assert browser.add(second).status_code == 200
+    [kept] = _kept(app)
+    assert kept.connection.driver_connection.autocommit  # kept switched: no switch back
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 1  # only the kept one is out of the pool
+    assert browser.add(third).status_code == 200
+    assert _kept(app) == [kept]  # the next change ran on it
+
+    # Kept unused for too long: closed, and the change runs on a fresh (pinged) one.
+    monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0)
+    assert browser.add(first).status_code == 200
+    assert kept.closed
+    [fresh] = _kept(app)
+    assert fresh is not kept and fresh.connection.driver_connection.autocommit
+    assert browser.cart()["item_count"] == 4
+
+    with app.app_context():
+        db.engine.dispose()  # a new pool: what was kept of the old one is closed
+    assert fresh.closed and _kept(app) == []
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="autocommit connections are PostgreSQL's")
+def test_at_most_a_few_autocommit_connections_are_kept_and_a_block_left_open_is_ended(app):
+    from storefront import database
+
+    many = database.AUTOCOMMIT_KEPT + 2
+    all_inside = threading.Barrier(many)
+
+    def unlocked_write() -> None:
+        with app.app_context(), database.autocommit():
+            db.session.execute(text("SELECT 1"))
+            all_inside.wait(5)
+            db.session.commit()
+
+    threads = [threading.Thread(target=unlocked_write) for _ in range(many)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(_kept(app)) == database.AUTOCOMMIT_KEPT
+    with app.app_context():
+        assert db.engine.pool.checkedout() == database.AUTOCOMMIT_KEPT  # the rest went back
+
+        with database.autocommit():
+            db.session.execute(text("SELECT 1"))  # and neither commit nor rollback
+        assert not db.session().in_transaction()
+        assert all(not connection.in_transaction() for connection in _kept(app))
+
+
 @pytest.mark.skipif(
     not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's (SQLite locks the file)"
 )
@@ -712,3 +778,22 @@ def test_a_read_failing_after_an_unlocked_change_neither_fails_nor_repeats_it(
     cart = browser.cart()
     assert [line["quantity"] for line in cart["lines"]] == [1, 1]
     assert cart["version"] == 2
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="autocommit connections are PostgreSQL's")
+def test_a_small_pool_keeps_no_autocommit_connection_out_of_reach(database_url, tmp_path):
+    from storefront import database
+
+    app = create_app(
+        app_settings(database_url, str(tmp_path / "small"), STOREFRONT_DATABASE_POOL_SIZE=2)
+    )
+    with app.app_context():
+        sku = factories.make_product()
+    shopper = Browser(app.test_client())
+    for _ in range(3):  # each after the first an unlocked change; then a read needs the pool
+        assert shopper.add(sku).status_code == 200
+    assert shopper.cart()["item_count"] == 3
+    assert _kept(app) == []
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+        assert database._most_kept(db.engine) == 0

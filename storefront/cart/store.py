@@ -31,7 +31,7 @@ from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring, opened_carts
 from storefront.cart.state import EMPTY, Cart, Op, replay
 from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Source
-from storefront.database import begin_write, dialect_name
+from storefront.database import autocommit, begin_write, dialect_name
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
 from storefront.prepared import GUARD_FAILED, NotTogether, Prepared, can_guard, together
@@ -316,7 +316,13 @@ def _write_unlocked(
     session = db.session()
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options=_AUTOCOMMIT)
+    with autocommit():
+        return _unlocked(session, owner, decide, timing, read_after, **how)
+
+
+def _unlocked(
+    session, owner: Owner, decide: Decide, timing, read_after: ReadAfter | None, **how
+) -> Change | None:
     # Autocommit: each statement committed itself; ending the session's transaction only gives
     # the connection back (no round trip).
     if not can_guard():  # statements traced one by one
@@ -356,7 +362,6 @@ def _write_unlocked(
     return change
 
 
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 # The guarded write failed: its cart row had moved on (GUARD_FAILED), or its revision or
 # idempotency record was written meanwhile by another change (unique_violation).
 _LOST_RACE = frozenset({GUARD_FAILED, "23505"})
