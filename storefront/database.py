@@ -196,12 +196,7 @@ def _writers_connection(queue: writers.WriterQueue, engine: Engine) -> Connectio
     writers of one process only ever write one at a time (issue 10)."""
     kept = queue.connection
     if kept is not None:
-        if (
-            kept.engine is engine
-            and not kept.closed
-            and not kept.invalidated
-            and not kept.in_transaction()
-        ):
+        if kept.engine is engine and _fit(kept):
             return kept
         queue.connection = None
         kept.close()
