@@ -224,8 +224,11 @@ def autocommit() -> Iterator[None]:
     engine = session.get_bind()
     kept = _autocommit_kept(engine)
     connection = None
-    while kept and connection is None:
-        candidate, since = kept.pop()
+    while connection is None:
+        try:  # (no check first: under threads another may take the last one meanwhile)
+            candidate, since = kept.pop()
+        except IndexError:
+            break
         if time.monotonic() - since < IDLE_PING_SECONDS and _fit(candidate):
             connection = candidate
         else:
