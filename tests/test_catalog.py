@@ -138,3 +138,34 @@ def test_live_search_updates_the_heading_and_title_with_the_results(browser, mak
     body = response.get_data(as_text=True)
     assert "<title>Search: mug · Storefront</title>" in body
     assert 'id="catalog-heading" hx-swap-oob="true">Products matching “mug”' in body
+
+
+def test_products_read_along_answer_their_look_ups_and_only_theirs(app, make_product):
+    """Inside ``read_along``, a SKU asked is answered from the rows given (none: no such
+    product) without a statement; a SKU not asked is still looked up in the database."""
+    from storefront.catalog import services as catalog
+    from tests import dbs
+
+    along, elsewhere = make_product(name="Along", price="2.50"), make_product(name="Elsewhere")
+    # Deliberately not what the database holds: proof of where each answer came from.
+    given = [[along, "Read along", 111, 7, True, "[]"]]
+    answers = {}
+
+    def look_up():
+        with app.app_context(), catalog.read_along([along, "GONE-1"], given):
+            answers["to_add"] = catalog.to_add(along)
+            answers["gone"] = catalog.to_add("GONE-1")
+            answers["among"] = catalog.to_add_among(along, ["GONE-1"])
+            answers["facts"] = catalog.facts_for([along, elsewhere])
+
+    reads = dbs.selects_reading(app, "products", look_up)
+    assert answers["to_add"] == (along, "Read along", 111, 7, True, ())
+    assert answers["gone"] is None
+    assert answers["among"][0].name == "Read along" and set(answers["among"][1]) == {along}
+    assert {sku: f.name for sku, f in answers["facts"].items()} == {
+        along: "Read along",
+        elsewhere: "Elsewhere",
+    }
+    assert len(reads) == 1, reads  # only the SKU not read along
+    with app.app_context():  # and outside, the database's own
+        assert catalog.to_add(along).name == "Along"

@@ -514,22 +514,90 @@ def test_an_add_to_a_small_cart_reads_the_catalog_once(app, browser, make_produc
     assert len(catalog_reads) == 1, catalog_reads
 
 
-def test_an_add_is_three_statements_on_postgresql(app, browser, make_product):
-    """Find the cart (unlocked on PostgreSQL), read the products, write: the cart row, its
-    revision and its events go together (storefront/prepared.py ``together``). SQLite runs
-    the writes one by one: no round trips to save there."""
+def _statements_sent() -> float:
     from storefront import metrics
 
-    def sent() -> float:
-        return metrics.REGISTRY.get_sample_value("storefront_db_statements_total")
+    return metrics.REGISTRY.get_sample_value("storefront_db_statements_total")
 
+
+def test_an_add_is_two_statements_on_postgresql(app, browser, make_product):
+    """Find the cart (unlocked on PostgreSQL) with the products the add reads, then write: the
+    cart row, its revision and its events go together (storefront/prepared.py ``together``).
+    SQLite reads the products on their own and runs the writes one by one: no round trips to
+    save there."""
     first, second = make_product(), make_product()
     browser.add(first)
-    before = sent()
+    before = _statements_sent()
     assert browser.add(second).status_code == 200
     postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-    assert sent() - before == (3 if postgres else 5)
+    assert _statements_sent() - before == (2 if postgres else 5)
     assert [line["quantity"] for line in browser.cart()["lines"]] == [1, 1]
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="products are read with the cart on PostgreSQL")
+def test_an_add_whose_guess_of_the_cart_missed_still_reads_every_product(
+    app, browser, make_product, monkeypatch
+):
+    """The products read with the cart row are those of the cart as this process last saw it.
+    Changed meanwhile elsewhere (another worker, another instance), the lines it did not know
+    are looked up on their own: one statement more, the same answer."""
+    first = make_product(name="First mug", price="4.00")
+    second = make_product(name="Second mug", price="6.50")
+    third = make_product(name="Third mug", price="1.25")
+    browser.add(first)
+    browser.add(second)
+    monkeypatch.setattr(store, "_carts_of", store._CartsOf())  # as if changed in another worker
+    before = _statements_sent()
+    added = browser.add(third)
+    assert added.status_code == 200, added.json
+    assert _statements_sent() - before == 3
+    lines = {line["sku"]: line for line in added.json["lines"]}
+    assert {sku: (line["name"], line["unit_price"]) for sku, line in lines.items()} == {
+        first: ("First mug", "4.00"),
+        second: ("Second mug", "6.50"),
+        third: ("Third mug", "1.25"),
+    }
+    assert added.json["subtotal"] == "11.75"
+    before = _statements_sent()
+    assert browser.add(first).status_code == 200  # known again: two statements
+    assert _statements_sent() - before == 2
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="products are read with the cart on PostgreSQL")
+def test_products_read_with_the_cart_are_as_they_are_now(app, browser, make_product):
+    """The stock, price and state an add decides on come from the same statement as the cart
+    row, never from what this process read before."""
+    from sqlalchemy import update
+
+    from storefront.catalog.models import Product
+
+    kept, dropped = make_product(price="3.00", stock=5), make_product(price="2.00")
+    browser.add(kept)
+    browser.add(dropped)
+    with app.app_context():
+        db.session.execute(update(Product).where(Product.sku == kept).values(stock=1))
+        db.session.execute(
+            update(Product).where(Product.sku == dropped).values(price_cents=275, active=False)
+        )
+        db.session.commit()
+    before = browser.cart()
+    refused = browser.add(kept)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "out_of_stock"
+    assert browser.add(dropped).status_code == 409  # no longer sold
+    after = browser.cart()
+    assert after["version"] == before["version"]
+    assert {line["sku"]: line["unit_price"] for line in after["lines"]} == {
+        kept: "3.00",
+        dropped: "2.75",
+    }
+    with app.app_context():
+        db.session.execute(update(Product).where(Product.sku == kept).values(stock=9))
+        db.session.commit()
+    assert browser.add(kept, 2).status_code == 200
+    assert {line["sku"]: line["quantity"] for line in browser.cart()["lines"]} == {
+        kept: 3,
+        dropped: 1,
+    }
 
 
 def _add(sku: str, line_id: str):
@@ -574,7 +642,7 @@ def _add_racing(app, meanwhile, sku: str = "DEMO-0032"):
 def test_an_add_on_postgresql_takes_no_transaction_and_no_row_lock(
     app, browser, make_product, monkeypatch
 ):
-    """Find the cart, read the products, write the change: each statement commits itself (no
+    """Find the cart with its products, write the change: each statement commits itself (no
     BEGIN, no COMMIT round trips) and none locks the cart row for another change to wait on."""
     from psycopg.pq import TransactionStatus
     from sqlalchemy import event
@@ -595,7 +663,8 @@ def test_an_add_on_postgresql_takes_no_transaction_and_no_row_lock(
         assert browser.add(second).status_code == 200
     finally:
         event.remove(Engine, "before_cursor_execute", before)
-    assert len(seen) == 3, seen
+    assert len(seen) == 2, seen
+    assert "products" in seen[0][1]  # read with the cart row
     assert {status for status, _ in seen} == {TransactionStatus.IDLE}, seen
     assert not any("FOR UPDATE" in statement for _, statement in seen)
     assert browser.cart()["version"] == 2

@@ -38,6 +38,12 @@ class OpenedCarts:
             self._carts.move_to_end(cart_id)
             return entry[2]
 
+    def newest(self, cart_id: int) -> Cart | None:
+        """The newest state this process holds of the cart, whatever its version: a guess of
+        what it holds now, never to decide on."""
+        entry = self._carts.get(cart_id)
+        return None if entry is None else entry[2]
+
     def put(self, cart_id: int, version: int, sealed: bytes, cart: Cart) -> None:
         with self._lock:
             old = self._carts.get(cart_id)

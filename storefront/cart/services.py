@@ -75,6 +75,7 @@ def _write(
     create: bool = True,
     also: store.AlsoWrite | None = None,
     read_after: store.ReadAfter | None = None,
+    read_along: store.ReadAlong | None = None,
 ) -> Change:
     return store.write(
         req.owner,
@@ -86,6 +87,7 @@ def _write(
         create=create,
         also=also,
         read_after=read_after,
+        read_along=read_along,
     )
 
 
@@ -129,7 +131,17 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         known[product.sku] = ProductFacts(*product[:5])
         return op, state.apply(cart, op, _limits({product.sku: product}))
 
-    return _write(req, decide, read_after=lambda change: views.read_facts_inside(change, known))
+    def products_read(last: Cart | None) -> list[str]:  # as decide reads them
+        if last is not None and len(last) < views.SMALL_CART:
+            return [sku, *(line.sku for line in last.lines)]
+        return [sku]
+
+    return _write(
+        req,
+        decide,
+        read_after=lambda change: views.read_facts_inside(change, known),
+        read_along=products_read,
+    )
 
 
 def set_quantity(req: Request, line_id: object, quantity: object) -> Change:

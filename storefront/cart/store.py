@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -31,6 +34,7 @@ from storefront.cart import models as m
 from storefront.cart.sealing import aad, keyring, opened_carts
 from storefront.cart.state import EMPTY, Cart, Op, replay
 from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Source
+from storefront.catalog import services as catalog
 from storefront.database import autocommit, begin_write, dialect_name
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
@@ -67,6 +71,10 @@ AlsoWrite = Callable[[Change], None]
 # change needs (inside the transaction when the cart is locked; on PostgreSQL's unlocked way
 # the change has committed already, so never a write).
 ReadAfter = Callable[[Change], None]
+# The SKUs whose catalog rows a decision will read, given the cart as this process last saw it
+# (None: not seen): on PostgreSQL's unlocked way they are read with the cart row, in its
+# round trip. A guess that misses one only costs the decision a look-up of its own.
+ReadAlong = Callable[[Cart | None], Collection[str]]
 
 
 _CARTS = m.Cart.__table__
@@ -122,6 +130,12 @@ class _Statements:
         for by in ("user", "guest", "member")
         for lock in (False, True)
     }
+    # PostgreSQL's unlocked way: the cart row and, in its last column, the products bound to
+    # ``skus`` (``catalog.rows_along``).
+    find_along = {
+        by: Prepared(_find_statement(by=by, lock=False).add_columns(catalog.rows_along()))
+        for by in ("user", "guest", "member")
+    }
     # Bound parameters named after no column: an UPDATE's SET takes the column names.
     update_cart = Prepared(update(_CARTS).where(_CARTS.c.id == bindparam("cart_id_")))
     # A change written without the row locked (``_write_unlocked``): only onto the row as it
@@ -166,16 +180,57 @@ def _guest_expired(row: _CartRow) -> bool:
 
 
 def _find(owner: Owner, *, lock: bool) -> _CartRow | None:
+    found = _found(owner, lambda by, params: _Statements.find[(by, lock)].first(params))
+    return None if found is None else _CartRow(*found)
+
+
+def _find_along(owner: Owner, skus: Collection[str]) -> tuple[_CartRow | None, list | None]:
+    """The cart row, unlocked, and the catalog rows of ``skus`` read in the same statement."""
+    listed = sorted(skus)
+    found = _found(
+        owner, lambda by, params: _Statements.find_along[by].first({**params, "skus": listed})
+    )
+    if found is None:
+        return None, None
+    *row, products = found
+    return _CartRow(*row), products
+
+
+def _found(owner: Owner, first: Callable[[str, dict], tuple | None]) -> tuple | None:
     if owner.user_id is None:
-        found = _Statements.find[("guest", lock)].first({"owner": owner.guest_key})
-        return None if found is None else _CartRow(*found)
-    found = _Statements.find[("user", lock)].first({"owner": owner.user_id})
+        return first("guest", {"owner": owner.guest_key})
+    found = first("user", {"owner": owner.user_id})
     if found is None:
         # A member's own cart is set aside while they share another's: only then, or for an
         # account with no cart yet, is the shared cart looked for (one more indexed lookup).
         # An account with its own open cart pays nothing for sharing.
-        found = _Statements.find[("member", lock)].first({"owner": owner.user_id})
-    return None if found is None else _CartRow(*found)
+        found = first("member", {"owner": owner.user_id})
+    return found
+
+
+class _CartsOf:
+    """Which cart each owner's last change in this process was to (least recently used
+    forgotten first): what ``ReadAlong`` is given is that cart as this process holds it."""
+
+    SIZE = 4096
+
+    def __init__(self):
+        self._ids: OrderedDict[Owner, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def seen(self, owner: Owner, cart_id: int) -> None:
+        with self._lock:
+            self._ids[owner] = cart_id
+            self._ids.move_to_end(owner)
+            if len(self._ids) > self.SIZE:
+                self._ids.popitem(last=False)
+
+    def last(self, owner: Owner) -> Cart | None:
+        cart_id = self._ids.get(owner)
+        return None if cart_id is None else opened_carts().newest(cart_id)
+
+
+_carts_of = _CartsOf()
 
 
 def _update_cart(cart_id: int, **values) -> None:
@@ -266,6 +321,7 @@ def write(
     create: bool = True,
     also: AlsoWrite | None = None,
     read_after: ReadAfter | None = None,
+    read_along: ReadAlong | None = None,
 ) -> Change:
     """Run one change atomically; nothing is written if ``decide`` (or ``also``) raises. Every
     change of every cart goes through here."""
@@ -273,8 +329,9 @@ def write(
     how = dict(
         source=source, device=device, idempotency=idempotency, expected_version=expected_version
     )
-    if also is None and dialect_name() == "postgresql":
-        change = _write_unlocked(owner, decide, timing, read_after, **how)
+    unlocked_way = dialect_name() == "postgresql"
+    if also is None and unlocked_way:
+        change = _write_unlocked(owner, decide, timing, read_after, read_along, **how)
         if change is not None:
             if not change.replayed:
                 metrics.cart_committed(timing, change.op, len(change.after))
@@ -285,6 +342,8 @@ def write(
         timing.mark("lock")
         if row is None:
             raise NotFound("That line is not in your cart.")
+        if unlocked_way:  # (a cart's first change is the locked way: it makes the row)
+            _carts_of.seen(owner, row.id)
         change = _change(row, owner, decide, timing, guarded=False, **how)
         if change.replayed:
             db.session.rollback()
@@ -304,7 +363,12 @@ def write(
 
 
 def _write_unlocked(
-    owner: Owner, decide: Decide, timing, read_after: ReadAfter | None, **how
+    owner: Owner,
+    decide: Decide,
+    timing,
+    read_after: ReadAfter | None,
+    read_along: ReadAlong | None,
+    **how,
 ) -> Change | None:
     """PostgreSQL, most changes: the cart read without a lock and the change written as one
     statement that applies only if the cart row is still the one read (its version, still
@@ -317,24 +381,41 @@ def _write_unlocked(
     if session.in_transaction():
         session.commit()
     with autocommit():
-        return _unlocked(session, owner, decide, timing, read_after, **how)
+        return _unlocked(session, owner, decide, timing, read_after, read_along, **how)
 
 
 def _unlocked(
-    session, owner: Owner, decide: Decide, timing, read_after: ReadAfter | None, **how
+    session,
+    owner: Owner,
+    decide: Decide,
+    timing,
+    read_after: ReadAfter | None,
+    read_along: ReadAlong | None,
+    **how,
 ) -> Change | None:
     # Autocommit: each statement committed itself; ending the session's transaction only gives
     # the connection back (no round trip).
     if not can_guard():  # statements traced one by one
         session.rollback()
         return None
+    skus = () if read_along is None else read_along(_carts_of.last(owner))
+    products = None
+
+    def along():  # the decision and the reads after it look products up among those read
+        return catalog.read_along(skus, products) if skus else nullcontext()
+
     try:
-        row = _find(owner, lock=False)
+        if skus:
+            row, products = _find_along(owner, skus)
+        else:
+            row = _find(owner, lock=False)
         timing.mark("lock")
         if row is None or _guest_expired(row):
             session.rollback()
             return None
-        change = _change(row, owner, decide, timing, guarded=True, **how)
+        _carts_of.seen(owner, row.id)
+        with along():
+            change = _change(row, owner, decide, timing, guarded=True, **how)
         timing.mark("write")
     except NotTogether:
         session.rollback()
@@ -351,7 +432,8 @@ def _unlocked(
     # Written and committed: from here on nothing may decide it again, or fail it.
     if read_after is not None and not change.replayed:
         try:
-            read_after(change)
+            with along():
+                read_after(change)
         except Exception as exc:  # the answer's description reads for itself after
             session.rollback()
             log.warning("cart: a read after an unlocked change failed (%s)", type(exc).__name__)
