@@ -535,6 +535,31 @@ def test_an_add_is_two_statements_on_postgresql(app, browser, make_product):
 
 
 @pytest.mark.skipif(not dbs.POSTGRES_URL, reason="products are read with the cart on PostgreSQL")
+def test_changing_or_removing_a_line_is_two_statements_on_postgresql(app, browser, make_product):
+    """The facts a quantity change checks and those its description shows come with the cart
+    row: find, write."""
+    kept, changed = make_product(name="Kept mug"), make_product(name="Changed mug", stock=3)
+    browser.add(kept)
+    browser.add(changed)
+    path = f"/cart/lines/{browser.line_id(changed)}"
+    before = _statements_sent()
+    answer = browser.api("PATCH", path, json={"quantity": 3})
+    assert answer.status_code == 200, answer.json
+    assert _statements_sent() - before == 2
+    assert {line["name"]: line["quantity"] for line in answer.json["lines"]} == {
+        "Kept mug": 1,
+        "Changed mug": 3,
+    }
+    refused = browser.api("PATCH", path, json={"quantity": 4})  # the stock read along
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "out_of_stock"
+    before = _statements_sent()
+    answer = browser.api("DELETE", path)
+    assert answer.status_code == 200, answer.json
+    assert _statements_sent() - before == 2
+    assert [line["name"] for line in answer.json["lines"]] == ["Kept mug"]
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="products are read with the cart on PostgreSQL")
 def test_an_add_whose_guess_of_the_cart_missed_still_reads_every_product(
     app, browser, make_product, monkeypatch
 ):

@@ -60,7 +60,7 @@ def announce(
     other pages are told, when the caller knows better than the change (an order's number)."""
     committed = time.time()  # the change was committed just before: its push starts here
     view = views.view_change(owner, change, whole_cart=whole_cart)
-    names = views.names_for(notices.skus_named_by(change), view.touched)
+    names = views.names_for(notices.skus_named_by(change), view.touched, change)
     news = Announcement(
         view,
         partial(_fragment, change, view, origin=origin, seen=seen),

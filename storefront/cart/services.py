@@ -67,6 +67,14 @@ def _check_line_id(line_id: object) -> str:
     return line_id
 
 
+def _products_read(last: Cart | None, *skus: str) -> list[str]:
+    """A ``store.ReadAlong`` guess: ``skus`` (what the decision reads) and, for a small cart,
+    every line's SKU (describing its change reads their facts: ``views.read_facts_inside``)."""
+    if last is not None and len(last) <= views.SMALL_CART:
+        return [*skus, *(line.sku for line in last.lines)]
+    return list(skus)
+
+
 def _write(
     req: Request,
     decide: store.Decide,
@@ -131,16 +139,11 @@ def add_line(req: Request, sku: object, quantity: object, options: object = None
         known[product.sku] = ProductFacts(*product[:5])
         return op, state.apply(cart, op, _limits({product.sku: product}))
 
-    def products_read(last: Cart | None) -> list[str]:  # as decide reads them
-        if last is not None and len(last) < views.SMALL_CART:
-            return [sku, *(line.sku for line in last.lines)]
-        return [sku]
-
     return _write(
         req,
         decide,
         read_after=lambda change: views.read_facts_inside(change, known),
-        read_along=products_read,
+        read_along=lambda last: _products_read(last, sku),
     )
 
 
@@ -154,7 +157,17 @@ def set_quantity(req: Request, line_id: object, quantity: object) -> Change:
         op = SetQuantity(line_id, quantity, line.sku)
         return op, state.apply(cart, op, _limits(catalog.facts_for([line.sku])))
 
-    return _write(req, decide, create=False, read_after=views.read_facts_inside)
+    def line_sku(last: Cart | None) -> list[str]:
+        line = None if last is None else last.line(line_id)
+        return [] if line is None else [line.sku]
+
+    return _write(
+        req,
+        decide,
+        create=False,
+        read_after=views.read_facts_inside,
+        read_along=lambda last: _products_read(last, *line_sku(last)),
+    )
 
 
 def remove_line(req: Request, line_id: object) -> Change:
@@ -165,7 +178,13 @@ def remove_line(req: Request, line_id: object) -> Change:
         op = RemoveLine(line_id, line.sku if line else "")
         return op, state.apply(cart, op)
 
-    return _write(req, decide, create=False, read_after=views.read_facts_inside)
+    return _write(
+        req,
+        decide,
+        create=False,
+        read_after=views.read_facts_inside,
+        read_along=_products_read,
+    )
 
 
 def clear(req: Request) -> Change:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from flask import current_app, g
 
-from storefront.cart import lifetime, store
+from storefront.cart import lifetime, notices, store
 from storefront.cart.state import Cart, Line
 from storefront.cart.types import Change, Owner
 from storefront.catalog import services as catalog
@@ -236,7 +236,8 @@ def read_facts_inside(
     after = change.after
     if len(after) > SMALL_CART:
         return
-    wanted = {line.sku for line in after.lines}
+    # With the product its notice names (a line removed is no longer in the cart).
+    wanted = {line.sku for line in after.lines} | notices.skus_named_by(change)
     known = known or {}
     facts = {sku: known[sku] for sku in wanted & known.keys()}
     if len(facts) < len(wanted):
@@ -315,9 +316,15 @@ def view_lines_of(owner: Owner, skus: set[str]) -> ChangeView | None:
     )
 
 
-def names_for(skus: set[str], known: Iterable[LineView] = ()) -> dict[str, str]:
-    """Product names; those of ``known`` lines (just described) cost no query."""
+def names_for(
+    skus: set[str], known: Iterable[LineView] = (), change: Change | None = None
+) -> dict[str, str]:
+    """Product names; those of ``known`` lines (just described) and those read for
+    ``change`` while it was written (``read_facts_inside``) cost no query."""
     names = {line.sku: line.name for line in known}
+    read = _facts_read_for(change) if change is not None else None
+    if read:
+        names.update((sku, read[sku].name) for sku in skus - names.keys() if sku in read)
     missing = skus - names.keys()
     if missing:
         names.update((sku, facts.name) for sku, facts in catalog.facts_for(missing).items())
