@@ -82,14 +82,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis, not SQLite")
+    parser.add_argument(
+        "--cart-limit",
+        default="100000/second",
+        help="STOREFRONT_CART_RATE_LIMIT for both; 'default': the shop's own",
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STOREFRONT_", "BENCH_"))}
     env.update(
         PYTHONUNBUFFERED="1",
         STOREFRONT_SECRET_KEY=secrets.token_urlsafe(48),
         STOREFRONT_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        STOREFRONT_CART_RATE_LIMIT="100000/second",
     )
+    if args.cart_limit != "default":
+        env["STOREFRONT_CART_RATE_LIMIT"] = args.cart_limit
     work = Path(tempfile.mkdtemp(prefix="bench-ab-"))
     started = {}
     results: dict[str, list[tuple[float, float, float, float]]] = {"A": [], "B": []}

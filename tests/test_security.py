@@ -156,6 +156,52 @@ def test_rate_limits_are_shared_across_processes_through_redis(database_url, tmp
     assert first.add(sku).status_code == 429
 
 
+def test_several_cart_limits_on_redis_are_hit_in_turn_in_one_round_trip(
+    database_url, tmp_path, monkeypatch
+):
+    """The default cart limit is two limits. On Redis both are counted in one round trip,
+    under flask-limiter's own keys; a hit refused by the first does not count against the
+    second, as when flask-limiter hits them one by one."""
+    from storefront.security import limiter
+
+    prefix = f"sftest-{secrets.token_hex(4)}"
+    app = create_app(
+        app_settings(
+            database_url,
+            str(tmp_path),
+            STOREFRONT_REDIS_URL="redis://127.0.0.1:6379/0",
+            STOREFRONT_REDIS_PREFIX=prefix,
+            STOREFRONT_CART_RATE_LIMIT="2/minute;5/hour",
+        )
+    )
+    with app.app_context():
+        sku = factories.make_product()
+        client = limiter.limiter.storage.get_connection()
+    browser = Browser(app.test_client())
+    assert browser.add(sku).status_code == 200  # (Redis may have to load the script first)
+    sent = []
+    execute = client.execute_command
+
+    def counted(*args, **options):
+        sent.append(args[0])
+        return execute(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    assert browser.add(sku).status_code == 200
+    assert sent == ["EVALSHA"]
+    refused = browser.add(sku)
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61  # the minute's window told
+    assert refused.headers["X-RateLimit-Limit"] == "2"
+    monkeypatch.undo()
+    counters = {}
+    for key in client.scan_iter(f"*{prefix}*cart-changes*"):
+        counters[client.ttl(key) > 60] = int(client.get(key))
+        client.delete(key)
+    assert counters == {False: 3, True: 2}  # the refused hit counted in the minute only
+    assert browser.cart()["item_count"] == 2
+
+
 @pytest.fixture
 def log_lines():
     """What the app logs during the test, as its JSON lines would read."""
