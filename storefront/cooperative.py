@@ -54,29 +54,41 @@ def wait_on_hub(gen, fileno: int, interval: float | None = 0.0, timeout: float |
     the database, which cost more CPU than the statements did (py-spy, issue 10). ``interval``
     (psycopg's periodic wake-up, for signals a blocked thread would miss) is not needed here: a
     waiting greenlet is woken, or killed, by the hub itself."""
-    from gevent.socket import wait_read, wait_readwrite, wait_write
-    from psycopg import errors
-    from psycopg.waiting import READY_NONE, READY_R, READY_RW, READY_W, WAIT_R, WAIT_W
-
+    waits, either, ready_none, timed_out = _hub_waits or _look_up_hub_waits()
     deadline = None if timeout is None else time.monotonic() + timeout
-    waits = {WAIT_R: (wait_read, READY_R), WAIT_W: (wait_write, READY_W)}
     try:
         state = next(gen)
         while True:
-            wait, ready = waits.get(state, (wait_readwrite, READY_RW))
+            wait, ready = waits.get(state, either)
             if deadline is None:
                 wait(fileno)
             else:
                 try:
                     wait(fileno, timeout=max(0.0, deadline - time.monotonic()))
                 except TimeoutError:
-                    ready = READY_NONE
+                    ready = ready_none
             # READY_RW after a wait for either: psycopg's steps read and flush without blocking.
             state = gen.send(ready)
             if deadline is not None and time.monotonic() >= deadline:
-                raise errors._WaitTimeout("wait timeout expired")
+                raise timed_out("wait timeout expired")
     except StopIteration as done:
         return done.value
+
+
+# What ``wait_on_hub`` waits with, looked up on its first call (gevent and psycopg are imported
+# only where they are used): looking them up on every round trip was about 1 % of an add.
+_hub_waits: tuple | None = None
+
+
+def _look_up_hub_waits() -> tuple:
+    global _hub_waits
+    from gevent.socket import wait_read, wait_readwrite, wait_write
+    from psycopg import errors
+    from psycopg.waiting import READY_NONE, READY_R, READY_RW, READY_W, WAIT_R, WAIT_W
+
+    waits = {WAIT_R: (wait_read, READY_R), WAIT_W: (wait_write, READY_W)}
+    _hub_waits = (waits, (wait_readwrite, READY_RW), READY_NONE, errors._WaitTimeout)
+    return _hub_waits
 
 
 def wait_for_postgres_on_hub() -> None:

@@ -142,6 +142,24 @@ POSTGRES_CHILD = textwrap.dedent(
     cooperative.wait_for_postgres_on_hub()
     assert psycopg.waiting.wait is cooperative.wait_on_hub
 
+    import socket
+
+    from psycopg import errors
+    from psycopg.waiting import READY_NONE, WAIT_R
+
+    quiet, _peer = socket.socketpair()  # nothing ever arrives
+
+    def reading():
+        assert (yield WAIT_R) == READY_NONE  # told the wait ended unready
+        yield WAIT_R
+
+    try:
+        cooperative.wait_on_hub(reading(), quiet.fileno(), timeout=0.05)
+    except errors._WaitTimeout:
+        pass
+    else:
+        raise AssertionError("a wait with a timeout did not end")
+
     ticks = 0
 
     def ticker():
