@@ -15,8 +15,8 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -138,7 +138,7 @@ class _Statements:
     }
     # Bound parameters named after no column: an UPDATE's SET takes the column names.
     update_cart = Prepared(update(_CARTS).where(_CARTS.c.id == bindparam("cart_id_")))
-    # A change written without the row locked (``_write_unlocked``): only onto the row as it
+    # A change written without the row locked (``_unlocked``): only onto the row as it
     # was read, still open and still whose it was (a merge, an adoption or a sharing begun
     # meanwhile changes no version).
     update_cart_if_unchanged = Prepared(
@@ -331,7 +331,8 @@ def write(
     )
     unlocked_way = dialect_name() == "postgresql"
     if also is None and unlocked_way:
-        change = _write_unlocked(owner, decide, timing, read_after, read_along, **how)
+        with _outside_transaction() as session:
+            change = _unlocked(session, owner, decide, timing, read_after, read_along, **how)
         if change is not None:
             if not change.replayed:
                 metrics.cart_committed(timing, change.op, len(change.after))
@@ -362,26 +363,14 @@ def write(
     return change
 
 
-def _write_unlocked(
-    owner: Owner,
-    decide: Decide,
-    timing,
-    read_after: ReadAfter | None,
-    read_along: ReadAlong | None,
-    **how,
-) -> Change | None:
-    """PostgreSQL, most changes: the cart read without a lock and the change written as one
-    statement that applies only if the cart row is still the one read (its version, still
-    open), each statement on its own outside a transaction. An add is then three round trips
-    instead of five (no BEGIN, no COMMIT) and holds no row lock (issue 10). None: not this way
-    (no open cart yet, an expired guest cart, a write that cannot go as one statement, or
-    another change came first); the caller then takes the lock and decides again, so a race
-    costs a retry, never an update."""
+@contextmanager
+def _outside_transaction() -> Iterator:
+    """The session, its transaction so far committed, on a connection in autocommit."""
     session = db.session()
     if session.in_transaction():
         session.commit()
     with autocommit():
-        return _unlocked(session, owner, decide, timing, read_after, read_along, **how)
+        yield session
 
 
 def _unlocked(
@@ -393,6 +382,14 @@ def _unlocked(
     read_along: ReadAlong | None,
     **how,
 ) -> Change | None:
+    """PostgreSQL, most changes (in ``_outside_transaction``): the cart read without a lock,
+    with the products the decision reads (``read_along``), and the change written as one
+    statement that applies only if the cart row is still the one read (its version, still
+    open), each statement on its own. An add is then two round trips instead of five (no BEGIN,
+    no COMMIT, no product read of its own) and holds no row lock (issue 10). None: not this way
+    (no open cart yet, an expired guest cart, a write that cannot go as one statement, or
+    another change came first); the caller then takes the lock and decides again, so a race
+    costs a retry, never an update."""
     # Autocommit: each statement committed itself; ending the session's transaction only gives
     # the connection back (no round trip).
     if not can_guard():  # statements traced one by one
