@@ -3,7 +3,13 @@
 SQLite: WAL, a generous busy timeout, and transactions begun by us, so a writer can ask for
 ``BEGIN IMMEDIATE`` and take the write lock before it reads (no lost updates, no upgrade
 deadlocks); writers queue for it (``writers.py``) rather than sleep in SQLite's busy handler.
-PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``.
+PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``, except most cart changes,
+which run unlocked in autocommit (``autocommit``).
+
+Connections kept between writes, instead of taken from the pool and given back each time: a
+SQLite writer passes its connection to the next writer of its process waiting in the queue
+(``_writers_connection``); a PostgreSQL worker keeps a few connections in autocommit for the
+unlocked changes (``autocommit``, at most ``AUTOCOMMIT_KEPT`` and a third of its pool).
 
 Every write takes its place in that queue, not only the ``begin_write`` ones: a flush or an
 INSERT/UPDATE/DELETE in a session that is not queued yet queues first. Under gunicorn's gevent
