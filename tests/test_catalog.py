@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from storefront.catalog.models import Product
 from storefront.catalog.services import PAGE_SIZE
 from storefront.extensions import db
+from tests import dbs
 
 
 def product(app, sku):
@@ -138,6 +140,28 @@ def test_live_search_updates_the_heading_and_title_with_the_results(browser, mak
     body = response.get_data(as_text=True)
     assert "<title>Search: mug · Storefront</title>" in body
     assert 'id="catalog-heading" hx-swap-oob="true">Products matching “mug”' in body
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="products are read along on PostgreSQL")
+def test_products_read_along_are_each_found_by_its_index_however_large_the_catalog(app):
+    """The demo catalog's 1,500 products looked a small table to the planner: ``sku =
+    ANY(...)`` scanned all of them on every cart change. Each SKU is one index probe, and one
+    that is no product reads as a null."""
+    from sqlalchemy.dialects import postgresql
+
+    from storefront.catalog import services as catalog
+
+    statement = select(catalog.rows_along())
+    sql = str(statement.compile(dialect=postgresql.dialect()))
+    skus = ["DEMO-0001", "DEMO-0002", "GONE-1", "DEMO-1500"]
+    with app.app_context():
+        [rows] = db.session.execute(statement, {"skus": skus}).one()
+        cursor = db.session.connection().connection.driver_connection.cursor()
+        plan = "\n".join(line for (line,) in cursor.execute("EXPLAIN " + sql, {"skus": skus}))
+        db.session.remove()
+    assert [row and row[0] for row in rows] == ["DEMO-0001", "DEMO-0002", None, "DEMO-1500"]
+    assert "Index Scan using products_sku_key" in plan, plan
+    assert "Seq Scan on products" not in plan, plan
 
 
 def test_products_read_along_answer_their_look_ups_and_only_theirs(app, make_product):

@@ -186,7 +186,7 @@ def _find(owner: Owner, *, lock: bool) -> _CartRow | None:
 
 def _find_along(owner: Owner, skus: Collection[str]) -> tuple[_CartRow | None, list | None]:
     """The cart row, unlocked, and the catalog rows of ``skus`` read in the same statement."""
-    listed = sorted(skus)
+    listed = sorted(set(skus))
     found = _found(
         owner, lambda by, params: _Statements.find_along[by].first({**params, "skus": listed})
     )

@@ -158,17 +158,24 @@ def _option_specs(options_json: str) -> tuple[OptionSpec, ...]:
 
 def rows_along() -> ColumnElement:
     """A column for a statement of another table (PostgreSQL): the rows of the products whose
-    SKUs are bound to ``skus``, as one JSON array of ``[sku, name, price_cents, stock, active,
-    options_json]``, or NULL if there are none. A cart change reads its cart row and the
-    products its decision needs in one round trip: a round trip of its own cost the worker
-    about a tenth of an add on PostgreSQL (issue 10). Hand the array to ``read_along``."""
+    SKUs are bound to ``skus`` (each once), as one JSON array of ``[sku, name, price_cents,
+    stock, active, options_json]`` with a null for a SKU that is no product. A cart change
+    reads its cart row and the products its decision needs in one round trip: a round trip of
+    its own cost the worker about a tenth of an add on PostgreSQL (issue 10). Hand the array
+    to ``read_along``."""
     c = Product.__table__.c
-    listed = func.json_build_array(c.sku, c.name, c.price_cents, c.stock, c.active, c.options_json)
-    return (
-        select(func.json_agg(listed))
-        .where(c.sku == func.any(bindparam("skus", type_=ARRAY(String))))
-        .scalar_subquery()
+    # One index probe per SKU, a null where there is no such product. ``sku = ANY(:skus)``
+    # let the planner scan the whole table instead, its estimate for a catalog of a few
+    # thousand rows: 0.22 ms a statement on the demo catalog against 0.06 ms, measured with
+    # EXPLAIN ANALYZE, and the statement every cart change on PostgreSQL runs (issue 10).
+    wanted = (
+        func.unnest(bindparam("skus", type_=ARRAY(String)))
+        .table_valued("sku")
+        .render_derived(name="wanted")
     )
+    listed = func.json_build_array(c.sku, c.name, c.price_cents, c.stock, c.active, c.options_json)
+    found = select(listed).where(c.sku == wanted.c.sku).scalar_subquery()
+    return select(func.json_agg(found)).select_from(wanted).scalar_subquery()
 
 
 # The SKUs read along with a cart row, and the rows found of them (``read_along``).
@@ -183,7 +190,7 @@ def read_along(asked: Collection[str], rows: Iterable[Iterable] | None) -> Itera
     ``rows_along`` gave for them, in the same statement as the cart row the caller decides on)
     instead of the database; a SKU of ``asked`` not among them is known to be no product.
     Others are still looked up."""
-    found = {row[0]: tuple(row) for row in rows or ()}
+    found = {row[0]: tuple(row) for row in rows or () if row is not None}
     token = _READ_ALONG.set((frozenset(asked), found))
     try:
         yield
