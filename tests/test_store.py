@@ -891,3 +891,59 @@ def test_a_small_pool_keeps_no_autocommit_connection_out_of_reach(database_url, 
     with app.app_context():
         assert db.engine.pool.checkedout() == 0
         assert database._most_kept(db.engine) == 0
+
+
+def _cart_rows(app) -> int:
+    with app.app_context():
+        try:
+            return db.session.scalar(select(func.count()).select_from(m.Cart))
+        finally:
+            db.session.remove()
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's")
+def test_a_first_add_on_postgresql_writes_the_new_cart_in_three_statements(
+    app, browser, make_product
+):
+    """The new cart's id with the products, then its row written with its first revision in
+    one statement: a shopper's first add was about ten statements under a row lock."""
+    sku, sold_out = make_product(name="First mug"), make_product(stock=0)
+    Browser(app.test_client()).add(sku)  # the process has recorded its key in use (once)
+    carts, written = _cart_rows(app), len(revisions(app))
+    refused = browser.add(sold_out)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "out_of_stock"
+    assert _cart_rows(app) == carts  # a refused first add opens no cart
+    before = _statements_sent()
+    added = browser.add(sku, 2)
+    assert added.status_code == 200, added.json
+    assert _statements_sent() - before == 3
+    assert _cart_rows(app) == carts + 1
+    assert [(line["name"], line["quantity"]) for line in added.json["lines"]] == [("First mug", 2)]
+    assert added.json["version"] == 1
+    before = _statements_sent()
+    assert browser.add(sku).status_code == 200
+    assert _statements_sent() - before == 2
+    assert [r.version for r in revisions(app)][written:] == [1, 2]
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="the unlocked write is PostgreSQL's")
+def test_two_first_adds_of_one_guest_at_once_make_one_cart_holding_both(app):
+    """The second to write the new row finds it written (the guest's key is unique): it is
+    decided again under the lock, on the cart the first made."""
+    from storefront import metrics
+
+    owner = Owner.guest("n" * 32)
+    retries = metrics.REGISTRY.get_sample_value("storefront_cart_write_retries_total")
+    add_after_another, decided_on = _add_racing(
+        app, lambda: store.write(owner, _add("DEMO-0031", "o"))
+    )
+    with app.test_request_context():
+        change = store.write(owner, add_after_another)
+        db.session.remove()
+        snapshot = store.read(owner)
+    assert decided_on == [[], ["DEMO-0031"]]
+    assert change.version == snapshot.version == 2
+    assert sorted(line.sku for line in snapshot.cart.lines) == ["DEMO-0031", "DEMO-0032"]
+    assert [r.version for r in revisions(app) if r.cart_id == change.cart_id] == [1, 2]
+    assert _cart_rows(app) == 1
+    assert metrics.REGISTRY.get_sample_value("storefront_cart_write_retries_total") == retries + 1
