@@ -65,6 +65,22 @@ def test_hostile_api_input_is_refused_clearly_and_changes_nothing(
     assert browser.cart() == before
 
 
+@pytest.mark.parametrize("options", [None, "M", ["M"], 3, True])
+def test_options_that_are_not_an_object_are_400_and_change_nothing(
+    browser, sample_catalog, options
+):
+    # Found by schemathesis' fuzzing: "options": null was taken for no options, though the
+    # API's OpenAPI document (and its contract) say an object.
+    browser.add(PLAIN, 2)
+    before = browser.cart()
+    body = {"sku": PLAIN, "quantity": 1, "options": options}
+    response = browser.api("POST", "/cart/lines", json=body)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "bad_request"
+    assert '"options" must be an object' in response.json["error"]["message"]
+    assert browser.cart() == before
+
+
 @pytest.mark.parametrize(
     "raw", [b"\xff\xfe\x00", b'{"sku": "PLAIN", "quantity": 1', b"[]" * 40_000]
 )

@@ -144,8 +144,9 @@ def add_line():
     parsing.only_keys(body, {"sku", "quantity", "options"})
     if "sku" not in body or "quantity" not in body:
         raise BadRequest('The body needs "sku" and "quantity".')
+    # Left out, or an object: null is no more an object here than in the OpenAPI document.
     options = body.get("options")
-    if options is not None and not isinstance(options, dict):
+    if "options" in body and not isinstance(options, dict):
         raise BadRequest('"options" must be an object of option names to text.')
     req = _request(shopper.current_owner(), body)
     return _changed(req, services.add_line(req, body["sku"], body["quantity"], options))
