@@ -4,12 +4,13 @@ SQLite: WAL, a generous busy timeout, and transactions begun by us, so a writer 
 ``BEGIN IMMEDIATE`` and take the write lock before it reads (no lost updates, no upgrade
 deadlocks); writers queue for it (``writers.py``) rather than sleep in SQLite's busy handler.
 PostgreSQL: writers lock the cart row with ``SELECT ... FOR UPDATE``, except most cart changes,
-which run unlocked in autocommit (``autocommit``).
+which run unlocked in autocommit (``autocommit_connection``).
 
 Connections kept between writes, instead of taken from the pool and given back each time: a
 SQLite writer passes its connection to the next writer of its process waiting in the queue
 (``_writers_connection``); a PostgreSQL worker keeps a few connections in autocommit for the
-unlocked changes (``autocommit``, at most ``AUTOCOMMIT_KEPT`` and a third of its pool).
+unlocked changes (``autocommit_connection``, at most ``AUTOCOMMIT_KEPT`` and a third of its
+pool).
 
 Every write takes its place in that queue, not only the ``begin_write`` ones: a flush or an
 INSERT/UPDATE/DELETE in a session that is not queued yet queues first. Under gunicorn's gevent
@@ -210,24 +211,24 @@ def _writers_connection(queue: writers.WriterQueue, engine: Engine) -> Connectio
     return connection
 
 
-# How many autocommit connections a worker keeps between unlocked writes (``autocommit``): a
-# few, and never more than a third of its pool, so that most of a loaded worker's connections
-# stay in the pool for everything else (with a pool of 1 or 2, none is kept).
+# How many autocommit connections a worker keeps between unlocked writes
+# (``autocommit_connection``): a few, and never more than a third of its pool, so that most of
+# a loaded worker's connections stay in the pool for everything else (with a pool of 1 or 2,
+# none is kept).
 AUTOCOMMIT_KEPT = 4
 
 
 @contextlib.contextmanager
-def autocommit() -> Iterator[None]:
-    """The session's next transaction runs on a connection in autocommit (PostgreSQL: each
-    statement commits itself). Connections switched to autocommit are kept for the next such
-    transaction, up to AUTOCOMMIT_KEPT a worker (a third of its pool at most), instead of being
-    switched back and returned to the pool: the switch both ways and the pool's checkout and
-    checkin were about 5 % of an add's time on PostgreSQL (issue 10). One kept longer than
-    IDLE_PING_SECONDS unused is closed and a fresh one taken, through the pool's ping. The
-    caller ends the transaction (commit or rollback) before the block ends; one it leaves open
-    is rolled back."""
-    session = db.session()
-    engine = session.get_bind()
+def autocommit_connection() -> Iterator[Connection]:
+    """A connection in autocommit (PostgreSQL: each statement commits itself), for statements
+    run on it directly (``prepared.on``), not through the session. Connections switched to
+    autocommit are kept for the next such block, up to AUTOCOMMIT_KEPT a worker (a third of
+    its pool at most), instead of being switched back and returned to the pool: the switch both
+    ways and the pool's checkout and checkin were about 5 % of an add's time on PostgreSQL
+    (issue 10). One kept longer than IDLE_PING_SECONDS unused is closed and a fresh one taken,
+    through the pool's ping. SQLAlchemy's own transaction on it (begun by a Core statement run
+    on it: nothing at the server's end) is ended when the block ends."""
+    engine = db.engine
     kept = _autocommit_kept(engine)
     connection = None
     while connection is None:
@@ -242,11 +243,10 @@ def autocommit() -> Iterator[None]:
     if connection is None:
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
-        session.connection(bind_arguments={"bind": connection})
-        yield
+        yield connection
     finally:
-        if session.in_transaction():  # not ended by the caller: it must not outlive the block
-            session.rollback()
+        if connection.in_transaction() and not connection.invalidated:
+            connection.rollback()  # each statement has committed itself: nothing is undone
         if len(kept) < _most_kept(engine) and _fit(connection):
             kept.append((connection, time.monotonic()))
         else:

@@ -13,6 +13,7 @@ from storefront.cart import models as m
 from storefront.cart.types import CartStatus
 from storefront.extensions import db
 from storefront.prepared import Prepared, together
+from tests import dbs
 
 CARTS = m.Cart.__table__
 AT = datetime(2026, 12, 2, 17, 30, 15, 123456, tzinfo=UTC)
@@ -211,3 +212,27 @@ def test_many_rows_inside_go_as_a_statement_of_their_own_after_what_is_pending(a
         stored = db.session.scalars(select(CARTS.c.guest_key)).all()
         db.session.rollback()
     assert sent == 2 and sorted(stored) == sorted([b"z" * 32, *keys])
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="autocommit connections are PostgreSQL's")
+def test_statements_on_a_connection_of_their_own_leave_the_session_alone(app):
+    """Inside ``on(connection)``, reads, writes and writes together run on that connection,
+    each committing itself; the session takes no connection and begins no transaction."""
+    from sqlalchemy import func
+
+    from storefront import database
+    from storefront.prepared import on
+
+    with app.app_context():
+        with database.autocommit_connection() as connection, on(connection):
+            [pid] = Prepared(select(func.pg_backend_pid())).first({})
+            with together(guarded=True):
+                Prepared(insert(CARTS).returning(CARTS.c.id)).execute(a_cart(b"a" * 32))
+                SET_VERSION.execute({"key": b"b" * 32, "version": 9})
+            assert Prepared(FIND).first({"key": b"a" * 32}) is not None
+            assert not db.session().in_transaction()
+        assert pid == connection.connection.driver_connection.info.backend_pid
+        # Committed: seen from the session's own connection, another server process.
+        assert db.session.scalar(select(func.pg_backend_pid())) != pid
+        assert db.session.scalars(select(CARTS.c.guest_key)).all() == [b"a" * 32]
+        db.session.rollback()

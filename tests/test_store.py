@@ -741,10 +741,9 @@ def test_at_most_a_few_autocommit_connections_are_kept_and_a_block_left_open_is_
     all_inside = threading.Barrier(many)
 
     def unlocked_write() -> None:
-        with app.app_context(), database.autocommit():
-            db.session.execute(text("SELECT 1"))
+        with app.app_context(), database.autocommit_connection() as connection:
+            connection.execute(text("SELECT 1"))
             all_inside.wait(5)
-            db.session.commit()
 
     threads = [threading.Thread(target=unlocked_write) for _ in range(many)]
     for thread in threads:
@@ -755,10 +754,10 @@ def test_at_most_a_few_autocommit_connections_are_kept_and_a_block_left_open_is_
     with app.app_context():
         assert db.engine.pool.checkedout() == database.AUTOCOMMIT_KEPT  # the rest went back
 
-        with database.autocommit():
-            db.session.execute(text("SELECT 1"))  # and neither commit nor rollback
-        assert not db.session().in_transaction()
-        assert all(not connection.in_transaction() for connection in _kept(app))
+        with database.autocommit_connection() as connection:
+            connection.execute(text("SELECT 1"))  # SQLAlchemy's transaction, never ended
+        assert connection in _kept(app)
+        assert all(not kept.in_transaction() for kept in _kept(app))
 
 
 @pytest.mark.skipif(

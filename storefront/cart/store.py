@@ -35,10 +35,18 @@ from storefront.cart.sealing import aad, keyring, opened_carts
 from storefront.cart.state import EMPTY, Cart, Op, replay
 from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
-from storefront.database import autocommit, begin_write, dialect_name
+from storefront.database import autocommit_connection, begin_write, dialect_name
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
-from storefront.prepared import GUARD_FAILED, NotTogether, Prepared, can_guard, together
+from storefront.prepared import (
+    GUARD_FAILED,
+    NotTogether,
+    Prepared,
+    can_guard,
+    on,
+    on_connection,
+    together,
+)
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +325,10 @@ def remember_key_in_use() -> None:
     # Every worker of a fresh shop records the key at its first write, some at the same moment:
     # a look-then-insert let two of them insert, and the loser's change failed with a 500.
     stmt = _insert(m.EncryptionKeyInUse).values(key_id=ring.primary_id, first_used_at=clock.now())
-    db.session.execute(stmt.on_conflict_do_nothing())
+    # At once, on the connection of an unlocked change (in autocommit): not among the writes
+    # ``together`` sends as one.
+    connection = on_connection()
+    (db.session if connection is None else connection).execute(stmt.on_conflict_do_nothing())
     current_app.extensions["storefront.key_registered"] = ring.primary_id
 
 
@@ -351,10 +362,8 @@ def write(
     )
     unlocked_way = dialect_name() == "postgresql"
     if also is None and unlocked_way:
-        with _outside_transaction() as session:
-            change = _unlocked(
-                session, owner, decide, timing, read_after, read_along, create, **how
-            )
+        with _outside_transaction():
+            change = _unlocked(owner, decide, timing, read_after, read_along, create, **how)
         if change is not None:
             if not change.replayed:
                 metrics.cart_committed(timing, change.op, len(change.after))
@@ -386,17 +395,23 @@ def write(
 
 
 @contextmanager
-def _outside_transaction() -> Iterator:
-    """The session, its transaction so far committed, on a connection in autocommit."""
+def _outside_transaction() -> Iterator[None]:
+    """Inside, the prepared statements run on a connection in autocommit, outside the session
+    (``prepared.on``). What the request wrote so far is committed first, so that the change
+    sees it; a transaction the session began meanwhile (a read through the ORM) is ended
+    after."""
     session = db.session()
     if session.in_transaction():
         session.commit()
-    with autocommit():
-        yield session
+    try:
+        with autocommit_connection() as connection, on(connection):
+            yield
+    finally:
+        if session.in_transaction():
+            session.commit()
 
 
 def _unlocked(
-    session,
     owner: Owner,
     decide: Decide,
     timing,
@@ -416,10 +431,9 @@ def _unlocked(
     cannot go as one statement, or another change came first, a first change of the same
     owner's included); the caller then takes the lock and decides again, so a race costs a
     retry, never an update."""
-    # Autocommit: each statement committed itself; ending the session's transaction only gives
-    # the connection back (no round trip).
+    # Autocommit: each statement commits itself, so a way out (None, or raising) leaves nothing
+    # to roll back.
     if not can_guard():  # statements traced one by one
-        session.rollback()
         return None
     skus = () if read_along is None else read_along(_carts_of.last(owner))
     products = None
@@ -436,35 +450,25 @@ def _unlocked(
             row, products = _new_row(owner, skus)
         timing.mark("lock")
         if row is None or _guest_expired(row):
-            session.rollback()
             return None
         with along():
             change = _change(row, owner, decide, timing, guarded=True, **how)
         _carts_of.seen(owner, row.id)
         timing.mark("write")
     except NotTogether:
-        session.rollback()
         return None
     except DBAPIError as exc:
-        session.rollback()
         if getattr(exc.orig, "sqlstate", None) not in _LOST_RACE:
             raise
         metrics.CART_RETRIES.inc()
         return None
-    except BaseException:
-        session.rollback()
-        raise
     # Written and committed: from here on nothing may decide it again, or fail it.
     if read_after is not None and not change.replayed:
         try:
             with along():
                 read_after(change)
         except Exception as exc:  # the answer's description reads for itself after
-            session.rollback()
             log.warning("cart: a read after an unlocked change failed (%s)", type(exc).__name__)
-            timing.mark("commit")
-            return change
-    session.commit()
     timing.mark("commit")
     return change
 
