@@ -946,3 +946,39 @@ def test_two_first_adds_of_one_guest_at_once_make_one_cart_holding_both(app):
     assert [r.version for r in revisions(app) if r.cart_id == change.cart_id] == [1, 2]
     assert _cart_rows(app) == 1
     assert metrics.REGISTRY.get_sample_value("storefront_cart_write_retries_total") == retries + 1
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="the writers' queue is SQLite's")
+def test_a_change_on_sqlite_runs_on_the_writers_connection_and_leaves_the_session_alone(app):
+    """Written in the writers' transaction on their connection (BEGIN IMMEDIATE, COMMIT), not
+    through the session: the session begins nothing, and the connection goes back to the pool
+    when no writer waits. A refused change writes nothing and lets the lock go."""
+    owner = Owner.guest("s" * 32)
+
+    def refuse(cart):
+        raise RuntimeError("refused")
+
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    begun = []
+
+    def session_began(session, transaction, connection):
+        begun.append(connection)
+
+    with app.test_request_context():
+        event.listen(Session, "after_begin", session_began)
+        try:
+            assert store.write(owner, _add("DEMO-0030", "f")).version == 1
+        finally:
+            event.remove(Session, "after_begin", session_began)
+        assert begun == []
+        assert not db.session().in_transaction()
+        assert db.engine.pool.checkedout() == 0
+        with pytest.raises(RuntimeError):
+            store.write(owner, refuse)
+        assert store.write(owner, _add("DEMO-0031", "g")).version == 2  # the lock is free
+        snapshot = store.read(owner)
+        db.session.remove()
+    assert sorted(line.sku for line in snapshot.cart.lines) == ["DEMO-0030", "DEMO-0031"]
+    assert [r.version for r in revisions(app)] == [1, 2]

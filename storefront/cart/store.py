@@ -35,7 +35,12 @@ from storefront.cart.sealing import aad, keyring, opened_carts
 from storefront.cart.state import EMPTY, Cart, Op, replay
 from storefront.cart.types import CartStatus, Change, IdempotencyKey, Owner, Source
 from storefront.catalog import services as catalog
-from storefront.database import autocommit_connection, begin_write, dialect_name
+from storefront.database import (
+    autocommit_connection,
+    begin_write,
+    dialect_name,
+    writers_transaction,
+)
 from storefront.errors import IdempotencyKeyReused, NotFound, VersionConflict
 from storefront.extensions import db
 from storefront.prepared import (
@@ -291,7 +296,7 @@ def _insert_cart_statement(dialect: str):
 def _insert_cart(owner: Owner) -> None:
     now = clock.now()
     stmt = _insert_cart_statement(dialect_name())
-    db.session.connection().execute(
+    (on_connection() or db.session.connection()).execute(
         stmt,
         {
             "user_id": owner.user_id,
@@ -368,29 +373,56 @@ def write(
             if not change.replayed:
                 metrics.cart_committed(timing, change.op, len(change.after))
             return change
+    elif also is None:
+        with writers_transaction() as connection:
+            if connection is not None:
+                with on(connection):
+                    change = _locked(owner, decide, timing, create, read_after, None, **how)
+        if connection is not None:
+            timing.mark("commit")
+            if not change.replayed:
+                metrics.cart_committed(timing, change.op, len(change.after))
+            return change
     begin_write()
     try:
-        row = _lock(owner, create=create)
-        timing.mark("lock")
-        if row is None:
-            raise NotFound("That line is not in your cart.")
-        if unlocked_way:
-            _carts_of.seen(owner, row.id)
-        change = _change(row, owner, decide, timing, guarded=False, **how)
+        change = _locked(owner, decide, timing, create, read_after, also, **how)
         if change.replayed:
             db.session.rollback()
             return change
-        if also is not None:
-            also(change)
-        if read_after is not None:
-            read_after(change)
-        timing.mark("write")
         db.session.commit()
         timing.mark("commit")
     except BaseException:
         db.session.rollback()
         raise
     metrics.cart_committed(timing, change.op, len(change.after))
+    return change
+
+
+def _locked(
+    owner: Owner,
+    decide: Decide,
+    timing,
+    create: bool,
+    read_after: ReadAfter | None,
+    also: AlsoWrite | None,
+    **how,
+) -> Change:
+    """The change decided on the cart row locked (PostgreSQL: FOR UPDATE; SQLite: the
+    writer's transaction) and written, inside the caller's transaction."""
+    row = _lock(owner, create=create)
+    timing.mark("lock")
+    if row is None:
+        raise NotFound("That line is not in your cart.")
+    if dialect_name() == "postgresql":
+        _carts_of.seen(owner, row.id)
+    change = _change(row, owner, decide, timing, guarded=False, **how)
+    if change.replayed:
+        return change
+    if also is not None:
+        also(change)
+    if read_after is not None:
+        read_after(change)
+    timing.mark("write")
     return change
 
 
