@@ -1,5 +1,6 @@
 """The statements every cart change runs, compiled once per database kind and run straight on
-the DB-API cursor of the session's connection, inside the session's transaction.
+the DB-API cursor of the session's connection, inside the session's transaction, or of the
+connection a block names (``on``: a cart change's, outside the session).
 
 A cached Core statement executed through SQLAlchemy still builds an execution context, merges
 and processes its parameters and sets up a result each time: about 2 to 3 % of a cart add per
@@ -220,8 +221,9 @@ def together(*, guarded: bool = False) -> Iterator[None]:
     it stays; a statement that cannot join raises ``NotTogether`` before anything is sent."""
     direct = _DIRECT.get()
     session = db.session() if direct is None else None
+    # Inside another block: that one sends.
     if (session.info.get(_PENDING) if direct is None else direct.pending) is not None:
-        if guarded:  # inside another block: that one sends
+        if guarded:
             raise NotTogether("a guarded block inside another block")
         yield
         return
@@ -252,13 +254,13 @@ _DIRECT: ContextVar[_Direct | None] = ContextVar("storefront_prepared_direct", d
 
 @contextmanager
 def on(connection: Connection) -> Iterator[Connection]:
-    """Inside, the statements here run on ``connection`` (one in autocommit: each statement
-    commits itself), not in the session's transaction, and ``together`` keeps its pending
-    writes here too. Binding the session to such a connection for each change and ending the
-    session's transaction after it (SQLAlchemy's bookkeeping, no round trip) was about 6 % of
-    a cart add on PostgreSQL (issue 10). The ORM and Core statements run through the session
-    meanwhile still go the session's way: the caller runs only these inside, or runs others on
-    ``connection`` itself."""
+    """Inside, the statements here run on ``connection`` (PostgreSQL's in autocommit, each
+    statement committing itself; SQLite's writers' connection in its transaction), not in the
+    session's transaction, and ``together`` keeps its pending writes here too. Binding the
+    session to the connection for each cart change and ending the session's transaction after
+    it (SQLAlchemy's bookkeeping, no round trip) was about 5 to 6 % of a cart add (issue 10).
+    ORM and Core statements run through the session meanwhile still go the session's way: the
+    caller runs only these inside, or runs others on ``connection`` itself."""
     token = _DIRECT.set(_Direct(connection))
     try:
         yield connection

@@ -330,8 +330,8 @@ def remember_key_in_use() -> None:
     # Every worker of a fresh shop records the key at its first write, some at the same moment:
     # a look-then-insert let two of them insert, and the loser's change failed with a 500.
     stmt = _insert(m.EncryptionKeyInUse).values(key_id=ring.primary_id, first_used_at=clock.now())
-    # At once, on the connection of an unlocked change (in autocommit): not among the writes
-    # ``together`` sends as one.
+    # At once, on the connection the change runs on (``prepared.on``), if it runs on one: not
+    # among the writes ``together`` sends as one.
     connection = on_connection()
     (db.session if connection is None else connection).execute(stmt.on_conflict_do_nothing())
     current_app.extensions["storefront.key_registered"] = ring.primary_id
