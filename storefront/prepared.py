@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -93,7 +93,7 @@ class Prepared:
     def _run(self, params: Mapping[str, Any], many: Sequence[Mapping[str, Any]], fetch):
         direct = _DIRECT.get()
         if direct is not None:
-            connection, pending = direct.connection, direct.pending
+            connection, pending = direct.connection, direct.info.get(_PENDING)
         else:
             session = db.session()
             # What the ORM has pending reaches the database first, as autoflush would do for a
@@ -221,32 +221,25 @@ def together(*, guarded: bool = False) -> Iterator[None]:
     it stays; a statement that cannot join raises ``NotTogether`` before anything is sent."""
     direct = _DIRECT.get()
     session = db.session() if direct is None else None
-    # Inside another block: that one sends.
-    if (session.info.get(_PENDING) if direct is None else direct.pending) is not None:
+    info = session.info if direct is None else direct.info
+    if _PENDING in info:  # inside another block: that one sends
         if guarded:
             raise NotTogether("a guarded block inside another block")
         yield
         return
-    pending = _Pending(guarded)
-    if direct is None:
-        session.info[_PENDING] = pending
-    else:
-        direct.pending = pending
+    pending = info[_PENDING] = _Pending(guarded)
     try:
         yield
         if pending:
             _send(_connection_of(session) if direct is None else direct.connection, pending)
     finally:
-        if direct is None:
-            session.info.pop(_PENDING, None)
-        else:
-            direct.pending = None
+        info.pop(_PENDING, None)
 
 
 @dataclass(slots=True)
 class _Direct:
     connection: Connection
-    pending: _Pending | None = None
+    info: dict = field(default_factory=dict)  # as the session's: the pending writes
 
 
 _DIRECT: ContextVar[_Direct | None] = ContextVar("storefront_prepared_direct", default=None)
