@@ -365,36 +365,31 @@ def write(
     how = dict(
         source=source, device=device, idempotency=idempotency, expected_version=expected_version
     )
-    unlocked_way = dialect_name() == "postgresql"
-    if also is None and unlocked_way:
+    change = None
+    if also is None and dialect_name() == "postgresql":
         with _outside_transaction():
             change = _unlocked(owner, decide, timing, read_after, read_along, create, **how)
-        if change is not None:
-            if not change.replayed:
-                metrics.cart_committed(timing, change.op, len(change.after))
-            return change
     elif also is None:
         with writers_transaction() as connection:
             if connection is not None:
                 with on(connection):
                     change = _locked(owner, decide, timing, create, read_after, None, **how)
-        if connection is not None:
+        if change is not None:
             timing.mark("commit")
-            if not change.replayed:
-                metrics.cart_committed(timing, change.op, len(change.after))
-            return change
-    begin_write()
-    try:
-        change = _locked(owner, decide, timing, create, read_after, also, **how)
-        if change.replayed:
+    if change is None:  # the session's way
+        begin_write()
+        try:
+            change = _locked(owner, decide, timing, create, read_after, also, **how)
+            if change.replayed:
+                db.session.rollback()
+            else:
+                db.session.commit()
+                timing.mark("commit")
+        except BaseException:
             db.session.rollback()
-            return change
-        db.session.commit()
-        timing.mark("commit")
-    except BaseException:
-        db.session.rollback()
-        raise
-    metrics.cart_committed(timing, change.op, len(change.after))
+            raise
+    if not change.replayed:
+        metrics.cart_committed(timing, change.op, len(change.after))
     return change
 
 
@@ -458,7 +453,7 @@ def _unlocked(
     open), each statement on its own. An add is then two round trips instead of five (no BEGIN,
     no COMMIT, no product read of its own) and holds no row lock (issue 10). An owner with no
     open cart (``create``) has its row written by the change's statement, its id and the
-    products read first: three round trips instead of about ten, for every shopper's first add.
+    products read first: three round trips instead of eight, for every shopper's first add.
     None: not this way (an expired guest cart, no cart and ``create`` false, a write that
     cannot go as one statement, or another change came first, a first change of the same
     owner's included); the caller then takes the lock and decides again, so a race costs a
