@@ -10,7 +10,7 @@ Connections kept between writes, instead of taken from the pool and given back e
 SQLite writer passes its connection to the next writer of its process waiting in the queue
 (``_writers_connection``); a PostgreSQL worker keeps a few connections in autocommit for the
 unlocked changes (``autocommit_connection``, at most ``AUTOCOMMIT_KEPT`` and a third of its
-pool).
+pool), and every worker a few for reads made outside any transaction (``reading_apart``).
 
 Every write takes its place in that queue, not only the ``begin_write`` ones: a flush or an
 INSERT/UPDATE/DELETE in a session that is not queued yet queues first. Under gunicorn's gevent
@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
-from storefront import cooperative, writers
+from storefront import cooperative, prepared, writers
 from storefront.extensions import db, migrate
 
 T = TypeVar("T")
@@ -116,6 +116,8 @@ def configure(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
+        if connection.get_execution_options().get(_AUTOCOMMIT):
+            return  # each statement its own transaction, as pysqlite runs it without a BEGIN
         immediate = _BEGIN_IMMEDIATE.get()
         # Straight to sqlite3: three transactions an add, and SQLAlchemy's execution of a
         # statement costs several times what SQLite takes to begin one.
@@ -255,14 +257,14 @@ AUTOCOMMIT_KEPT = 4
 
 @contextlib.contextmanager
 def autocommit_connection() -> Iterator[Connection]:
-    """A connection in autocommit (PostgreSQL: each statement commits itself), for statements
-    run on it directly (``prepared.on``), not through the session. Connections switched to
-    autocommit are kept for the next such block, up to AUTOCOMMIT_KEPT a worker (a third of
-    its pool at most), instead of being switched back and returned to the pool: the switch both
-    ways and the pool's checkout and checkin were about 5 % of an add's time on PostgreSQL
-    (issue 10). One kept longer than IDLE_PING_SECONDS unused is closed and a fresh one taken,
-    through the pool's ping. SQLAlchemy's own transaction on it (begun by a Core statement run
-    on it: nothing at the server's end) is ended when the block ends."""
+    """A connection in autocommit (each statement commits itself; on SQLite, ``_autocommit``),
+    for statements run on it directly (``prepared.on``), not through the session. Connections
+    switched to autocommit are kept for the next such block, up to AUTOCOMMIT_KEPT a worker (a
+    third of its pool at most), instead of being switched back and returned to the pool: the
+    switch both ways and the pool's checkout and checkin were about 5 % of an add's time on
+    PostgreSQL (issue 10). One kept longer than IDLE_PING_SECONDS unused is closed and a fresh
+    one taken, through the pool's ping. SQLAlchemy's own transaction on it (begun by a Core
+    statement run on it: nothing at the server's end) is ended when the block ends."""
     engine = db.engine
     kept = _autocommit_kept(engine)
     connection = None
@@ -276,7 +278,7 @@ def autocommit_connection() -> Iterator[Connection]:
         else:
             candidate.close()
     if connection is None:
-        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection = _autocommit(engine.connect())
     try:
         yield connection
     finally:
@@ -286,6 +288,34 @@ def autocommit_connection() -> Iterator[Connection]:
             kept.append((connection, time.monotonic()))
         else:
             connection.close()
+
+
+def _autocommit(connection: Connection) -> Connection:
+    if connection.dialect.name != "sqlite":
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
+    # pysqlite already runs with no isolation level of its own (``on_connect``): SQLAlchemy's
+    # AUTOCOMMIT would set the same, and put pysqlite's default back when the connection
+    # returns to the pool. Only our BEGIN is left out (``on_begin``): the option is this
+    # checkout's (``Connection.info`` would follow the DB-API connection back into the pool).
+    return connection.execution_options(**{_AUTOCOMMIT: True})
+
+
+_AUTOCOMMIT = "storefront_autocommit"
+
+
+@contextlib.contextmanager
+def reading_apart() -> Iterator[None]:
+    """Reads run inside (``prepared``'s) go on a kept autocommit connection of their own when
+    the session has no transaction, instead of opening one: after a cart change has committed
+    outside the session, the one read of its fragment's render (its lines' pictures) was a pool
+    check-out, a BEGIN, a ROLLBACK and a check-in around one SELECT: 151 of an htmx add's 5,393
+    Python calls, 4 % of its CPU (bench/per_request.py --htmx, issue 10), on the way of every
+    pushed change. Inside a session's transaction they read in it, its own writes included."""
+    if db.session().in_transaction():
+        yield
+        return
+    with autocommit_connection() as connection, prepared.on(connection):
+        yield
 
 
 def _most_kept(engine: Engine) -> int:

@@ -710,3 +710,38 @@ def test_a_cached_image_is_answered_not_modified(app, staff, product, browser):
         f"/media/{row.digest}-60.webp", headers={"If-None-Match": first.headers["ETag"]}
     )
     assert again.status_code == 304
+
+
+def test_a_lines_picture_is_read_apart_from_the_session_unless_it_is_in_a_transaction(
+    app, staff, product
+):
+    """After a cart change has committed outside the session, its render reads the pictures on a
+    kept autocommit connection: the session opens no transaction (and takes no connection) for
+    one SELECT. Inside the session's transaction they are read in it, its own writes seen."""
+    from sqlalchemy import update
+
+    from storefront import database
+    from storefront.catalog import images
+
+    upload(staff, product, image_bytes("PNG", (50, 50)), alt="Mug picture")
+    with app.app_context():
+        assert images.first_by_sku([product])[product].alt == "Mug picture"
+        assert not db.session().in_transaction()
+        [kept] = [connection for connection, _ in database._autocommit_kept(db.engine)]
+        driver = kept.connection.driver_connection
+        if db.engine.dialect.name == "sqlite":
+            assert not driver.in_transaction  # no BEGIN of ours left open on it
+        else:
+            assert driver.autocommit
+
+        db.session.execute(update(ProductImage).values(alt_text="Not committed"))
+        assert images.first_by_sku([product])[product].alt == "Not committed"
+        db.session.rollback()
+        assert images.first_by_sku([product])[product].alt == "Mug picture"
+
+    with app.app_context():
+        # The pool's other connections begin as before: the next reader's BEGIN is ours.
+        db.session.execute(select(ProductImage.id))
+        if db.engine.dialect.name == "sqlite":
+            assert db.session.connection().connection.driver_connection.in_transaction
+        db.session.rollback()

@@ -30,7 +30,7 @@ from storefront.admin import audit
 from storefront.catalog import imaging
 from storefront.catalog.models import Product
 from storefront.clock import now
-from storefront.database import begin_write, dialect_name
+from storefront.database import begin_write, dialect_name, reading_apart
 from storefront.dbtypes import UTCDateTime
 from storefront.errors import DomainError, NotFound
 from storefront.extensions import db
@@ -201,7 +201,9 @@ def first_by_sku(skus: Iterable[str]) -> dict[str, Picture]:
     dialect = dialect_name()
     listed = json.dumps(wanted) if dialect == "sqlite" else wanted
     found: dict[str, Picture] = {}
-    for sku, *row in _first_by_sku_statement(dialect).all({"skus": listed}):
+    with reading_apart():
+        rows = _first_by_sku_statement(dialect).all({"skus": listed})
+    for sku, *row in rows:
         found.setdefault(sku, Picture(*row[:3], _widths(row[3]), *row[4:]))
     return found
 
