@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, request, url_for
 
 from storefront import clock, money
+from storefront.compact_markup import CompactMarkup
 
 
 def whole_number(text: str, max_digits: int) -> int | None:
@@ -69,6 +70,7 @@ def row_key(row: str, action: str) -> str:
 
 
 def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.add_extension(CompactMarkup)  # before any template is loaded
     def price(minor: int, currency: str | None = None) -> str:
         """An amount in minor units, formatted for the shop's locale (Babel)."""
         config = app.config
