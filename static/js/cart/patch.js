@@ -49,7 +49,7 @@ const TEXT = 0, REMOVE = 1, SET = 2, CLASS = 3, FIELD = 4;
 
 // hx-*, data-hx-*, ws-* and sse-* (the extensions'): checked by hand, as this runs for every
 // attribute of every element of a piece.
-function isHtmx(name) {
+export function isHtmx(name) {
   const first = name.charCodeAt(0);
   if (first === 104) return name.startsWith("hx-"); // h
   if (first === 100) return name.startsWith("data-hx-"); // d
