@@ -71,6 +71,7 @@ def row_key(row: str, action: str) -> str:
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension(CompactMarkup)  # before any template is loaded
+
     def price(minor: int, currency: str | None = None) -> str:
         """An amount in minor units, formatted for the shop's locale (Babel)."""
         config = app.config
