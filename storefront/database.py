@@ -310,8 +310,9 @@ def reading_apart() -> Iterator[None]:
     outside the session, the one read of its fragment's render (its lines' pictures) was a pool
     check-out, a BEGIN, a ROLLBACK and a check-in around one SELECT: 151 of an htmx add's 5,393
     Python calls, 4 % of its CPU (bench/per_request.py --htmx, issue 10), on the way of every
-    pushed change. Inside a session's transaction they read in it, its own writes included."""
-    if db.session().in_transaction():
+    pushed change. Inside a transaction, the session's or the connection of an ``on`` block (a
+    change's), they read in it, its own writes included."""
+    if prepared.on_connection() is not None or db.session().in_transaction():
         yield
         return
     with autocommit_connection() as connection, prepared.on(connection):

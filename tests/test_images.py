@@ -720,7 +720,7 @@ def test_a_lines_picture_is_read_apart_from_the_session_unless_it_is_in_a_transa
     one SELECT. Inside the session's transaction they are read in it, its own writes seen."""
     from sqlalchemy import update
 
-    from storefront import database
+    from storefront import database, prepared
     from storefront.catalog import images
 
     upload(staff, product, image_bytes("PNG", (50, 50)), alt="Mug picture")
@@ -738,6 +738,14 @@ def test_a_lines_picture_is_read_apart_from_the_session_unless_it_is_in_a_transa
         assert images.first_by_sku([product])[product].alt == "Not committed"
         db.session.rollback()
         assert images.first_by_sku([product])[product].alt == "Mug picture"
+
+        # Inside a change's block: that block's connection.
+        with (
+            database.autocommit_connection() as connection,
+            prepared.on(connection),
+            database.reading_apart(),
+        ):
+            assert prepared.on_connection() is connection
 
     with app.app_context():
         # The pool's other connections begin as before: the next reader's BEGIN is ours.
