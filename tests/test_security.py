@@ -17,7 +17,7 @@ from storefront import create_app
 from storefront.cart import models as m
 from storefront.extensions import db
 from storefront.logs import REQUEST_ID, JsonFormatter, _new_request_id
-from storefront.security import LocalCounters
+from storefront.security import LIMITER_STATE, LocalCounters
 from tests import factories
 from tests.conftest import app_settings
 from tests.helpers import Browser
@@ -135,6 +135,22 @@ def test_sign_in_is_rate_limited(browser):
         for _ in range(11)
     ]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def test_flask_limiters_hooks_make_its_state_only_where_its_limits_were_checked(
+    app, browser, make_product
+):
+    """A cart change is counted by ShopperLimit, not flask-limiter: its after-request hook and
+    teardown no longer make the request's limiter state for nothing. A sign-in, limited by
+    flask-limiter, still has it (its refusal: test_sign_in_is_rate_limited)."""
+    from flask.globals import request_ctx
+
+    seen: list[bool] = []
+    app.teardown_request(lambda _error: seen.append(hasattr(request_ctx, LIMITER_STATE)))
+    assert browser.add(make_product()).status_code == 200
+    assert seen and not any(seen)  # (the token fetched first, then the add)
+    browser.form("/login", {"email": EMAIL, "password": "wrong password!"})
+    assert seen[-1] is True
 
 
 def test_rate_limits_are_shared_across_processes_through_redis(database_url, tmp_path):
