@@ -337,8 +337,8 @@ def _hooks_only_where_limits_were_checked(app: Flask, added_after: list, added_t
     teardown run on every request, and each first makes the request's limiter state to look
     in. Where no flask-limiter limit was checked (every cart change: ShopperLimit counts those)
     there is none, so both made one only to find nothing in it: 54 of a cart add's 3,192 Python
-    calls (bench/per_request.py, issue 10). They now run only where that state exists, which is
-    where they can do anything."""
+    calls in process (bench/per_request.py, issue 10; over HTTP below the noise). They now run
+    only where that state exists, which is where they can do anything."""
 
     def after_if_checked(hook):
         @functools.wraps(hook)
