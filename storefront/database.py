@@ -8,7 +8,8 @@ which run unlocked in autocommit (``autocommit_connection``).
 
 Connections kept between writes, instead of taken from the pool and given back each time: a
 SQLite writer passes its connection to the next writer of its process waiting in the queue
-(``_writers_connection``); a PostgreSQL worker keeps a few connections in autocommit for the
+(``_writers_connection``), or sets it aside for the next when none waits (``_release``); a
+PostgreSQL worker keeps a few connections in autocommit for the
 unlocked changes (``autocommit_connection``, at most ``AUTOCOMMIT_KEPT`` and a third of its
 pool), and every worker a few for reads made outside any transaction (``reading_apart``).
 
@@ -202,7 +203,7 @@ def writers_transaction() -> Iterator[Connection | None]:
             raise
         transaction.commit()
     finally:
-        queue.release()
+        _release(queue)
 
 
 def write(work: Callable[[], T]) -> T:
@@ -233,19 +234,39 @@ def _hold_write_lock(session) -> writers.WriterQueue | None:
 
 def _writers_connection(queue: writers.WriterQueue, engine: Engine) -> Connection:
     """The connection a writer's transaction runs on: the one the writer before it in this
-    process passed on, if it is still fit, else a new one from the pool. The session is bound
-    to it for the transaction and leaves it open; the queue passes it on to the next writer or
-    gives it back to the pool when none waits. Taking a connection from the pool and giving it
-    back (a Connection made, the pool's checkout and checkin) was about 5 % of a cart add;
-    writers of one process only ever write one at a time (issue 10)."""
+    process passed on, or else the one the last writer set aside (``_release``), if it is
+    still fit; else a new one from the pool. The queue passes it on to the next writer.
+    Taking a connection from the pool and giving it back (a Connection made, the pool's
+    checkout and checkin) was about 5 % of a cart add; writers of one process only ever
+    write one at a time (issue 10)."""
     kept = queue.connection
+    if kept is None:
+        aside = _kept(engine, _WRITERS_KEPT)
+        kept = aside.pop()[0] if aside else None
     if kept is not None:
         if kept.engine is engine and _fit(kept):
+            queue.connection = kept
             return kept
         queue.connection = None
         kept.close()
     queue.connection = connection = engine.connect()
     return connection
+
+
+def _release(queue: writers.WriterQueue) -> None:
+    """Let the write lock go. The writers' connection no writer of this process was waiting
+    for is set aside for the next one (one a worker, on its engine, if the pool is large
+    enough to spare it: ``_most_kept``) rather than given back to the pool: between changes
+    one at a time, the checkout and checkin were about 4 % of a cart add's Python calls
+    (bench/per_request.py, issue 10). An idle SQLite connection holds no lock."""
+    left = queue.release()
+    if left is None:
+        return
+    aside = _kept(left.engine, _WRITERS_KEPT)
+    if not aside and _most_kept(left.engine) > 0 and _fit(left):
+        aside.append((left, time.monotonic()))
+    else:
+        left.close()
 
 
 # How many autocommit connections a worker keeps between unlocked writes
@@ -329,10 +350,20 @@ def _fit(connection: Connection) -> bool:
 
 
 def _autocommit_kept(engine: Engine) -> list[tuple[Connection, float]]:
-    # On the engine (it goes with it), per process (a forked child opens its own).
-    kept = engine.__dict__.get(_KEPT)
+    return _kept(engine, _KEPT)
+
+
+# The writers' connection set aside between changes (``_release``), beside the autocommit ones.
+_WRITERS_KEPT = "storefront_writers_kept"
+
+
+def _kept(engine: Engine, key: str) -> list[tuple[Connection, float]]:
+    """Connections kept out of the pool under ``key``, with when each was put there: on the
+    engine (they go with it, closed when it is disposed), per process (a forked child opens its
+    own)."""
+    kept = engine.__dict__.get(key)
     if kept is None or kept[0] != os.getpid():
-        kept = engine.__dict__[_KEPT] = (os.getpid(), [])
+        kept = engine.__dict__[key] = (os.getpid(), [])
 
         @event.listens_for(engine, "engine_disposed")
         def forget(_engine) -> None:  # connections of the pool being replaced
@@ -368,7 +399,7 @@ def _writer_queue(engine: Engine) -> writers.WriterQueue | None:
 def _release_write_lock(session) -> None:
     queue = session.info.pop(HOLDS_WRITE_LOCK, None)
     if queue is not None:
-        queue.release()
+        _release(queue)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -400,7 +431,7 @@ def _checkpoint(connection: sqlite3.Connection, path: str) -> None:
     try:
         cooperative.blocking(_run_checkpoint, connection, "RESTART")
     finally:
-        queue.release()
+        _release(queue)
 
 
 def checkpoint_connection(path: str) -> sqlite3.Connection:

@@ -97,21 +97,23 @@ class WriterQueue:
             finally:
                 fcntl.flock(self._turn_fd, fcntl.LOCK_UN)
         except BaseException:
-            self._release_threads()
+            _close(self._release_threads())
             raise
 
-    def release(self) -> None:
+    def release(self) -> Closable | None:
+        """Let the lock go. The holder's connection goes with it to the next writer of this
+        process; with none waiting it comes back: the caller keeps it or closes it."""
         try:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._release_threads()
+        except BaseException:
+            _close(self._release_threads())
+            raise
+        return self._release_threads()
 
-    def _release_threads(self) -> None:
+    def _release_threads(self) -> Closable | None:
         # Taken from the slot first: the next holder fills it as soon as the lock is theirs.
         connection, self.connection = self.connection, None
-        left = self._threads.release(connection)
-        if left is not None:  # no writer waiting: back to the pool
-            left.close()
+        return self._threads.release(connection)
 
     def _files(self) -> None:
         # One descriptor each per process: a forked worker opens its own (flock is per open
@@ -121,6 +123,11 @@ class WriterQueue:
             self._fd = os.open(self.path, flags, 0o600)
             self._turn_fd = os.open(self.turnstile_path, flags, 0o600)
             self._pid = os.getpid()
+
+
+def _close(connection: Closable | None) -> None:
+    if connection is not None:
+        connection.close()
 
 
 def _lock(fd: int) -> None:

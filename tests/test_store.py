@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -951,8 +952,8 @@ def test_two_first_adds_of_one_guest_at_once_make_one_cart_holding_both(app):
 @pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="the writers' queue is SQLite's")
 def test_a_change_on_sqlite_runs_on_the_writers_connection_and_leaves_the_session_alone(app):
     """Written in the writers' transaction on their connection (BEGIN IMMEDIATE, COMMIT), not
-    through the session: the session begins nothing, and the connection goes back to the pool
-    when no writer waits. A refused change writes nothing and lets the lock go."""
+    through the session: the session begins nothing, and the connection is set aside for the
+    next change when no writer waits. A refused change writes nothing and lets the lock go."""
     owner = Owner.guest("s" * 32)
 
     def refuse(cart):
@@ -974,7 +975,7 @@ def test_a_change_on_sqlite_runs_on_the_writers_connection_and_leaves_the_sessio
             event.remove(Session, "after_begin", session_began)
         assert begun == []
         assert not db.session().in_transaction()
-        assert db.engine.pool.checkedout() == 0
+        assert db.engine.pool.checkedout() == 1  # the writers' connection, set aside
         with pytest.raises(RuntimeError):
             store.write(owner, refuse)
         assert store.write(owner, _add("DEMO-0031", "g")).version == 2  # the lock is free
@@ -982,3 +983,57 @@ def test_a_change_on_sqlite_runs_on_the_writers_connection_and_leaves_the_sessio
         db.session.remove()
     assert sorted(line.sku for line in snapshot.cart.lines) == ["DEMO-0030", "DEMO-0031"]
     assert [r.version for r in revisions(app)] == [1, 2]
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="the writers' queue is SQLite's")
+def test_changes_one_after_another_write_on_the_connection_set_aside(app):
+    """The next change takes the connection the last one set aside instead of a checkout from
+    the pool and a checkin after it; disposing of the engine (its pool replaced) closes it."""
+    from sqlalchemy import event
+
+    from storefront import database
+
+    owner = Owner.guest("k" * 32)
+    checkouts = []
+
+    with app.test_request_context():
+        engine = db.engine
+        event.listen(engine, "checkout", lambda *args: checkouts.append(1))
+        store.write(owner, _add("DEMO-0030", "a"))
+        [(aside, _)] = database._kept(engine, database._WRITERS_KEPT)
+        driver = aside.connection.driver_connection
+        for n, sku in enumerate(("DEMO-0031", "DEMO-0032", "DEMO-0033"), start=2):
+            assert store.write(owner, _add(sku, sku[-1])).version == n
+        [(again, _)] = database._kept(engine, database._WRITERS_KEPT)
+        assert again is aside and again.connection.driver_connection is driver
+        assert len(checkouts) == 1
+        assert not again.in_transaction()
+        # Another process (a second worker) writes meanwhile: the file is not locked by it.
+        outside = sqlite3.connect(engine.url.database, timeout=1)
+        outside.execute("BEGIN IMMEDIATE")
+        outside.rollback()
+        outside.close()
+        engine.dispose()
+        assert again.closed
+        assert database._kept(engine, database._WRITERS_KEPT) == []
+        assert store.write(owner, _add("DEMO-0034", "e")).version == 5
+        db.session.remove()
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="the writers' queue is SQLite's")
+def test_a_pool_too_small_to_spare_one_gets_the_writers_connection_back(database_url, tmp_path):
+    """With a pool of two, keeping one out would leave one for everything else the worker
+    serves: the writers' connection goes back to the pool after each change."""
+    from storefront import database
+
+    app = create_app(
+        app_settings(database_url, str(tmp_path / "small"), STOREFRONT_DATABASE_POOL_SIZE=2)
+    )
+    owner = Owner.guest("p" * 32)
+    with app.test_request_context():
+        for n, sku in enumerate(("DEMO-0030", "DEMO-0031"), start=1):
+            assert store.write(owner, _add(sku, sku[-1])).version == n
+            assert database._kept(db.engine, database._WRITERS_KEPT) == []
+            assert db.engine.pool.checkedout() == 0
+        db.session.remove()
+        db.engine.dispose()

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from storefront import clock, writers
+from storefront import clock, database, writers
 from storefront.accounts.models import User
 from storefront.database import begin_write
 from storefront.extensions import db
@@ -117,7 +117,7 @@ def test_a_release_hands_what_it_passes_to_the_waiter_or_gives_it_back_with_none
 
 
 @pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="SQLite's writers queue; PostgreSQL's do not")
-def test_writers_queued_in_a_process_run_on_one_connection_and_the_last_gives_it_back(app):
+def test_writers_queued_in_a_process_run_on_one_connection_and_the_last_sets_it_aside(app):
     with app.app_context():
         pool = db.engine.pool
         idle = pool.checkedout()
@@ -148,6 +148,8 @@ def test_writers_queued_in_a_process_run_on_one_connection_and_the_last_gives_it
 
     assert len(connections) == 2 and connections[0] is connections[1]  # passed on
     with app.app_context():
-        assert pool.checkedout() == idle  # the last writer gave it back to the pool
+        # The last writer set it aside for the next one, instead of back to the pool.
+        assert database._kept(db.engine, database._WRITERS_KEPT)[0][0] is connections[0]
+        assert pool.checkedout() == idle + 1
         emails = db.session.scalars(select(User.email).order_by(User.email)).all()
         assert {"first@example.com", "second@example.com"} <= set(emails)
