@@ -9,9 +9,9 @@ which run unlocked in autocommit (``autocommit_connection``).
 Connections kept between writes, instead of taken from the pool and given back each time: a
 SQLite writer passes its connection to the next writer of its process waiting in the queue
 (``_writers_connection``), or sets it aside for the next when none waits (``_release``); a
-PostgreSQL worker keeps a few connections in autocommit for the
-unlocked changes (``autocommit_connection``, at most ``AUTOCOMMIT_KEPT`` and a third of its
-pool), and every worker a few for reads made outside any transaction (``reading_apart``).
+PostgreSQL worker keeps a few connections in autocommit for the unlocked changes
+(``autocommit_connection``, at most ``AUTOCOMMIT_KEPT`` and a third of its pool), and every
+worker a few for reads made outside any transaction (``reading_apart``).
 
 Every write takes its place in that queue, not only the ``begin_write`` ones: a flush or an
 INSERT/UPDATE/DELETE in a session that is not queued yet queues first. Under gunicorn's gevent
@@ -258,9 +258,10 @@ def _release(queue: writers.WriterQueue) -> None:
     for is set aside for the next one (one a worker, on its engine, if the pool is large
     enough to spare it: ``_most_kept``) rather than given back to the pool, which hands its
     connections out in turn. Besides the checkout and checkin (3 % of a cart add's Python
-    calls), the next change then writes where its page cache is current: SQLite drops a
-    connection's cache once it finds the file changed by another. One shopper's adds over
-    HTTP: 22 to 40 % more a second (issue 10). An idle SQLite connection holds no lock."""
+    calls), the next change likely writes where its page cache is still current (our reading
+    of SQLite's WAL mode, not measured apart: a connection's cache goes once another has
+    written). One shopper's adds over HTTP: 22 to 40 % more a second (issue 10). An idle
+    SQLite connection holds no lock."""
     left = queue.release()
     if left is None:
         return
