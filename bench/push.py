@@ -5,6 +5,7 @@ Run from the repository root (loopback only, bounded loops, under 5 minutes in a
 
     .venv/bin/python bench/push.py              # all three measurements, targets PASS/FAIL
     .venv/bin/python bench/push.py --trace      # also: where the time goes, inside the server
+    .venv/bin/python bench/push.py --page-profile   # also: where B's page spends a push
     .venv/bin/python bench/push.py --strict     # exit 1 if a target fails
 
     .venv/bin/python bench/push.py --fallback   # also phase 1 over SSE and long polls
@@ -58,6 +59,12 @@ end (plus the serving thread's CPU time), around the steps of a cart change (cat
 the browser's stamps by cart version and prints p50 / p99 of each step. Off by default, so the
 headline figures come from the unmodified app. Nothing under storefront/ is changed: the
 hooks replace module attributes inside the server process only.
+
+``--page-profile`` runs phase 1's series once more, after the measured one, with Chromium's
+sampling profiler on B's page (through the DevTools protocol, every 20 us), and prints the
+functions B's main thread spends a pushed message in: inclusive CPU time per message, over the
+samples whose stack passes through the ws extension's message listener. The profiler slows the
+page, so that series' latencies are not reported.
 """
 
 from __future__ import annotations
@@ -441,12 +448,18 @@ def block_live(context, transport: str) -> None:
 
 
 def browser_series(
-    browser, url_a: str, url_b: str, sku: str, samples: int, transport: str = "socket"
+    browser,
+    url_a: str,
+    url_b: str,
+    sku: str,
+    samples: int,
+    transport: str = "socket",
+    profile_b: bool = False,
 ) -> dict:
     """A (on url_a) clicks add-to-cart ``samples + WARMUP`` times on a product page; B (on
     url_b) has /cart open, hearing over ``transport``: "socket" (/ws), "sse" or "poll" (its
     socket blocked: the page's fallback). Returns per-sample stamps (epoch ms), warm-up
-    dropped."""
+    dropped; with ``profile_b`` also Chromium's CPU profile of B's page over the samples."""
     from playwright.sync_api import expect
 
     ctx_a = browser.new_context(base_url=url_a)
@@ -476,7 +489,12 @@ def browser_series(
         start_count = int(a.get_by_test_id("cart-count").inner_text())
         start_version = int(a.locator("#cart-state").get_attribute("data-cart-version"))
         total = WARMUP + samples
+        profiler = ctx_b.new_cdp_session(b) if profile_b else None
         for i in range(total):
+            if profiler is not None and i == WARMUP:
+                profiler.send("Profiler.enable")
+                profiler.send("Profiler.setSamplingInterval", {"interval": PROFILE_INTERVAL_US})
+                profiler.send("Profiler.start")
             expected = str(start_count + i + 1)
             a.get_by_test_id("add-to-cart").click()
             badge_says(a, expected)
@@ -490,6 +508,7 @@ def browser_series(
             )
         # The wall-clock offset of each page's performance clock: equal offsets mean the two
         # pages' stamps are on one clock.
+        profile = profiler.send("Profiler.stop")["profile"] if profiler is not None else None
         skew = [page.evaluate(CLOCK) for page in (a, b)]
         data_a = a.evaluate("() => window.__bench")
         data_b = b.evaluate("() => window.__bench")
@@ -514,7 +533,51 @@ def browser_series(
         }
         rows.append(row)
     assert len(data_a["clicks"]) == total, f"{len(data_a['clicks'])} clicks seen, {total} made"
-    return {"rows": rows[WARMUP:], "clock_offset_diff_ms": abs(skew[0] - skew[1])}
+    return {
+        "rows": rows[WARMUP:],
+        "clock_offset_diff_ms": abs(skew[0] - skew[1]),
+        "b_profile": profile,
+    }
+
+
+PROFILE_INTERVAL_US = 20
+# B's frames that handle a pushed message: the ws extension's listener and what it calls.
+PUSH_HANDLER = "htmx-ext-ws"
+
+
+def page_profile(profile: dict, messages: int, top: int = 18) -> None:
+    """Where B's main thread spends a pushed message, from Chromium's sampling profiler: each
+    function's inclusive CPU time per message, over the samples whose stack passes through
+    the ws extension's message listener (the time from its wsBeforeMessage to the badge)."""
+    nodes = {node["id"]: node for node in profile["nodes"]}
+    parent = {child: node["id"] for node in profile["nodes"] for child in node.get("children", ())}
+
+    def frames(node_id):
+        while node_id is not None:
+            frame = nodes[node_id]["callFrame"]
+            where = frame["url"].rsplit("/", 1)[-1]
+            line = f":{frame['lineNumber'] + 1}" if where else ""
+            yield f"{frame['functionName'] or '(anonymous)'} ({where or 'native'}{line})"
+            node_id = parent.get(node_id)
+
+    inclusive: dict[str, float] = {}
+    handled = 0.0
+    deltas = [*profile["timeDeltas"][1:], 0]
+    for node_id, delta in zip(profile["samples"], deltas, strict=True):
+        stack = list(frames(node_id))
+        if not any(PUSH_HANDLER in frame for frame in stack):
+            continue
+        handled += delta
+        for frame in set(stack) - {"(root) (native)"}:
+            inclusive[frame] = inclusive.get(frame, 0.0) + delta
+    per_message = 1000.0 * messages
+    print(
+        f"  B's main thread per pushed message (--page-profile: Chromium's sampling profiler "
+        f"every {PROFILE_INTERVAL_US} us,\n  a series of its own after the measured one; "
+        f"inclusive ms per message over {messages}): {handled / per_message:.2f} ms in all"
+    )
+    for frame, spent in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
+        print(f"    {spent / per_message:6.3f}  {frame}")
 
 
 def relay_series(browser, url: str, samples: int) -> dict[str, list[float]]:
@@ -902,6 +965,11 @@ def main() -> int:
     parser.add_argument(
         "--one-instance", action="store_true", help="phase 1 only (with --fallback: 1, 1b, 1c)"
     )
+    parser.add_argument(
+        "--page-profile",
+        action="store_true",
+        help="also phase 1 again with Chromium's profiler on B: where B's page spends a push",
+    )
     args = parser.parse_args()
     assert 1 <= args.samples <= 1000 and 0 <= args.others <= 5000
 
@@ -969,6 +1037,11 @@ def main() -> int:
                 )
                 if args.trace:
                     trace_breakdown("one instance", res1["rows"], read_trace(trace1))
+                if args.page_profile:
+                    profiled = browser_series(
+                        browser, one.url, one.url, SKU_PHASE1, args.samples, profile_b=True
+                    )
+                    page_profile(profiled["b_profile"], len(profiled["rows"]))
                 if args.fallback:
                     for key, transport, words in FALLBACKS:
                         res = browser_series(
