@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import time
 
 import pytest
@@ -260,6 +261,29 @@ def test_a_mark_lost_while_redis_was_away_is_made_again_when_it_is_back():
     assert publisher.listening("user:7")
     theirs.remove(page)
     assert not publisher.listening("user:7")
+
+
+def test_a_subscriber_that_lost_redis_lets_its_connection_go_before_it_retries(monkeypatch):
+    broker = RedisBroker(Registry(), REDIS_URL, f"sftest-{secrets.token_hex(4)}")
+    connected, at_back_off = [], []
+    real_subscribe = broker._subscribe
+
+    def subscribed_then_lost(pubsub):
+        real_subscribe(pubsub)
+        connected.append(pubsub)
+        raise redis.ConnectionError("Redis went away")
+
+    class BackOffOnce(threading.Event):
+        def wait(self, timeout=None):  # the back-off: what is still held, then stop
+            at_back_off.append([pubsub.connection for pubsub in connected])
+            self.set()
+            return True
+
+    monkeypatch.setattr(broker, "_subscribe", subscribed_then_lost)
+    broker._stopped = BackOffOnce()
+    broker.start()
+    broker._listener.join(5)
+    assert len(connected) == 1 and at_back_off == [[None]]
 
 
 def test_redis_keeps_which_channels_have_a_page_open_on_any_instance():

@@ -117,25 +117,27 @@ class RedisBroker:
         failures = 0
         while not self._stopped.is_set():
             try:
-                pubsub = self.listen_client.pubsub()  # its confirmations are read, not ignored
-                self._subscribe(pubsub)
-                # Every page here marked before any is told to resync: a mark that failed
-                # while Redis was away would otherwise keep a page's changes from reaching it.
-                self._presence.reconcile()
-                if failures:
-                    metrics.redis_reconnected()
-                    log.warning("realtime: Redis is back; asking every page here to resync")
-                if failures or self._greeted_unsubscribed:
-                    self.registry.broadcast(RESYNC)
-                self._greeted_unsubscribed = False
-                self._subscribed.set()
-                failures = 0
-                while not self._stopped.is_set():
-                    self._presence.refresh_if_due()
-                    message = pubsub.get_message(timeout=5.0)
-                    if message is not None and message["type"] == "pmessage":
-                        channel = message["channel"].decode()[len(self.prefix) :]
-                        self.registry.deliver(channel, json.loads(message["data"]))
+                # Its confirmations are read, not ignored. Closed on the way out, failed or
+                # stopped: not left holding a connection through the back-off.
+                with self.listen_client.pubsub() as pubsub:
+                    self._subscribe(pubsub)
+                    # Every page here marked before any is told to resync: a mark that failed
+                    # while Redis was away would otherwise keep a page's changes from it.
+                    self._presence.reconcile()
+                    if failures:
+                        metrics.redis_reconnected()
+                        log.warning("realtime: Redis is back; asking every page here to resync")
+                    if failures or self._greeted_unsubscribed:
+                        self.registry.broadcast(RESYNC)
+                    self._greeted_unsubscribed = False
+                    self._subscribed.set()
+                    failures = 0
+                    while not self._stopped.is_set():
+                        self._presence.refresh_if_due()
+                        message = pubsub.get_message(timeout=5.0)
+                        if message is not None and message["type"] == "pmessage":
+                            channel = message["channel"].decode()[len(self.prefix) :]
+                            self.registry.deliver(channel, json.loads(message["data"]))
             except Exception as exc:
                 # Redis away: pages are greeted without waiting (each would wait the whole
                 # FIRST_SUBSCRIPTION_WAIT_SECONDS otherwise); they are told to resync once the
