@@ -43,21 +43,33 @@ class HandOffLock:
     def __init__(self):
         self._mutex = threading.Lock()
         self._held = False
+        # Who holds it (None while it is being handed over): a holder asking again is a bug.
+        self._holder: int | None = None
         self._waiters: collections.deque[threading.Event] = collections.deque()
         # What the last holder passed to the one it handed the lock to (``release``).
         self.passed: object = None
 
     def acquire(self, timeout: float) -> bool:
+        me = threading.get_ident()  # the greenlet's, under gevent
         with self._mutex:
             if not self._held:
-                self._held = True
+                self._held, self._holder = True, me
                 return True
+            if self._holder == me:
+                # It would wait for itself, for the whole timeout, and then blame "other
+                # changes": a write through the session inside ``writers_transaction``, say.
+                raise RuntimeError(
+                    "this thread already holds the database's write lock: a write inside "
+                    "another must run on that write's connection"
+                )
             turn = threading.Event()
             self._waiters.append(turn)
         if turn.wait(timeout):
+            self._holder = me
             return True
         with self._mutex:
             if turn.is_set():  # handed over just as the wait timed out: it is ours
+                self._holder = me
                 return True
             self._waiters.remove(turn)
             return False
@@ -66,6 +78,7 @@ class HandOffLock:
         """Hand the lock, and ``passing`` with it (``passed``), to the first waiter; with none
         waiting, ``passing`` comes back to the caller."""
         with self._mutex:
+            self._holder = None
             if self._waiters:
                 self.passed = passing
                 self._waiters.popleft().set()  # still held: now by the first waiter

@@ -72,10 +72,48 @@ def test_a_writer_arriving_at_the_release_cannot_take_the_lock_first():
 def test_a_wait_that_times_out_leaves_the_queue():
     lock = HandOffLock()
     lock.acquire(1)
-    assert not lock.acquire(0.01)
+    waited = []
+    thread = threading.Thread(target=lambda: waited.append(lock.acquire(0.01)))
+    thread.start()
+    thread.join(5)
+    assert waited == [False]
     assert not lock._waiters
     lock.release()
     assert lock.acquire(0.01)
+
+
+def test_a_holder_asking_for_the_lock_again_is_told_at_once_and_keeps_it():
+    lock = HandOffLock()
+    assert lock.acquire(1)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="already holds"):
+        lock.acquire(30)
+    assert time.monotonic() - started < 1
+    assert not lock._waiters
+    others = []
+    thread = threading.Thread(target=lambda: others.append(lock.acquire(0.01)))
+    thread.start()
+    thread.join(5)
+    assert others == [False]  # still held by its holder
+    lock.release()
+    assert lock.acquire(0.01)
+
+
+@pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="SQLite's writers queue; PostgreSQL's do not")
+def test_a_session_write_begun_inside_a_writers_transaction_fails_at_once(app):
+    """It would wait for the lock its own transaction holds, for SQLite's whole busy timeout;
+    the writers' transaction rolls back and the lock is free for the next change."""
+    with app.app_context():
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="already holds"), database.writers_transaction():
+            begin_write()
+        assert time.monotonic() - started < 5
+        database.write(
+            lambda: db.session.add(
+                User(email="after@example.com", password_hash="x", created_at=clock.now())
+            )
+        )
+        assert db.session.scalar(select(User.email).where(User.email == "after@example.com"))
 
 
 @pytest.mark.skipif(bool(dbs.POSTGRES_URL), reason="SQLite's write lock; PostgreSQL locks rows")
