@@ -11,7 +11,8 @@ Run from the repository root (loopback only, bounded loops, under 5 minutes in a
     .venv/bin/python bench/push.py --fallback   # also phase 1 over SSE and long polls
     .venv/bin/python bench/push.py --fallback --one-instance   # phase 1, 1b and 1c only
 
-What it measures (see docs/perf-push.md), each next to a baseline taken in the same run:
+What it measures (see docs/PERFORMANCE.md, "Live push latency"), each next to a baseline
+taken in the same run:
 
 1. Browser to browser, one instance: gunicorn (``python -m gunicorn wsgi:app``) on a fresh
    SQLite file after ``db upgrade`` and ``demo``. Two Playwright contexts of headless Debian
