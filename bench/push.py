@@ -119,6 +119,9 @@ LOAD_WAIT_S = 180.0
 RUN_BUDGET_S = 290.0
 MEASURING_S = 125.0
 WAIT_MS = 10_000  # any single wait in the browser gives up after this
+PROFILE_INTERVAL_US = 20  # --page-profile's sampling interval
+# B's frames that handle a pushed message: the ws extension's listener and what it calls.
+PUSH_HANDLER = "htmx-ext-ws"
 FALLBACK_MS = 30_000  # a page whose socket is blocked falls back within 15 s (more, loaded)
 SKU_PHASE1 = "DEMO-0101"  # 0001-0020 have options; these have none
 SKU_PHASE2 = "DEMO-0102"
@@ -539,11 +542,6 @@ def browser_series(
         "clock_offset_diff_ms": abs(skew[0] - skew[1]),
         "b_profile": profile,
     }
-
-
-PROFILE_INTERVAL_US = 20
-# B's frames that handle a pushed message: the ws extension's listener and what it calls.
-PUSH_HANDLER = "htmx-ext-ws"
 
 
 def page_profile(profile: dict, messages: int, top: int = 18) -> None:
