@@ -47,6 +47,7 @@ from bench.common import (  # noqa: E402
     cpu_model,
     drop_database,
     forget_redis_keys,
+    yardstick,
 )
 from bench.over_http import POSTGRES_URL, Shopper, expect, pct, table, uptime  # noqa: E402
 from e2e.processes import Gunicorn, flask_cli  # noqa: E402
@@ -255,6 +256,7 @@ def main() -> int:
     args = parser.parse_args()
     print("# bench/checkout.py: placing orders over HTTP through gunicorn\n")
     print(f"- machine: {os.cpu_count()} CPUs ({cpu_model()}); uptime at start: `{uptime()}`")
+    print(f"- {yardstick()}")
     work = Path(tempfile.mkdtemp(prefix="bench-checkout-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STOREFRONT_", "BENCH_"))}
     env.update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import time
 from pathlib import Path
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -17,6 +18,22 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return "?"
+
+
+def yardstick() -> str:
+    """A fixed pure-Python loop's time, the best of 5: how fast this machine runs Python at the
+    moment of the run. The CPU model does not tell it (the same model name has run three times
+    slower on another day, docs/PERFORMANCE.md), so a figure compared across runs on different
+    machines is read next to this one."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total, table = 0, {}
+        for n in range(200_000):
+            total += n * n % 7
+            table[n & 1023] = total
+        best = min(best, time.perf_counter() - started)
+    return f"pure-Python yardstick (bench/common.py): {best * 1000:.0f} ms"
 
 
 def lift_open_file_limit() -> None:

@@ -98,6 +98,7 @@ from bench.common import (  # noqa: E402
     drop_database,
     forget_redis_keys,
     lift_open_file_limit,
+    yardstick,
 )
 from e2e.processes import CHROMIUM_ARGS, Gunicorn, flask_cli  # noqa: E402
 
@@ -979,6 +980,7 @@ def main() -> int:
         f"machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu_model()}); "
         f"Python {platform.python_version()}; Chromium {CHROMIUM}"
     )
+    print(yardstick())
     start_load = loadavg()
     print(
         f"load average at start: {start_load[0]:.2f} {start_load[1]:.2f} {start_load[2]:.2f} "

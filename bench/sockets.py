@@ -57,7 +57,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from bench.common import cpu_model, lift_open_file_limit  # noqa: E402
+from bench.common import cpu_model, lift_open_file_limit, yardstick  # noqa: E402
 from e2e.processes import Gunicorn, flask_cli  # noqa: E402
 
 SHOPPERS = 500
@@ -467,6 +467,7 @@ def main() -> int:
         f"machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu}); "
         f"Python {platform.python_version()}; load average at start {loadavg():.2f}"
     )
+    print(yardstick())
     t_begin = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="bench-sockets-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STOREFRONT_", "GUNICORN_"))}
