@@ -100,8 +100,13 @@ class Gunicorn:
                 self.process = None
                 raise RuntimeError(f"gunicorn exited while starting; log:\n{self.log_tail()}")
             try:
+                # Waited on until the deadline, not given up on after a few seconds: gunicorn's
+                # socket takes the connection at once, and a request given up on while the
+                # workers boot is still answered later, one more /healthz in the metrics than
+                # a test that reads them right after the start expects (seen on a slow machine).
+                remaining = max(0.1, deadline - time.monotonic())
                 with urllib.request.urlopen(
-                    f"{self.url}/healthz", timeout=2, context=self.tls
+                    f"{self.url}/healthz", timeout=remaining, context=self.tls
                 ) as response:
                     if response.status == 200:
                         return
