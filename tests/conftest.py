@@ -13,7 +13,7 @@ from storefront import clock, create_app, realtime
 from storefront.catalog.demo import load_demo
 from storefront.checkout import setup as selling
 from storefront.extensions import db
-from tests import dbs, factories
+from tests import dbs, factories, reuse
 from tests.helpers import Browser
 from tests.mailbox import Mailbox
 
@@ -23,6 +23,7 @@ hypothesis_settings.register_profile("ci", max_examples=300, deadline=None, dera
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
 
 KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+reuse.reuse_url_builders()
 
 
 def app_settings(database_url: str, instance: str, **extra) -> dict:
@@ -95,7 +96,7 @@ def reset_postgres(url: str) -> None:
     # A plain engine, not the app: a test may have left data under keys the app would refuse.
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(dbs.app_tables(conn))} RESTART IDENTITY CASCADE"))
+        dbs.empty_app_tables(conn)
         for table, serial in dbs.PRISTINE.items():
             conn.execute(text(f"INSERT INTO {table} SELECT * FROM {table}_pristine"))
             if serial:
@@ -118,6 +119,7 @@ def settings():
 def app(database_url, tmp_path, settings):
     clock.reset()
     application = create_app(app_settings(database_url, str(tmp_path), **settings))
+    reuse.share_compiled_templates(application)
     yield application
     with application.app_context():
         db.session.remove()

@@ -42,6 +42,34 @@ def app_tables(conn) -> list[str]:
     )
 
 
+def empty_app_tables(conn) -> None:
+    """Every app table emptied and its ids restarted, as ``TRUNCATE ... RESTART IDENTITY
+    CASCADE`` does, in half its time: a truncate gives each of the 27 tables new files, 0.15 s
+    after every test, where deleting the few rows a test leaves takes 0.08 s (measured, session
+    25). Deleting in any order needs the foreign keys' checks off (``session_replication_role``,
+    a superuser's setting, as the default ``postgres`` user is); otherwise, the truncate."""
+    tables = app_tables(conn)
+    if not conn.execute(
+        text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    ).scalar():
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        return
+    # The sequences the tables own (serial and identity columns), as RESTART IDENTITY finds them.
+    sequences = conn.execute(
+        text(
+            "SELECT DISTINCT s.oid::regclass::text FROM pg_class s "
+            "JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i') "
+            "WHERE s.relkind = 'S' AND d.refobjid::regclass::text = ANY(:tables)"
+        ),
+        {"tables": tables},
+    ).scalars()
+    statements = ["SET LOCAL session_replication_role = replica"]
+    statements += [f"DELETE FROM {table}" for table in tables]
+    statements += [f"ALTER SEQUENCE {sequence} RESTART" for sequence in sequences]
+    statements += ["SET LOCAL session_replication_role = DEFAULT"]
+    conn.exec_driver_sql("; ".join(statements))
+
+
 def create_postgres_database(base_url: str = POSTGRES_URL, prefix: str = "storefront_test") -> str:
     """A fresh, uniquely named database on the server at ``base_url``; returns its URL."""
     base = make_url(base_url)

@@ -15,6 +15,7 @@ from storefront import server
 def test_a_served_worker_compiles_no_template_while_answering(app, browser, make_product):
     """Every template is compiled at start: a shopper's first visit to a page after a start or
     a deploy is as fast as the next one."""
+    app.jinja_env.bytecode_cache = None  # compiled here, not handed over from other tests
     sku = make_product(name="Blue Mug")
     assert browser.add(sku, 2).status_code == 200
     server.compile_templates(app)
