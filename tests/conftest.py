@@ -7,7 +7,7 @@ import time
 import pytest
 from flask_migrate import upgrade
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from storefront import clock, create_app, realtime
 from storefront.catalog.demo import load_demo
@@ -75,7 +75,9 @@ def database_template(tmp_path_factory):
     if dbs.POSTGRES_URL:
         url = dbs.create_postgres_database()
         prepare_schema(url, str(directory))
-        yield url
+        reset = dbs.PostgresReset(url)
+        yield reset
+        reset.close()
         dbs.drop_postgres_database(url)
     else:
         template = dbs.SqliteTemplate(directory)
@@ -85,28 +87,11 @@ def database_template(tmp_path_factory):
 
 @pytest.fixture
 def database_url(database_template, tmp_path):
-    if isinstance(database_template, str):
-        yield database_template
-        reset_postgres(database_template)
+    if isinstance(database_template, dbs.PostgresReset):
+        yield database_template.url
+        database_template()
     else:
         yield database_template.url_for(tmp_path)
-
-
-def reset_postgres(url: str) -> None:
-    # A plain engine, not the app: a test may have left data under keys the app would refuse.
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        dbs.empty_app_tables(conn)
-        for table, serial in dbs.PRISTINE.items():
-            conn.execute(text(f"INSERT INTO {table} SELECT * FROM {table}_pristine"))
-            if serial:
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"coalesce(max(id), 0) + 1, false) FROM {table}"
-                    )
-                )
-    engine.dispose()
 
 
 @pytest.fixture

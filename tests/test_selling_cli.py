@@ -18,7 +18,8 @@ def test_demo_twice_changes_nothing(app):
     again = run(app, "demo")
     assert first.exit_code == again.exit_code == 0
     with app.app_context():
-        assert [m.id for m in db.session.scalars(select(ShippingMethod))] == ["standard", "pickup"]
+        methods = select(ShippingMethod).order_by(ShippingMethod.position)
+        assert [m.id for m in db.session.scalars(methods)] == ["standard", "pickup"]
         assert len(db.session.scalars(select(TaxRate)).all()) == 1
         assert db.session.scalar(select(Coupon.code)) == "WELCOME10"
 
