@@ -53,7 +53,9 @@ class Mailbox:
             and auth_data.login.decode() == self.username
             and auth_data.password.decode() == self.password
         )
-        return AuthResult(success=ok)
+        # Not "handled": aiosmtpd then answers a refusal with 535 itself (handled, it answers
+        # nothing, and the client waits out its timeout).
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> Mailbox:
         options = {}

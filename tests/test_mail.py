@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
+import smtplib
 import threading
 from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
 
@@ -125,6 +127,40 @@ def test_a_wrong_smtp_password_is_retried_not_lost(app, mailbox):
     mailbox.password = "s3cret pass"
     clock.advance(outbox.backoff(1) + timedelta(seconds=1))
     assert send(app).sent == 1
+
+
+@pytest.mark.parametrize(
+    "refusal, permanent",
+    [
+        (smtplib.SMTPAuthenticationError(535, b"credentials invalid"), False),
+        (smtplib.SMTPSenderRefused(530, b"authentication required", "shop@example.com"), False),
+        (smtplib.SMTPSenderRefused(538, b"encryption required", "shop@example.com"), False),
+        (smtplib.SMTPSenderRefused(451, b"try again later", "shop@example.com"), False),
+        (smtplib.SMTPSenderRefused(550, b"not allowed to send", "shop@example.com"), True),
+        (smtplib.SMTPDataError(554, b"message refused"), True),
+        (smtplib.SMTPDataError(452, b"mailbox full for now"), False),
+    ],
+)
+def test_a_refusal_of_the_shops_settings_waits_and_one_of_the_message_gives_up(
+    monkeypatch, refusal, permanent
+):
+    """A wrong password or a missing TLS setting refuses every message alike until the operator
+    mends it: the messages wait for that. A message the server refuses for itself is given up."""
+
+    class Refusing(smtplib.SMTP):
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __exit__(self, *args):
+            pass
+
+        def ehlo(self, *args):
+            raise refusal
+
+    monkeypatch.setattr(smtplib, "SMTP", Refusing)
+    with pytest.raises(transports.TransportError) as raised:
+        transports.SmtpTransport("smtp://shop:pw@127.0.0.1:2525").send(EmailMessage())
+    assert raised.value.permanent is permanent
 
 
 def test_the_same_cause_is_queued_once(app):

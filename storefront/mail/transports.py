@@ -15,6 +15,10 @@ from urllib.parse import unquote, urlsplit
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 15
+# Refusals that say the shop's own SMTP settings are wrong (authentication required, too weak,
+# credentials invalid, encryption required), not that this message is: every message would be
+# refused alike until the operator mends the settings, so they wait for that, not fail.
+SETTINGS_REFUSED = frozenset({530, 534, 535, 538})
 
 
 class TransportError(Exception):
@@ -72,10 +76,11 @@ class SmtpTransport:
                 if self.username:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(message)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+        except smtplib.SMTPRecipientsRefused as exc:
             raise TransportError(_describe(exc), permanent=True) from None
-        except smtplib.SMTPResponseException as exc:
-            raise TransportError(_describe(exc), permanent=500 <= exc.smtp_code < 600) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPResponseException) as exc:
+            permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code not in SETTINGS_REFUSED
+            raise TransportError(_describe(exc), permanent=permanent) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportError(_describe(exc)) from None
 
