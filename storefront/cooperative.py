@@ -22,7 +22,11 @@ T = TypeVar("T")
 def patched() -> bool:
     """True in a gevent-patched process (gunicorn's gevent worker), False otherwise."""
     monkey = sys.modules.get("gevent.monkey")  # never imports gevent where it is not in use
-    return monkey is not None and monkey.is_module_patched("threading")
+    # A thread may look while another is still importing gevent.monkey for the first time
+    # (the tests do; a served worker patches before any thread starts): half-imported counts
+    # as not patched, as it is not yet.
+    is_module_patched = getattr(monkey, "is_module_patched", None)
+    return is_module_patched is not None and is_module_patched("threading")
 
 
 def blocking(function: Callable[..., T], *args) -> T:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 
@@ -201,3 +202,14 @@ def test_under_gevent_postgres_round_trips_wait_on_the_hub(database_url):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("ok"), done.stdout + done.stderr
+
+
+def test_a_half_imported_gevent_monkey_counts_as_not_patched(monkeypatch):
+    """A thread may ask while another is importing ``gevent.monkey`` for the first time: the
+    module is in ``sys.modules`` before its functions are (seen once in CI as an
+    AttributeError in the checkpoint thread)."""
+    from storefront import cooperative
+
+    monkeypatch.setitem(sys.modules, "gevent.monkey", types.ModuleType("gevent.monkey"))
+    assert cooperative.patched() is False
+    assert cooperative.blocking(lambda a, b: a + b, 2, 3) == 5

@@ -78,7 +78,7 @@ class SmtpTransport:
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             raise TransportError(_describe(exc), permanent=True) from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPResponseException) as exc:
+        except smtplib.SMTPResponseException as exc:
             permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code not in SETTINGS_REFUSED
             raise TransportError(_describe(exc), permanent=permanent) from None
         except (OSError, smtplib.SMTPException) as exc:
