@@ -61,13 +61,19 @@ class PostgresReset:
         self.url = url
         self.engine = create_engine(url, pool_pre_ping=True)
         self.last_reset: int | None = None  # the transaction id of the last reset
+        # Read once: what the server says about the user and the tables' keys never changes
+        # during a run.
+        self.superuser: bool | None = None
+        self.primary_keys: dict[str, list[str]] = {}
 
     def __call__(self) -> None:
         with self.engine.begin() as conn:
             tables = app_tables(conn)
-            if not conn.execute(
-                text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            ).scalar():
+            if self.superuser is None:
+                self.superuser = conn.execute(
+                    text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                ).scalar()
+            if not self.superuser:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
                 self._copy_back(conn, everything=True)
                 return
@@ -89,13 +95,14 @@ class PostgresReset:
             conn.exec_driver_sql("SET LOCAL session_replication_role = DEFAULT")
         self.last_reset = now
 
-    @staticmethod
-    def _copy_back(conn, everything: bool) -> None:
+    def _copy_back(self, conn, everything: bool) -> None:
         for table, serial in PRISTINE.items():
             if everything:
                 conn.execute(text(f"INSERT INTO {table} SELECT * FROM {table}_pristine"))
             else:
-                keys = _primary_key(conn, table)
+                if table not in self.primary_keys:
+                    self.primary_keys[table] = _primary_key(conn, table)
+                keys = self.primary_keys[table]
                 match = " AND ".join(f"t.{key} = p.{key}" for key in keys)
                 conn.execute(
                     text(

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from tests import dbs
 
@@ -53,3 +55,36 @@ def test_a_reset_puts_back_exactly_what_the_template_held(
     assert _contents(url) == before
     database_template()  # nothing written in between: nothing to put back
     assert _contents(url) == before
+
+
+@pytest.mark.skipif(not dbs.POSTGRES_URL, reason="SQLite tests each get a copy of the file")
+def test_a_user_who_is_not_a_superuser_gets_the_same_reset(
+    database_template, app, browser, make_product
+):
+    """Not every server lends the tests a superuser: the reset then truncates and copies the
+    whole template back, with the same result. The user owns the tables, as one that created
+    the database and ran the migrations does."""
+    url = database_template.url
+    database_template()
+    before = _contents(url)
+    role = f"storefront_test_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for table in conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars():
+            conn.execute(text(f"ALTER TABLE {table} OWNER TO {role}"))
+    reset = dbs.PostgresReset(make_url(url).set(username=role).render_as_string(False))
+    try:
+        assert browser.add(make_product(name="New mug"), 2).status_code == 200
+        assert _contents(url) != before
+        reset()
+        assert reset.superuser is False
+        assert _contents(url) == before
+    finally:
+        reset.close()
+        with admin.connect() as conn:
+            conn.execute(text(f"REASSIGN OWNED BY {role} TO current_user"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
