@@ -71,12 +71,13 @@ def test_a_user_who_is_not_a_superuser_gets_the_same_reset(
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE ROLE {role} LOGIN"))
-        for table in conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-        ).scalars():
-            conn.execute(text(f"ALTER TABLE {table} OWNER TO {role}"))
     reset = dbs.PostgresReset(make_url(url).set(username=role).render_as_string(False))
     try:
+        with admin.connect() as conn:
+            for table in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            ).scalars():
+                conn.execute(text(f"ALTER TABLE {table} OWNER TO {role}"))
         assert browser.add(make_product(name="New mug"), 2).status_code == 200
         assert _contents(url) != before
         reset()
