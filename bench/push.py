@@ -6,6 +6,7 @@ Run from the repository root (loopback only, bounded loops, under 5 minutes in a
     .venv/bin/python bench/push.py              # all three measurements, targets PASS/FAIL
     .venv/bin/python bench/push.py --trace      # also: where the time goes, inside the server
     .venv/bin/python bench/push.py --page-profile   # also: where B's page spends a push
+    .venv/bin/python bench/push.py --one-instance --repeat 7   # phase 1 seven times: medians
     .venv/bin/python bench/push.py --strict     # exit 1 if a target fails
 
     .venv/bin/python bench/push.py --fallback   # also phase 1 over SSE and long polls
@@ -61,6 +62,12 @@ the browser's stamps by cart version and prints p50 / p99 of each step. Off by d
 headline figures come from the unmodified app. Nothing under storefront/ is changed: the
 hooks replace module attributes inside the server process only.
 
+``--repeat N`` runs phase 1's series N times in all (the same server and browser, new pages
+each time) and prints each series' p50 / p95 / p99 and their medians; the one-instance
+targets are then judged on the medians. One series' p50 moves by half a millisecond from run
+to run on the same machine (session 26: 9.7 to 11.2 ms over ten runs), which is as much as a
+target on the line can tell apart.
+
 ``--page-profile`` runs phase 1's series once more, after the measured one, with Chromium's
 sampling profiler on B's page (through the DevTools protocol, every 20 us), and prints the
 functions B's main thread spends a pushed message in: inclusive CPU time per message, over the
@@ -81,6 +88,7 @@ import platform
 import re
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -635,6 +643,27 @@ def compare_transports(results: dict) -> None:
         )
 
 
+def repeated_series(browser, url: str, samples: int, repeat: int, first: list[float]) -> list:
+    """Phase 1's series ``repeat`` times in all (``first`` is the one already measured): each
+    series' A click -> B badge times, after printing every series' percentiles and their
+    medians."""
+    series = [first]
+    for _ in range(repeat - 1):
+        rows = browser_series(browser, url, url, SKU_PHASE1, samples)["rows"]
+        series.append([r["b_badge"] - r["click"] for r in rows])
+    print(f"\n1r. Phase 1's series {repeat} times (A click -> B badge, ms) {at()}")
+    for n, pushes in enumerate(series, 1):
+        print(f"  series {n:>2}: " + "  ".join(f"p{p} {pct(pushes, p):5.1f}" for p in (50, 95, 99)))
+    print(
+        "  median:    "
+        + "  ".join(
+            f"p{p} {statistics.median(pct(pushes, p) for pushes in series):5.1f}"
+            for p in (50, 95, 99)
+        )
+    )
+    return series
+
+
 def report_browser(title: str, result: dict) -> dict:
     rows = result["rows"]
     push = [r["b_badge"] - r["click"] for r in rows]
@@ -966,12 +995,18 @@ def main() -> int:
         "--one-instance", action="store_true", help="phase 1 only (with --fallback: 1, 1b, 1c)"
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="phase 1's series this many times; the one-instance targets take the medians",
+    )
+    parser.add_argument(
         "--page-profile",
         action="store_true",
         help="also phase 1 again with Chromium's profiler on B: where B's page spends a push",
     )
     args = parser.parse_args()
-    assert 1 <= args.samples <= 1000 and 0 <= args.others <= 5000
+    assert 1 <= args.samples <= 1000 and 0 <= args.others <= 5000 and 1 <= args.repeat <= 50
 
     lift_open_file_limit()
     t_begin = time.monotonic()
@@ -1036,6 +1071,10 @@ def main() -> int:
                     "with this config and 1 worker,\n     flask-sock, B's socket, B sets the "
                     "count; no shop, no database, no htmx)"
                 )
+                if args.repeat > 1:
+                    results["one_repeated"] = repeated_series(
+                        browser, one.url, args.samples, args.repeat, results["one"]["push"]
+                    )
                 if args.trace:
                     trace_breakdown("one instance", res1["rows"], read_trace(trace1))
                 if args.page_profile:
@@ -1131,10 +1170,17 @@ def main() -> int:
         if key not in results:
             continue
         pushes = results[key]["push"]
+        series = results.get(f"{key}_repeated")  # the medians of --repeat's series
         # Issue 10's targets (p50 and p95) beside the first ones (p99).
         checks = [(99, target)] + ISSUE_10_TARGETS[key]
+        if series:
+            print(f"  (one instance: the median of {len(series)} series' percentiles)")
         for percent, limit in checks:
-            measured = pct(pushes, percent)
+            measured = (
+                statistics.median(pct(one, percent) for one in series)
+                if series
+                else pct(pushes, percent)
+            )
             ok = measured <= limit
             failed |= not ok
             print(
