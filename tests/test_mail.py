@@ -139,6 +139,8 @@ def test_a_wrong_smtp_password_is_retried_not_lost(app, mailbox):
         (smtplib.SMTPSenderRefused(550, b"not allowed to send", "shop@example.com"), True),
         (smtplib.SMTPDataError(554, b"message refused"), True),
         (smtplib.SMTPDataError(452, b"mailbox full for now"), False),
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"no such user")}), True),
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"greylisted, try later")}), False),
     ],
 )
 def test_a_refusal_of_the_shops_settings_waits_and_one_of_the_message_gives_up(

@@ -77,7 +77,10 @@ class SmtpTransport:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
-            raise TransportError(_describe(exc), permanent=True) from None
+            # A 4xx refusal of a recipient (greylisting, a full mailbox) is "try later".
+            codes = [code for code, _ in exc.recipients.values()]
+            permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+            raise TransportError(_describe(exc), permanent=permanent) from None
         except smtplib.SMTPResponseException as exc:
             permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code not in SETTINGS_REFUSED
             raise TransportError(_describe(exc), permanent=permanent) from None
