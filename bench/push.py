@@ -643,6 +643,11 @@ def compare_transports(results: dict) -> None:
         )
 
 
+def click_to_b_badge(rows: list[dict]) -> list[float]:
+    """Each sample's push latency: A's click to B's badge, in ms."""
+    return [r["b_badge"] - r["click"] for r in rows]
+
+
 def repeated_series(browser, url: str, samples: int, repeat: int, first: list[float]) -> list:
     """Phase 1's series ``repeat`` times in all (``first`` is the one already measured): each
     series' A click -> B badge times, after printing every series' percentiles and their
@@ -650,7 +655,7 @@ def repeated_series(browser, url: str, samples: int, repeat: int, first: list[fl
     series = [first]
     for _ in range(repeat - 1):
         rows = browser_series(browser, url, url, SKU_PHASE1, samples)["rows"]
-        series.append([r["b_badge"] - r["click"] for r in rows])
+        series.append(click_to_b_badge(rows))
     print(f"\n1r. Phase 1's series {repeat} times (A click -> B badge, ms) {at()}")
     for n, pushes in enumerate(series, 1):
         print(f"  series {n:>2}: " + "  ".join(f"p{p} {pct(pushes, p):5.1f}" for p in (50, 95, 99)))
@@ -666,7 +671,7 @@ def repeated_series(browser, url: str, samples: int, repeat: int, first: list[fl
 
 def report_browser(title: str, result: dict) -> dict:
     rows = result["rows"]
-    push = [r["b_badge"] - r["click"] for r in rows]
+    push = click_to_b_badge(rows)
     own = [r["a_badge"] - r["click"] for r in rows]
     xhr = [r["a_xhr"] - r["click"] for r in rows if r["a_xhr"] is not None]
     b_handle = [r["b_badge"] - r["b_ws"] for r in rows if r["b_ws"] is not None]
