@@ -12,9 +12,13 @@ run. It prints:
 - CPU per request (process time, the best of ``--reps`` rounds of ``--adds``: the machine is
   shared, and the best round is the least disturbed);
 - Python function calls per request under cProfile (deterministic: what a change to the
-  per-request work removes or adds, whatever the machine's speed).
+  per-request work removes or adds, whatever the machine's speed);
+- with ``--pauses``, one add at a time after each idle pause given: the serving thread's CPU
+  for an add next to a fixed pure-Python piece's after the same pause. A push's request comes
+  to a worker that was idle since the last click; this shows what that idleness alone costs.
 
     .venv/bin/python bench/per_request.py [--adds 3000] [--reps 3] [--threads] [--htmx]
+        [--pauses 0,10,50,100]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
     .venv/bin/py-spy record -f raw -o adds.raw -- .venv/bin/python bench/per_request.py
 
@@ -37,9 +41,11 @@ import argparse
 import base64
 import contextlib
 import cProfile
+import itertools
 import os
 import pstats
 import secrets
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -87,8 +93,10 @@ def bare_clients():
 
 
 def adds(clients, path: str, htmx: bool = False):
+    made = itertools.count()  # the round robin goes on from one call to the next
+
     def run(count: int) -> None:
-        for n in range(count):
+        for n in itertools.islice(made, count):
             client, headers = clients[n % SHOPPERS]
             sku = f"DEMO-{FIRST_PLAIN + (n // SHOPPERS) % PRODUCTS:04d}"
             if htmx:
@@ -139,6 +147,36 @@ def _cpu_ms(run, count: int) -> float:
     return (time.process_time() - started) / count * 1000
 
 
+def _python_piece() -> None:
+    """A fixed pure-Python loop (about a tenth of an add): the pauses' baseline."""
+    total, table = 0, {}
+    for n in range(3000):
+        total += n * n % 7
+        table[n & 1023] = total
+
+
+def _thread_cpu_ms(call) -> float:
+    started = time.thread_time()
+    call()
+    return (time.thread_time() - started) * 1000
+
+
+def paced(run, pauses_ms: list[float], samples: int) -> list[tuple[float, float, float]]:
+    """(pause, median CPU ms of one add after it, median CPU ms of the pure-Python piece after
+    the same pause), for each pause: what a request costs a worker that sat idle before it, as
+    a push's request meets it (one click now and then) and unlike a loop of adds."""
+    rows = []
+    for pause in pauses_ms:
+        shop, piece = [], []
+        for _ in range(samples):
+            time.sleep(pause / 1000)
+            shop.append(_thread_cpu_ms(lambda: run(1)))
+            time.sleep(pause / 1000)
+            piece.append(_thread_cpu_ms(_python_piece))
+        rows.append((pause, statistics.median(shop), statistics.median(piece)))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--adds", type=int, default=3000, help="adds per round")
@@ -153,12 +191,22 @@ def main() -> int:
         help="the shop on a database this bench creates (and drops) on this server, e.g. "
         "postgresql+psycopg://postgres@127.0.0.1:5432/postgres (no Redis)",
     )
+    parser.add_argument(
+        "--pauses",
+        metavar="MS,MS,...",
+        help="also: one add at a time after each of these idle pauses (e.g. 0,10,50,100), "
+        "the median CPU of an add next to a fixed pure-Python piece's after the same pause",
+    )
+    parser.add_argument("--pause-samples", type=int, default=200, help="adds per pause")
     args = parser.parse_args()
+    pauses = [float(ms) for ms in args.pauses.split(",")] if args.pauses else []
     with tempfile.TemporaryDirectory(prefix="bench-per-request-") as folder:
         with _database(args.postgres) as database_url:
             clients = shop_clients(Path(folder), database_url)
             shop_path = "/cart/lines" if args.htmx else "/api/v1/cart/lines"
-            shop = measure(adds(clients, shop_path, args.htmx), args.adds, args.reps)
+            shop_adds = adds(clients, shop_path, args.htmx)
+            shop = measure(shop_adds, args.adds, args.reps)
+            after_pauses = paced(shop_adds, pauses, args.pause_samples)
         bare = measure(adds(bare_clients(), "/api/v1/cart/lines"), args.adds, args.reps)
     mode = "threads (unpatched)" if args.threads else "gevent-patched"
     where = "PostgreSQL" if args.postgres else "SQLite"
@@ -171,6 +219,20 @@ def main() -> int:
     how = "the product page's form through htmx" if args.htmx else "`Prefer: return=minimal`"
     print(f"| shop: add 1 unit ({how}) | {shop[0]:.3f} | {shop[1]:,.0f} |")
     print(f"| shop / baseline | {shop[0] / bare[0]:.1f} x | {shop[1] / bare[1]:.1f} x |")
+    if after_pauses:
+        print(f"\nOne add at a time after an idle pause ({args.pause_samples} each; medians of")
+        print("the serving thread's CPU; the same pause before the pure-Python piece):\n")
+        print(
+            "| idle pause before | shop: add 1 unit | × the first row's | pure-Python piece "
+            "| × the first row's |"
+        )
+        print("| --- | --- | --- | --- | --- |")
+        _, first_add, first_piece = after_pauses[0]
+        for pause, add_ms, piece_ms in after_pauses:
+            print(
+                f"| {pause:g} ms | {add_ms:.2f} ms | {add_ms / first_add:.2f} "
+                f"| {piece_ms:.3f} ms | {piece_ms / first_piece:.2f} |"
+            )
     return 0
 
 
