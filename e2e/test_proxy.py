@@ -11,7 +11,9 @@ What it proves:
   address, and a forged X-Forwarded-For neither escapes the limit nor blames someone else;
 - the socket's Origin check accepts the https origin and refuses any other;
 - static files and product images come from nginx itself with their caching headers, plain
-  HTTP redirects to HTTPS.
+  HTTP redirects to HTTPS;
+- the pages whose address is a secret (a handoff code, a sharing link) send no Referer but
+  their origin, and their forms still pass the CSRF check that HTTPS makes stricter.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ from e2e.shop import (
     register,
     same_page,
     sign_in,
+    visit,
 )
+from e2e.test_handoff import show_handoff
+from e2e.test_sharing import invite
 
 SIGN_IN_PER_MINUTE = 10  # storefront/security.py SIGN_IN_LIMIT
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -243,3 +248,38 @@ def test_static_files_and_images_come_from_nginx_with_caching_headers(proxied):
         assert redirect.getheader("Location") == "https://127.0.0.1/cart?x=1"
     finally:
         connection.close()
+
+
+def test_secret_links_join_over_https_and_send_only_the_origin_as_referer(proxied, devices):
+    """Over HTTPS Flask-WTF refuses a form POST whose Referer is missing or of another origin.
+    The handoff and sharing pages must not send their address (it is the secret), yet their
+    confirm buttons post forms: they send the origin alone (Referrer-Policy: strict-origin)."""
+    shop = fail_if_missing(proxied)
+    laptop = devices()
+    add_to_cart(laptop, "DEMO-0303", 2)
+    _, link = show_handoff(laptop)
+    phone = devices()
+    referers: list[str] = []
+    phone.context.on(
+        "request",
+        lambda r: (
+            referers.append(r.headers.get("referer", ""))
+            if r.method == "POST" and r.url.endswith("/cart/handoff")
+            else None
+        ),
+    )
+    phone.goto(link)
+    phone.get_by_test_id("handoff-confirm").click()
+    expect_lines(phone, {"DEMO-0303": 2})  # joined: the other device's cart is here
+    assert referers == [f"{shop.url}/"], referers  # the origin only: the code stayed put
+
+    owner, member = devices(), devices()
+    register(owner, new_email("proxy-owner"))
+    add_to_cart(owner, "DEMO-0304", 1)
+    register(member, new_email("proxy-member"))
+    visit(owner, "/cart")
+    share = invite(owner)
+    visit(member, share)
+    member.get_by_test_id("share-accept").click()
+    expect_lines(member, {"DEMO-0304": 1})
+    assert not shop.errors, shop.errors

@@ -82,11 +82,18 @@ class FixedHeadersTalisman(Talisman):
             headers = [(k, v) for k, v in blank.headers.items() if k not in before]
             self._headers_for[key] = headers
         for name, value in headers:
-            response.headers[name] = value
+            if name not in response.headers:  # what a view set itself is its own choice
+                response.headers[name] = value
         return response
 
 
 talisman = FixedHeadersTalisman()
+
+# A page whose address holds a secret (a handoff code, a sharing link): what it sends as a
+# Referer is the shop's origin, never the address. "no-referrer" would keep the secret as well
+# but would break the page's own forms over HTTPS, where CSRF protection (flask-wtf's strict
+# check) refuses a POST without a Referer of the shop's origin.
+SECRET_ADDRESS = {"Referrer-Policy": "strict-origin"}
 
 
 def shopper_key() -> str:

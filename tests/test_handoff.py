@@ -19,6 +19,7 @@ from tests.helpers import Browser
 from tests.test_checkout import complete, ready
 
 CODE = re.compile(r'data-testid="handoff-code"[^>]*>([^<]+)<')
+HTTPS = "https://localhost"  # as the app sees a request behind TLS
 
 
 @pytest.fixture
@@ -96,13 +97,35 @@ def test_the_qr_link_asks_first_and_joins_only_when_confirmed(app, browser, make
         assert confirm.headers["Cache-Control"] == "no-store"
         assert "noindex" in confirm.headers["X-Robots-Tag"]
         html = confirm.get_data(as_text=True)
-        assert '<meta name="referrer" content="no-referrer">' in html  # the code stays here
+        assert confirm.headers["Referrer-Policy"] == "strict-origin"  # the code stays here
         assert 'data-testid="handoff-confirm"' in html
     assert phone.cart()["lines"] == []
     response = join(phone, code)
     assert response.status_code == 302 and response.location.endswith("/cart")
     assert skus(phone) == [(sku, 2)]
     assert "a change on either shows on both" in phone.page("/cart").get_data(as_text=True)
+
+
+def test_over_https_the_link_page_sends_its_origin_not_its_code_and_its_form_joins(
+    app, browser, make_product
+):
+    """Behind TLS, CSRF protection refuses a form post without a Referer of the shop's origin
+    (Flask-WTF's strict check). The page holding the code sends only its origin, so its button
+    still joins (a page sending no Referer at all could never join: e2e/test_proxy.py)."""
+    sku = make_product()
+    browser.add(sku, 2)
+    code, _ = show_code(browser)
+    phone = Browser(app.test_client())
+    for path in (f"/h/{code}", "/cart/handoff"):  # the link's page, the page with the form
+        page = phone.page(path, base_url=HTTPS)
+        assert page.headers["Referrer-Policy"] == "strict-origin"
+    refused = phone.form("/cart/handoff", {"code": code}, base_url=HTTPS)
+    assert refused.status_code in (400, 403)
+    origin_only = {"Referer": f"{HTTPS}/"}
+    joined = phone.form("/cart/handoff", {"code": code}, base_url=HTTPS, headers=origin_only)
+    assert joined.status_code == 302, joined.get_data(as_text=True)
+    lines = phone.api("GET", "/cart", base_url=HTTPS).json["lines"]
+    assert [(x["sku"], x["quantity"]) for x in lines] == [(sku, 2)]
 
 
 def test_both_devices_then_share_the_cart_and_its_live_channel(

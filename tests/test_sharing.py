@@ -67,6 +67,7 @@ def invite(browser) -> str:
     response = browser.form("/cart/share")
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "strict-origin"  # never the link itself
     return LINK.search(response.get_data(as_text=True)).group(1)
 
 
@@ -116,6 +117,8 @@ def test_opening_the_link_asks_to_confirm_and_uses_nothing(app, owner, member, m
     page = member.page(link)
     member.page(link)
     assert page.status_code == 200
+    # Its Referer is the origin alone: the link stays private, the form passes CSRF over HTTPS.
+    assert page.headers["Referrer-Policy"] == "strict-origin"
     assert 'data-testid="share-accept"' in page.get_data(as_text=True)
     assert "Sam" in page.get_data(as_text=True)
     assert member.form(link).status_code == 302

@@ -10,11 +10,14 @@ from storefront import realtime, shopper
 from storefront.cart.types import Owner
 from storefront.errorpages import STATUS
 from storefront.errors import DomainError
-from storefront.security import cart_changes
+from storefront.security import SECRET_ADDRESS, cart_changes
 from storefront.sharing import services
 from storefront.web import is_htmx
 
 bp = Blueprint("sharing", __name__)
+
+# The link is a secret: no cache may keep its pages, no Referer may carry it.
+PRIVATE = {"Cache-Control": "no-store", **SECRET_ADDRESS}
 
 
 def _tell(user_id: int, text: str | None = None) -> None:
@@ -45,7 +48,7 @@ def invite():
     template = "sharing/_invited.html" if is_htmx() else "sharing/invited.html"
     body = render_template(template, link=link, expires_at=invitation.expires_at)
     # The link is a secret shown once: no cache may keep this page.
-    return body, 201, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return body, 201, PRIVATE
 
 
 @bp.get("/share/<token>")
@@ -62,12 +65,12 @@ def show(token: str):
         token=token,
         guest=not current_user.is_authenticated,
     )
-    return page, status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return page, status, PRIVATE
 
 
 def _refused(message: str, status: int):
     page = render_template("sharing/refused.html", message=message)
-    return page, status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return page, status, PRIVATE
 
 
 @bp.post("/share/<token>")
