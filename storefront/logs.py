@@ -133,17 +133,9 @@ def _shopper() -> str:
     return security.keyed_hash(owner.channel) if owner else ""
 
 
-# Path parts that are secrets in themselves (a reset link's token, a reminder's or an
-# unsubscribe link's signature, a handoff code that opens a cart for ten minutes): the log
-# shows the route's pattern instead.
-SECRET_PARTS = ("token", "code")
-
-
 def _loggable_path() -> str:
     rule = request.url_rule
-    if rule is not None and any(name in rule.arguments for name in SECRET_PARTS):
-        return rule.rule
-    return request.path
+    return rule.rule if security.secret_address(rule) else request.path
 
 
 class _RequestIds:

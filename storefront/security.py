@@ -18,6 +18,7 @@ from limits import parse_many
 from limits.storage import RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.routing import Rule
 
 from storefront import shopper
 
@@ -70,7 +71,8 @@ class FixedHeadersTalisman(Talisman):
 
     def _set_response_headers(self, response):
         secure = request.is_secure or request.headers.get("X-Forwarded-Proto") == "https"
-        key = (request.endpoint, secure)
+        secret = secret_address(request.url_rule)
+        key = (request.endpoint, secure, secret)
         headers = self._headers_for.get(key)
         if headers is None:
             options = self._get_local_options()
@@ -79,21 +81,31 @@ class FixedHeadersTalisman(Talisman):
             blank = Response()
             before = set(blank.headers.keys())
             super()._set_response_headers(blank)
+            if secret:
+                blank.headers["Referrer-Policy"] = SECRET_ADDRESS_REFERRER_POLICY
             headers = [(k, v) for k, v in blank.headers.items() if k not in before]
             self._headers_for[key] = headers
         for name, value in headers:
-            if name not in response.headers:  # what a view set itself is its own choice
-                response.headers[name] = value
+            response.headers[name] = value
         return response
 
 
 talisman = FixedHeadersTalisman()
 
-# A page whose address holds a secret (a handoff code, a sharing link): what it sends as a
-# Referer is the shop's origin, never the address. "no-referrer" would keep the secret as well
-# but would break the page's own forms over HTTPS, where CSRF protection (flask-wtf's strict
-# check) refuses a POST without a Referer of the shop's origin.
-SECRET_ADDRESS = {"Referrer-Policy": "strict-origin"}
+# Address parts that are secrets in themselves (a reset link's token, a reminder's or an
+# unsubscribe link's signature, a handoff code that opens a cart for ten minutes, a sharing
+# link): the access log shows the route's pattern instead (logs.py), and the page sends only
+# the shop's origin as a Referer (its static files' requests would otherwise carry the whole
+# address into a proxy's access log). Not "no-referrer": over HTTPS the CSRF check
+# (flask-wtf's strict one) refuses a form posted without a Referer of the shop's origin, so
+# the page's own buttons would fail.
+SECRET_PARTS = ("token", "code")
+SECRET_ADDRESS_REFERRER_POLICY = "strict-origin"
+
+
+def secret_address(rule: Rule | None) -> bool:
+    """Whether the address of a request for ``rule`` holds a secret."""
+    return rule is not None and any(name in rule.arguments for name in SECRET_PARTS)
 
 
 def shopper_key() -> str:

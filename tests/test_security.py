@@ -40,6 +40,25 @@ def test_every_response_carries_the_security_headers(browser):
         assert headers["X-Request-Id"]
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/h/ABCDEF",
+        f"/share/{'x' * 43}",
+        "/password/reset/not-a-token",
+        "/cart/reminder/not-a-token",
+        "/email/unsubscribe/not-a-token",
+    ],
+)
+def test_a_page_whose_address_is_a_secret_sends_only_the_origin_as_referer(browser, path):
+    # Known or not, the address is what someone followed: it stays out of every Referer (a
+    # proxy logs its static files' Referers). The origin still goes: over HTTPS the CSRF check
+    # wants it on the page's own forms.
+    for _ in range(2):  # worked out once per view: the second answer as the first
+        assert browser.page(path).headers["Referrer-Policy"] == "strict-origin"
+    assert browser.page("/").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
 def test_https_responses_send_hsts_and_secure_cookies(app):
     client = app.test_client()
     response = client.get("/", base_url="https://shop.example")

@@ -12,7 +12,7 @@ from storefront.cart.state import MergeReport
 from storefront.cart.types import Owner
 from storefront.handoff import codes, services
 from storefront.handoff.qr import qr_svg
-from storefront.security import SECRET_ADDRESS, client_address, limiter, shopper_key
+from storefront.security import client_address, limiter, shopper_key
 
 bp = Blueprint("handoff", __name__)
 
@@ -21,8 +21,9 @@ ISSUE_LIMIT = "20/hour"
 # Against guessing: per address (a guesser drops cookies) and per shopper. With 887 million
 # codes and ten minutes each, 50 tries an hour find a given live code once in 17 million hours.
 REDEEM_LIMIT = "10/minute;50/hour"
-# The page and link carry a live code: never cached, never indexed, never sent as a Referer.
-PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow", **SECRET_ADDRESS}
+# The page and link carry a live code: never cached, never indexed. (The link's page sends
+# only the shop's origin as a Referer: security.secret_address.)
+PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 
 def _signed_in() -> bool:

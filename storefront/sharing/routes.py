@@ -10,14 +10,15 @@ from storefront import realtime, shopper
 from storefront.cart.types import Owner
 from storefront.errorpages import STATUS
 from storefront.errors import DomainError
-from storefront.security import SECRET_ADDRESS, cart_changes
+from storefront.security import cart_changes
 from storefront.sharing import services
 from storefront.web import is_htmx
 
 bp = Blueprint("sharing", __name__)
 
-# The link is a secret: no cache may keep its pages, no Referer may carry it.
-PRIVATE = {"Cache-Control": "no-store", **SECRET_ADDRESS}
+# The link is a secret: no cache may keep its pages (nor a Referer carry it:
+# security.secret_address).
+PRIVATE = {"Cache-Control": "no-store"}
 
 
 def _tell(user_id: int, text: str | None = None) -> None:
