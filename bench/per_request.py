@@ -15,10 +15,12 @@ run. It prints:
   per-request work removes or adds, whatever the machine's speed);
 - with ``--pauses``, one add at a time after each idle pause given: the serving thread's CPU
   for an add next to a fixed pure-Python piece's after the same pause. A push's request comes
-  to a worker that was idle since the last click; this shows what that idleness alone costs.
+  to a worker that was idle since the last click; this shows what that idleness alone costs;
+- with ``--https``, the shop's requests as they come behind TLS (an ``https`` URL and a page's
+  Referer), where CSRF protection also checks the Referer (the bare app's stay plain).
 
     .venv/bin/python bench/per_request.py [--adds 3000] [--reps 3] [--threads] [--htmx]
-        [--pauses 0,10,50,100]
+        [--pauses 0,10,50,100] [--https]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
     .venv/bin/py-spy record -f raw -o adds.raw -- .venv/bin/python bench/per_request.py
 
@@ -58,10 +60,11 @@ from e2e.processes import flask_cli  # noqa: E402
 SHOPPERS = 20
 PRODUCTS = 5
 FIRST_PLAIN = 21  # DEMO-0001..0020 need options
+HTTP, HTTPS = "http://localhost", "https://localhost"
 HTMX_HEADERS = {"HX-Request": "true", "HX-Current-URL": "http://localhost/products/DEMO-0021"}
 
 
-def shop_clients(work: Path, database_url: str | None = None):
+def shop_clients(work: Path, database_url: str | None = None, base_url: str = HTTP):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("STOREFRONT_")},
         "STOREFRONT_DATABASE_URL": database_url or f"sqlite:///{work / 'shop.db'}",
@@ -81,8 +84,11 @@ def shop_clients(work: Path, database_url: str | None = None):
     clients = []
     for _ in range(SHOPPERS):
         client = app.test_client()
-        token = client.get("/api/v1/cart").headers["X-CSRF-Token"]
-        clients.append((client, {"X-CSRF-Token": token, "Prefer": "return=minimal"}))
+        token = client.get("/api/v1/cart", base_url=base_url).headers["X-CSRF-Token"]
+        headers = {"X-CSRF-Token": token, "Prefer": "return=minimal"}
+        if base_url != HTTP:  # a page's request: over HTTPS the CSRF check reads its Referer
+            headers["Referer"] = f"{base_url}/products/DEMO-{FIRST_PLAIN:04d}"
+        clients.append((client, headers))
     return clients
 
 
@@ -92,7 +98,7 @@ def bare_clients():
     return [(bare_app().test_client(), {}) for _ in range(SHOPPERS)]
 
 
-def adds(clients, path: str, htmx: bool = False):
+def adds(clients, path: str, htmx: bool = False, base_url: str = HTTP):
     made = itertools.count()  # the round robin goes on from one call to the next
 
     def run(count: int) -> None:
@@ -101,10 +107,15 @@ def adds(clients, path: str, htmx: bool = False):
             sku = f"DEMO-{FIRST_PLAIN + (n // SHOPPERS) % PRODUCTS:04d}"
             if htmx:
                 answer = client.post(
-                    path, data={"sku": sku, "quantity": "1"}, headers=HTMX_HEADERS | headers
+                    path,
+                    data={"sku": sku, "quantity": "1"},
+                    headers=HTMX_HEADERS | headers,
+                    base_url=base_url,
                 )
             else:
-                answer = client.post(path, json={"sku": sku, "quantity": 1}, headers=headers)
+                answer = client.post(
+                    path, json={"sku": sku, "quantity": 1}, headers=headers, base_url=base_url
+                )
             assert answer.status_code in (200, 201), (answer.status_code, answer.data[:200])
 
     return run
@@ -197,19 +208,26 @@ def main() -> int:
         help="also: one add at a time after each of these idle pauses (e.g. 0,10,50,100), "
         "the median CPU of an add next to a fixed pure-Python piece's after the same pause",
     )
+    parser.add_argument(
+        "--https",
+        action="store_true",
+        help="the shop's requests as behind TLS (https, with a page's Referer), as deployed",
+    )
     parser.add_argument("--pause-samples", type=int, default=200, help="adds per pause")
     args = parser.parse_args()
     pauses = [float(ms) for ms in args.pauses.split(",")] if args.pauses else []
     with tempfile.TemporaryDirectory(prefix="bench-per-request-") as folder:
         with _database(args.postgres) as database_url:
-            clients = shop_clients(Path(folder), database_url)
+            base_url = HTTPS if args.https else HTTP
+            clients = shop_clients(Path(folder), database_url, base_url)
             shop_path = "/cart/lines" if args.htmx else "/api/v1/cart/lines"
-            shop_adds = adds(clients, shop_path, args.htmx)
+            shop_adds = adds(clients, shop_path, args.htmx, base_url)
             shop = measure(shop_adds, args.adds, args.reps)
             after_pauses = paced(shop_adds, pauses, args.pause_samples)
         bare = measure(adds(bare_clients(), "/api/v1/cart/lines"), args.adds, args.reps)
     mode = "threads (unpatched)" if args.threads else "gevent-patched"
     where = "PostgreSQL" if args.postgres else "SQLite"
+    where += ", over https (as behind TLS)" if args.https else ""
     print(
         f"# bench/per_request.py: {SHOPPERS} shoppers, {args.adds} adds a round, {mode}, {where}\n"
     )

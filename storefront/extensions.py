@@ -8,6 +8,7 @@ from flask_migrate import Migrate
 from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from flask_wtf.csrf import same_origin
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -58,20 +59,24 @@ class HeaderFirstCSRFProtect(CSRFProtect):
         """A token this process has verified already (a page sends the same one in a header
         with every change) is only compared with the session's: verifying its signature again
         was about 3.5 % of a cart add (issue 10). The first time, and whenever anything
-        differs, it is flask-wtf's own check, with its refusals. (Only a header's token: a
+        differs, it is flask-wtf's own check, with its refusals. Over HTTPS the Referer that
+        flask-wtf's strict check wants is checked as it would. (Only a header's token: a
         form's would be read before an exempt view could raise its upload limit.)"""
         config = current_app.config
         token = self._header_token()
         if (
             token
             and request.method in config["WTF_CSRF_METHODS"]
-            and not (request.is_secure and config["WTF_CSRF_SSL_STRICT"])
             and config["WTF_CSRF_TIME_LIMIT"] is None  # else a token's age matters too
         ):
             key = (_csrf_secret(), token)
             signed = _verified_csrf_tokens.get(key)
             field = config["WTF_CSRF_FIELD_NAME"]
-            if signed is not None and hmac.compare_digest(str(session.get(field, "")), signed):
+            if (
+                signed is not None
+                and hmac.compare_digest(str(session.get(field, "")), signed)
+                and _referrer_as_strict_as_flask_wtf(config)
+            ):
                 g.csrf_valid = True
                 return None
             super().protect(apply_exemptions)
@@ -82,6 +87,16 @@ class HeaderFirstCSRFProtect(CSRFProtect):
                 _verified_csrf_tokens[key] = session[field]
             return None
         return super().protect(apply_exemptions)
+
+
+def _referrer_as_strict_as_flask_wtf(config) -> bool:
+    """Over HTTPS with WTF_CSRF_SSL_STRICT, flask-wtf also wants a Referer of this very origin:
+    the shortcut asks the same (with flask-wtf's own comparison), and when it is not met,
+    flask-wtf's check runs and says why it refuses."""
+    if not (request.is_secure and config["WTF_CSRF_SSL_STRICT"]):
+        return True
+    referrer = request.referrer
+    return bool(referrer) and same_origin(referrer, f"https://{request.host}/")
 
 
 VERIFIED_CSRF_TOKENS = 8192

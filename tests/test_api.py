@@ -356,6 +356,37 @@ def test_a_token_that_was_valid_for_one_shopper_is_refused_for_another(app, brow
     assert browser.add(sku).status_code == 200  # still good where it belongs
 
 
+def test_over_https_a_remembered_token_still_needs_a_referer_of_this_origin(
+    app, make_product, monkeypatch
+):
+    """The shortcut for verified tokens asks over HTTPS what flask-wtf's strict check asks (a
+    Referer of this very origin), and still spares the token's second verification."""
+    import flask_wtf.csrf
+
+    verified = []
+    original = flask_wtf.csrf.validate_csrf
+    monkeypatch.setattr(
+        flask_wtf.csrf, "validate_csrf", lambda *a, **k: verified.append(1) or original(*a, **k)
+    )
+    sku = make_product()
+    client, https = app.test_client(), "https://shop.example"
+    token = client.get("/api/v1/cart", base_url=https).headers["X-CSRF-Token"]
+
+    def add(referer: str | None):
+        headers = {"X-CSRF-Token": token, **({"Referer": referer} if referer else {})}
+        body = {"sku": sku, "quantity": 1}
+        return client.post("/api/v1/cart/lines", json=body, headers=headers, base_url=https)
+
+    assert add(f"{https}/cart").status_code == 200
+    assert add(f"{https}/products/{sku}").status_code == 200
+    assert len(verified) == 1  # the second add took the shortcut
+    for referer in (None, "https://evil.example/cart", "http://shop.example/cart"):
+        refused = add(referer)
+        assert refused.status_code == 403 and refused.json["error"]["code"] == "csrf_failed"
+    lines = client.get("/api/v1/cart", base_url=https).json["lines"]
+    assert [line["quantity"] for line in lines] == [2]
+
+
 def test_unknown_paths_and_methods_answer_json_errors(browser):
     missing = browser.api("GET", "/nothing-here")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
