@@ -110,11 +110,20 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return refusal(
-            403,
-            "csrf_failed",
-            "Your session expired or the security token is missing. Reload the page and try again.",
-        )
+        # Over HTTPS a form must also name this shop as its Referer (flask-wtf's strict check):
+        # a shopper whose browser strips it needs to hear that, not "reload", which won't help.
+        if "referrer" in (exc.description or ""):
+            message = (
+                "Your browser did not say this came from a page of this shop (no Referer, or "
+                "another site's). Reload the page and try again; if it keeps failing, let your "
+                "browser send the Referer to this site."
+            )
+        else:
+            message = (
+                "Your session expired or the security token is missing. "
+                "Reload the page and try again."
+            )
+        return refusal(403, "csrf_failed", message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -383,6 +383,7 @@ def test_over_https_a_remembered_token_still_needs_a_referer_of_this_origin(
     for referer in (None, "https://evil.example/cart", "http://shop.example/cart"):
         refused = add(referer)
         assert refused.status_code == 403 and refused.json["error"]["code"] == "csrf_failed"
+        assert "did not say this came from a page of this shop" in refused.json["error"]["message"]
     lines = client.get("/api/v1/cart", base_url=https).json["lines"]
     assert [line["quantity"] for line in lines] == [2]
 

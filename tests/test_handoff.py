@@ -120,6 +120,7 @@ def test_over_https_the_link_page_sends_its_origin_not_its_code_and_its_form_joi
     assert confirm.headers["Referrer-Policy"] == "strict-origin"
     refused = phone.form("/cart/handoff", {"code": code}, base_url=HTTPS)  # no Referer
     assert refused.status_code == 403
+    assert "did not say this came from a page of this shop" in refused.get_data(as_text=True)
     assert phone.api("GET", "/cart", base_url=HTTPS).json["lines"] == []  # nothing joined
     origin_only = {"Referer": f"{HTTPS}/"}
     joined = phone.form("/cart/handoff", {"code": code}, base_url=HTTPS, headers=origin_only)
