@@ -95,10 +95,10 @@ talisman = FixedHeadersTalisman()
 # Address parts that are secrets in themselves (a reset link's token, a reminder's or an
 # unsubscribe link's signature, a handoff code that opens a cart for ten minutes, a sharing
 # link): the access log shows the route's pattern instead (logs.py), and the page sends only
-# the shop's origin as a Referer (its static files' requests would otherwise carry the whole
-# address into a proxy's access log). Not "no-referrer": over HTTPS the CSRF check
-# (flask-wtf's strict one) refuses a form posted without a Referer of the shop's origin, so
-# the page's own buttons would fail.
+# the shop's origin as a Referer, so the address goes with no other request than its own (not
+# with the page's static files, its own requests, or a link followed from it). Not
+# "no-referrer": over HTTPS the CSRF check (flask-wtf's strict one) refuses a form posted
+# without a Referer of the shop's origin, so the page's own buttons would fail.
 SECRET_PARTS = ("token", "code")
 SECRET_ADDRESS_REFERRER_POLICY = "strict-origin"
 
