@@ -42,11 +42,12 @@ PASSWORD_RESET_LIMIT = "5/minute;20/hour"
 
 
 class FixedHeadersTalisman(Talisman):
-    """Talisman, with the headers it sets worked out once for each view and scheme.
+    """Talisman, with the headers it sets worked out once for each view, URL rule and scheme.
 
-    Here they depend on nothing else: no nonces, no HTTPS redirect, per-view options fixed when
-    the view is declared. Talisman works them out anew for every response (the policy parsed
-    from its dict, the view's options merged), which cost about 3 % of a cart add (issue 10).
+    Here they depend on nothing else (the rule only for a secret address, below): no nonces,
+    no HTTPS redirect, per-view options fixed when the view is declared. Talisman works them
+    out anew for every response (the policy parsed from its dict, the view's options merged),
+    which cost about 3 % of a cart add (issue 10).
     """
 
     def __init__(self) -> None:
@@ -71,8 +72,8 @@ class FixedHeadersTalisman(Talisman):
 
     def _set_response_headers(self, response):
         secure = request.is_secure or request.headers.get("X-Forwarded-Proto") == "https"
-        secret = secret_address(request.url_rule)
-        key = (request.endpoint, secure, secret)
+        rule = request.url_rule
+        key = (request.endpoint, rule.rule if rule is not None else None, secure)
         headers = self._headers_for.get(key)
         if headers is None:
             options = self._get_local_options()
@@ -81,7 +82,7 @@ class FixedHeadersTalisman(Talisman):
             blank = Response()
             before = set(blank.headers.keys())
             super()._set_response_headers(blank)
-            if secret:
+            if secret_address(rule):
                 blank.headers["Referrer-Policy"] = SECRET_ADDRESS_REFERRER_POLICY
             headers = [(k, v) for k, v in blank.headers.items() if k not in before]
             self._headers_for[key] = headers
